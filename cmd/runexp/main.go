@@ -1,0 +1,13 @@
+// Command runexp runs declarative, versioned LLM-serving experiments.
+// See internal/cli for the commands; this file only wires os.Args and exits.
+package main
+
+import (
+	"os"
+
+	"github.com/runexp/runexp/internal/cli"
+)
+
+func main() {
+	os.Exit(cli.Main(os.Args[1:], os.Stdout, os.Stderr))
+}

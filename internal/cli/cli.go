@@ -1,0 +1,263 @@
+// Package cli implements runexp's command line: parse flags, load the spec,
+// compile the plan, execute it, and map the outcome to an exit code
+// (0 ok, 1 some points failed, 2 bad spec or usage, 130 interrupted).
+package cli
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/runexp/runexp/internal/proc"
+	"github.com/runexp/runexp/internal/schema"
+	"github.com/runexp/runexp/runner"
+	"github.com/runexp/runexp/spec"
+	"github.com/runexp/runexp/steps"
+)
+
+// Version is set with -ldflags "-X github.com/runexp/runexp/internal/cli.Version=...".
+var Version = "dev"
+
+// Exit codes.
+const (
+	ExitOK          = 0
+	ExitFailed      = 1
+	ExitUsage       = 2
+	ExitInterrupted = 130
+)
+
+const usage = `runexp runs declarative LLM-serving experiments.
+
+Usage:
+  runexp FILE [flags]              run an experiment (same as runexp run FILE)
+  runexp run FILE [flags]          run an experiment
+  runexp plan FILE [flags]         dry run: print every point and step as it would run
+  runexp validate FILE...          check spec files; print every problem
+  runexp steps                     list the step kinds
+  runexp schema                    print the JSON Schema of spec files
+  runexp load [flags]              ad-hoc load against an OpenAI-compatible server
+  runexp sim serve [MODEL] [flags] the built-in simulated vLLM server
+  runexp version
+
+Flags of run and plan:
+  --set NAME=VALUE   override a var of the file (repeatable)
+  --out DIR          parent folder of run directories (default runs)
+  --json             plan: print the plan as JSON
+
+Exit codes: 0 all points ok, 1 some points failed, 2 bad spec or usage, 130 interrupted.
+`
+
+// Main runs the command line and returns the exit code.
+func Main(args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return ExitUsage
+	}
+	switch args[0] {
+	case "-h", "--help", "help":
+		fmt.Fprint(stdout, usage)
+		return ExitOK
+	case "version", "--version":
+		fmt.Fprintln(stdout, "runexp", Version)
+		return ExitOK
+	case "run":
+		return cmdRun(args[1:], stdout, stderr, false)
+	case "plan":
+		return cmdRun(args[1:], stdout, stderr, true)
+	case "validate":
+		return cmdValidate(args[1:], stdout, stderr)
+	case "steps":
+		return cmdSteps(stdout)
+	case "schema":
+		data, err := schema.Generate(steps.Builtin())
+		if err != nil {
+			fmt.Fprintln(stderr, "runexp:", err)
+			return ExitFailed
+		}
+		stdout.Write(data)
+		return ExitOK
+	case "load":
+		return cmdLoad(args[1:], stdout, stderr)
+	case "sim":
+		return cmdSim(args[1:], stdout, stderr)
+	}
+	if strings.HasPrefix(args[0], "-") && len(args) > 1 && !strings.HasPrefix(args[len(args)-1], "-") {
+		return cmdRun(args, stdout, stderr, false)
+	}
+	if strings.HasPrefix(args[0], "-") {
+		fmt.Fprintf(stderr, "runexp: unknown flag %s\n\n%s", args[0], usage)
+		return ExitUsage
+	}
+	if _, err := os.Stat(args[0]); err != nil && !strings.HasSuffix(args[0], ".yaml") && !strings.HasSuffix(args[0], ".yml") {
+		fmt.Fprintf(stderr, "runexp: unknown command %q%s\n\n%s", args[0],
+			spec.DidYouMean(args[0], []string{"run", "plan", "validate", "steps", "schema", "load", "sim", "version"}), usage)
+		return ExitUsage
+	}
+	return cmdRun(args, stdout, stderr, false)
+}
+
+type setFlags []spec.Override
+
+func (s *setFlags) String() string { return "" }
+func (s *setFlags) Set(v string) error {
+	o, err := spec.ParseOverride(v)
+	if err != nil {
+		return err
+	}
+	*s = append(*s, o)
+	return nil
+}
+
+// parseInterleaved parses flags that may come before or after the file.
+func parseInterleaved(fs *flag.FlagSet, args []string) ([]string, error) {
+	var positional []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			return nil, err
+		}
+		args = fs.Args()
+		if len(args) == 0 {
+			return positional, nil
+		}
+		positional = append(positional, args[0])
+		args = args[1:]
+	}
+}
+
+func cmdRun(args []string, stdout, stderr io.Writer, planOnly bool) int {
+	name := "run"
+	if planOnly {
+		name = "plan"
+	}
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var sets setFlags
+	fs.Var(&sets, "set", "override a var: NAME=VALUE (repeatable)")
+	out := fs.String("out", "runs", "parent folder of run directories")
+	asJSON := fs.Bool("json", false, "plan: print JSON")
+	files, err := parseInterleaved(fs, args)
+	if err != nil {
+		return ExitUsage
+	}
+	if len(files) != 1 {
+		fmt.Fprintf(stderr, "runexp %s: want exactly one spec file, got %d\n", name, len(files))
+		return ExitUsage
+	}
+	plan, code := compile(files[0], sets, *out, stderr)
+	if plan == nil {
+		return code
+	}
+	if planOnly {
+		if *asJSON {
+			enc := json.NewEncoder(stdout)
+			enc.SetIndent("", "  ")
+			if err := enc.Encode(plan); err != nil {
+				fmt.Fprintln(stderr, "runexp:", err)
+				return ExitFailed
+			}
+			return ExitOK
+		}
+		plan.WriteText(stdout)
+		return ExitOK
+	}
+	return execute(plan, stdout, stderr)
+}
+
+func compile(file string, sets []spec.Override, out string, stderr io.Writer) (*runner.Plan, int) {
+	plan, err := runner.Load(file, steps.Builtin(), runner.Options{Overrides: sets, OutDir: out})
+	if err != nil {
+		return nil, reportSpecError(err, stderr)
+	}
+	return plan, ExitOK
+}
+
+func reportSpecError(err error, stderr io.Writer) int {
+	var list spec.ErrorList
+	var usage *runner.UsageError
+	switch {
+	case errors.As(err, &list):
+		fmt.Fprintln(stderr, list.Error())
+		fmt.Fprintf(stderr, "%d problem(s)\n", len(list))
+	case errors.As(err, &usage):
+		fmt.Fprintln(stderr, "runexp:", usage.Error())
+	default:
+		fmt.Fprintln(stderr, "runexp:", err)
+	}
+	return ExitUsage
+}
+
+// execute runs a plan with runexp's signal handling: the first Ctrl-C (or
+// SIGTERM/SIGHUP) stops gracefully and tears everything down; a second one
+// kills every process group at once.
+func execute(plan *runner.Plan, stdout, stderr io.Writer) int {
+	ctx, cancel := context.WithCancelCause(context.Background())
+	defer cancel(nil)
+	sigs := make(chan os.Signal, 2)
+	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM, syscall.SIGHUP)
+	defer signal.Stop(sigs)
+	go func() {
+		sig, ok := <-sigs
+		if !ok {
+			return
+		}
+		fmt.Fprintf(stderr, "\nrunexp: %v: stopping gracefully, tearing down servers (again to kill everything now)\n", sig)
+		cancel(runner.ErrInterrupted)
+		if _, ok := <-sigs; ok {
+			fmt.Fprintln(stderr, "runexp: killing every process group now")
+			proc.KillAll()
+			os.Exit(ExitInterrupted)
+		}
+	}()
+	start := time.Now()
+	res, err := runner.Execute(ctx, plan, runner.ExecOptions{Out: stdout, Version: Version})
+	if err != nil {
+		fmt.Fprintln(stderr, "runexp:", err)
+		return ExitFailed
+	}
+	fmt.Fprintf(stdout, "done in %s\n", time.Since(start).Round(time.Millisecond))
+	return res.ExitCode()
+}
+
+func cmdValidate(args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("validate", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var sets setFlags
+	fs.Var(&sets, "set", "override a var: NAME=VALUE (repeatable)")
+	files, err := parseInterleaved(fs, args)
+	if err != nil {
+		return ExitUsage
+	}
+	if len(files) == 0 {
+		fmt.Fprintln(stderr, "runexp validate: give one or more spec files")
+		return ExitUsage
+	}
+	code := ExitOK
+	for _, f := range files {
+		plan, c := compile(f, sets, "runs", stderr)
+		if plan == nil {
+			code = c
+			continue
+		}
+		n := 0
+		for _, s := range plan.Studies {
+			n += len(s.Points)
+		}
+		fmt.Fprintf(stdout, "%s: ok (%d studies, %d points)\n", f, len(plan.Studies), n)
+	}
+	return code
+}
+
+func cmdSteps(stdout io.Writer) int {
+	for _, k := range steps.Builtin().Kinds() {
+		fmt.Fprintf(stdout, "%-12s %s (default timeout %s)\n", k.Name, k.Doc, k.Timeout)
+	}
+	return ExitOK
+}

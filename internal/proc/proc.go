@@ -1,0 +1,477 @@
+// Package proc starts long-lived server processes (vLLM and the like) in
+// their own process group and stops them so that nothing they started
+// survives.
+//
+// Contract:
+//
+//   - Start runs Argv (or "/bin/sh -c" with Argv joined by spaces when Shell
+//     is set) with exec.Command, not exec.CommandContext: the server outlives
+//     the step that launched it and ends only through Stop, Kill or KillAll.
+//     Stdin is /dev/null; stdout and stderr both go to one *os.File opened
+//     with O_APPEND (so os/exec creates no pipes or copy goroutines, Wait
+//     cannot hang on a pipe a grandchild holds, and the log survives a crash
+//     of the runner). The child gets its own process group (Setpgid), so a
+//     terminal Ctrl-C does not reach it and the runner decides the order of
+//     shutdown. One reaper goroutine calls Wait, records the exit error and
+//     closes Done. Every started process is registered for KillAll until
+//     its Stop returns.
+//   - Stop sends StopSignal to the whole group and to every known descendant
+//     outside the group, waits up to StopGrace (or until ctx is done) for the
+//     leader and then for the rest of the tree, then always sends SIGKILL to
+//     the group and to every known descendant (even when the leader already
+//     exited: orphaned workers may remain), and waits at most KillWait,
+//     regardless of ctx, until no process of the group and no known
+//     descendant remains. Zombies count as gone. Stop is idempotent:
+//     concurrent and later calls wait for the first call and return its
+//     result.
+//   - Kill and KillAll send SIGKILL and do not wait; KillAll is meant for a
+//     second Ctrl-C.
+//
+// Which processes belong to a Process: the leader while it runs, every live
+// member of its process group, and, transitively, the children (by the ppid
+// links in /proc) of all of those and the members of any process group led
+// by one of those. Every pid found is remembered with its start time (so a
+// recycled pid is never signalled) in a tracked set, refreshed by every
+// TreePIDs, Kill and Stop; a tracked process stays tracked after its parent
+// dies and it is reparented to init, so a worker that called setsid is
+// still found after the leader crashed, provided a snapshot saw it first.
+//
+// Limits: a process that leaves the group (setsid/setpgid) and loses its
+// parent chain to the leader (it double-forked, or its parent exited, and it
+// was reparented to init or a subreaper) before any snapshot saw it is not
+// found. Calling TreePIDs periodically (the runner does, to sample memory)
+// narrows that window. Once the leader has been reaped and its group has been
+// seen empty, the group id is never signalled again, because the kernel may
+// hand the number to an unrelated process. Signals to tracked pids are sent
+// by number after a start-time check, which leaves a window of microseconds
+// for pid reuse. /proc is Linux only; elsewhere only the group and the leader
+// are signalled.
+package proc
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+)
+
+// Defaults for Options and Stop.
+const (
+	DefaultStopSignal = syscall.SIGTERM
+	DefaultStopGrace  = 30 * time.Second
+	// KillWait bounds how long Stop waits, after SIGKILL, for every process
+	// of the tree to disappear. It does not depend on Stop's ctx.
+	KillWait = 5 * time.Second
+)
+
+// pollInterval is how often Stop rescans /proc while it waits.
+const pollInterval = 20 * time.Millisecond
+
+// Options describes a process to start.
+type Options struct {
+	Argv       []string       // required unless Shell
+	Shell      bool           // when true, Argv is joined with spaces and run by /bin/sh -c
+	Env        []string       // extra KEY=VALUE appended to os.Environ(); later entries win
+	Dir        string         // working directory; empty means the current one
+	LogPath    string         // stdout+stderr, opened O_WRONLY|O_APPEND|O_CREATE; empty means /dev/null
+	StopSignal syscall.Signal // default SIGTERM
+	StopGrace  time.Duration  // default 30s
+}
+
+// StopReport describes what Stop did.
+type StopReport struct {
+	// Signal is the strongest signal that was needed: StopSignal when
+	// everything exited before SIGKILL, SIGKILL otherwise.
+	Signal syscall.Signal
+	// Graceful is true when the leader exited before SIGKILL was sent.
+	Graceful bool
+	// AlreadyExited is true when the leader had exited before Stop began.
+	AlreadyExited bool
+	// Killed lists the pids that were still alive when SIGKILL was sent,
+	// and any that appeared afterwards and were killed too.
+	Killed []int
+	// Leftover lists the pids still alive when Stop gave up; non-empty
+	// Leftover comes with an error.
+	Leftover []int
+	Duration time.Duration
+}
+
+// Process is a started process group. Its methods are safe for concurrent use.
+type Process struct {
+	cmd        *exec.Cmd
+	pid        int
+	stopSignal syscall.Signal
+	stopGrace  time.Duration
+
+	done    chan struct{}
+	exitErr error // written by the reaper before done is closed
+
+	// emptyScans counts scans that found the group empty after the leader
+	// was reaped; at 2 the group is gone for good (groupGone).
+	emptyScans atomic.Int32
+
+	mu      sync.Mutex
+	tracked map[int]uint64 // pid -> start time (clock ticks since boot)
+
+	stopOnce sync.Once
+	report   StopReport
+	stopErr  error
+}
+
+var (
+	regMu    sync.Mutex
+	registry = map[*Process]struct{}{}
+)
+
+// Start starts the process described by opts in a new process group and
+// returns once it runs. It returns an error when the command cannot start
+// (empty argv, executable not found, log file not writable).
+func Start(opts Options) (*Process, error) {
+	argv := opts.Argv
+	if opts.Shell {
+		if len(argv) == 0 {
+			return nil, errors.New("proc: empty shell command")
+		}
+		argv = []string{"/bin/sh", "-c", strings.Join(opts.Argv, " ")}
+	}
+	if len(argv) == 0 || argv[0] == "" {
+		return nil, errors.New("proc: empty argv")
+	}
+	if opts.StopSignal == 0 {
+		opts.StopSignal = DefaultStopSignal
+	}
+	if opts.StopGrace <= 0 {
+		opts.StopGrace = DefaultStopGrace
+	}
+
+	cmd := exec.Command(argv[0], argv[1:]...)
+	cmd.Env = append(os.Environ(), opts.Env...)
+	cmd.Dir = opts.Dir
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if opts.LogPath != "" {
+		f, err := os.OpenFile(opts.LogPath, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o644)
+		if err != nil {
+			return nil, fmt.Errorf("proc: open log: %w", err)
+		}
+		// The child keeps its own copy of the descriptor.
+		defer f.Close()
+		cmd.Stdout, cmd.Stderr = f, f
+	}
+
+	// Hold the registry lock across Start so that a concurrent KillAll
+	// cannot miss a process that has just been started.
+	regMu.Lock()
+	defer regMu.Unlock()
+	if err := cmd.Start(); err != nil {
+		return nil, fmt.Errorf("proc: start %s: %w", argv[0], err)
+	}
+	p := &Process{
+		cmd:        cmd,
+		pid:        cmd.Process.Pid,
+		stopSignal: opts.StopSignal,
+		stopGrace:  opts.StopGrace,
+		done:       make(chan struct{}),
+		tracked:    map[int]uint64{},
+	}
+	registry[p] = struct{}{}
+	go p.reap()
+	return p, nil
+}
+
+func (p *Process) reap() {
+	p.exitErr = p.cmd.Wait()
+	if len(GroupMembers(p.pid)) == 0 {
+		p.emptyScans.Add(1)
+	}
+	close(p.done)
+}
+
+// PID returns the leader's pid.
+func (p *Process) PID() int { return p.pid }
+
+// PGID returns the process group id (equal to the leader's pid).
+func (p *Process) PGID() int { return p.pid }
+
+// Done is closed once the leader has exited and been reaped.
+func (p *Process) Done() <-chan struct{} { return p.done }
+
+// ExitErr returns the leader's exit error once Done is closed (nil for exit
+// status 0, otherwise an *exec.ExitError such as "exit status 3" or
+// "signal: killed"), and nil before.
+func (p *Process) ExitErr() error {
+	if !p.exited() {
+		return nil
+	}
+	return p.exitErr
+}
+
+// ExitCode returns the leader's exit code once Done is closed, and -1 before
+// or when it was ended by a signal.
+func (p *Process) ExitCode() int {
+	if !p.exited() {
+		return -1
+	}
+	return p.cmd.ProcessState.ExitCode()
+}
+
+// Alive reports whether the leader is running (not exited, not a zombie).
+func (p *Process) Alive() bool {
+	if p.exited() {
+		return false
+	}
+	if pi, ok := readStat(p.pid); ok {
+		return !pi.zombie()
+	}
+	return !p.exited() // reaped meanwhile, or no /proc
+}
+
+func (p *Process) exited() bool {
+	select {
+	case <-p.done:
+		return true
+	default:
+		return false
+	}
+}
+
+func (p *Process) groupGone() bool { return p.emptyScans.Load() >= 2 }
+
+// Stop ends the process tree; see the package documentation. ctx bounds only
+// the graceful phase: SIGKILL and the bounded wait after it always happen.
+// The error is non-nil when a process survived or a signal could not be sent.
+func (p *Process) Stop(ctx context.Context) (StopReport, error) {
+	p.stopOnce.Do(func() {
+		p.report, p.stopErr = p.stop(ctx)
+		regMu.Lock()
+		delete(registry, p)
+		regMu.Unlock()
+	})
+	r := p.report
+	r.Killed = slices.Clone(r.Killed)
+	r.Leftover = slices.Clone(r.Leftover)
+	return r, p.stopErr
+}
+
+func (p *Process) stop(ctx context.Context) (StopReport, error) {
+	start := time.Now()
+	rep := StopReport{Signal: p.stopSignal, AlreadyExited: p.exited()}
+	var errs []error
+
+	// 1. StopSignal to the group and to known descendants outside it.
+	if err := p.signal(p.collect(), p.stopSignal); err != nil {
+		errs = append(errs, err)
+	}
+
+	// 2. Wait for the leader, then for the rest of the tree, within the grace.
+	grace := time.NewTimer(p.stopGrace)
+	defer grace.Stop()
+	expired := false
+	select {
+	case <-p.done:
+	case <-grace.C:
+		expired = true
+	case <-ctx.Done():
+	}
+	if p.exited() && !expired && ctx.Err() == nil {
+		tick := time.NewTicker(pollInterval)
+	wait:
+		for len(p.collect()) > 0 {
+			select {
+			case <-tick.C:
+			case <-grace.C:
+				break wait
+			case <-ctx.Done():
+				break wait
+			}
+		}
+		tick.Stop()
+	}
+
+	// 3. SIGKILL, always.
+	rep.Graceful = p.exited()
+	killed := map[int]bool{}
+	set := p.collect()
+	for pid := range set {
+		killed[pid] = true
+	}
+	if err := p.signal(set, syscall.SIGKILL); err != nil {
+		errs = append(errs, err)
+	}
+
+	// 4. Wait until nothing remains, re-killing anything that appeared.
+	deadline := time.Now().Add(KillWait)
+	for {
+		set = p.collect()
+		if len(set) == 0 && p.exited() {
+			break
+		}
+		if time.Now().After(deadline) {
+			break
+		}
+		for pid := range set {
+			killed[pid] = true
+		}
+		_ = p.signal(set, syscall.SIGKILL)
+		time.Sleep(pollInterval)
+	}
+
+	for pid := range killed {
+		rep.Killed = append(rep.Killed, pid)
+	}
+	slices.Sort(rep.Killed)
+	for pid := range set {
+		rep.Leftover = append(rep.Leftover, pid)
+	}
+	if !p.exited() && set[p.pid].pid == 0 {
+		rep.Leftover = append(rep.Leftover, p.pid) // unreaped leader
+	}
+	slices.Sort(rep.Leftover)
+	if !rep.Graceful || len(rep.Killed) > 0 {
+		rep.Signal = syscall.SIGKILL
+	}
+	rep.Duration = time.Since(start)
+	if len(rep.Leftover) > 0 {
+		errs = append(errs, fmt.Errorf("proc: pgid %d: %d process(es) survived SIGKILL after %v: %v",
+			p.pid, len(rep.Leftover), KillWait, rep.Leftover))
+	}
+	return rep, errors.Join(errs...)
+}
+
+// Kill sends SIGKILL to the group, the leader and every known descendant,
+// without waiting.
+func (p *Process) Kill() {
+	_ = p.signal(p.collect(), syscall.SIGKILL)
+}
+
+// KillAll sends SIGKILL to every registered process whose Stop has not
+// returned yet, without waiting. Meant for a second Ctrl-C.
+func KillAll() {
+	regMu.Lock()
+	ps := make([]*Process, 0, len(registry))
+	for p := range registry {
+		ps = append(ps, p)
+	}
+	regMu.Unlock()
+	for _, p := range ps {
+		p.Kill()
+	}
+}
+
+// signal sends sig to the group (unless it is gone), to the leader when it
+// left the group (always for SIGKILL), and to members of set: for SIGKILL
+// to all of them, otherwise only to those outside the group, so that no
+// process receives a graceful signal twice.
+func (p *Process) signal(set map[int]procInfo, sig syscall.Signal) error {
+	var errs []error
+	if !p.groupGone() {
+		if err := syscall.Kill(-p.pid, sig); err != nil && !errors.Is(err, syscall.ESRCH) {
+			errs = append(errs, fmt.Errorf("proc: signal %v to pgid %d: %w", sig, p.pid, err))
+		}
+	}
+	if !p.exited() {
+		if li, ok := set[p.pid]; sig == syscall.SIGKILL || (ok && li.pgid != p.pid) {
+			// os.Process uses a pidfd: no risk of hitting a recycled pid.
+			if err := p.cmd.Process.Signal(sig); err != nil && !errors.Is(err, os.ErrProcessDone) {
+				errs = append(errs, fmt.Errorf("proc: signal %v to pid %d: %w", sig, p.pid, err))
+			}
+		}
+	}
+	for pid, pi := range set {
+		if pid == p.pid || (sig != syscall.SIGKILL && pi.pgid == p.pid) {
+			continue
+		}
+		if err := syscall.Kill(pid, sig); err != nil && !errors.Is(err, syscall.ESRCH) {
+			errs = append(errs, fmt.Errorf("proc: signal %v to pid %d: %w", sig, pid, err))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// collect returns the live (non-zombie) processes of the tree, keyed by pid,
+// and refreshes the tracked set.
+func (p *Process) collect() map[int]procInfo {
+	reaped := p.exited() // before the scan, for the group-gone inference
+	s := scanProcs()
+	if s == nil {
+		return map[int]procInfo{}
+	}
+	self := os.Getpid()
+	set := map[int]procInfo{}
+	var queue []int
+	add := func(pi procInfo, ok bool) {
+		if !ok || pi.zombie() || pi.pid <= 1 || pi.pid == self {
+			return
+		}
+		if _, dup := set[pi.pid]; dup {
+			return
+		}
+		set[pi.pid] = pi
+		queue = append(queue, pi.pid)
+	}
+	if !reaped {
+		pi, ok := s.procs[p.pid]
+		add(pi, ok)
+	}
+	if !p.groupGone() {
+		n := len(set)
+		for _, m := range s.groups[p.pid] {
+			pi, ok := s.procs[m]
+			add(pi, ok)
+		}
+		if reaped && len(set) == n {
+			p.emptyScans.Add(1)
+		}
+	}
+	p.mu.Lock()
+	for pid, st := range p.tracked {
+		pi, ok := s.procs[pid]
+		if !ok || pi.start != st || pi.zombie() {
+			delete(p.tracked, pid)
+			continue
+		}
+		add(pi, true)
+	}
+	p.mu.Unlock()
+	for len(queue) > 0 {
+		pid := queue[0]
+		queue = queue[1:]
+		for _, c := range s.children[pid] {
+			pi, ok := s.procs[c]
+			add(pi, ok)
+		}
+		if pid != p.pid && set[pid].pgid == pid { // leads a group of its own
+			for _, m := range s.groups[pid] {
+				pi, ok := s.procs[m]
+				add(pi, ok)
+			}
+		}
+	}
+	p.mu.Lock()
+	for pid, pi := range set {
+		if pid != p.pid {
+			p.tracked[pid] = pi.start
+		}
+	}
+	p.mu.Unlock()
+	return set
+}
+
+// TreePIDs returns, sorted, the leader (if alive), the live members of its
+// group and all known live descendants (see the package documentation), and
+// records them in the tracked set used by Stop and Kill.
+func TreePIDs(p *Process) []int {
+	set := p.collect()
+	out := make([]int, 0, len(set))
+	for pid := range set {
+		out = append(out, pid)
+	}
+	slices.Sort(out)
+	return out
+}

@@ -1,0 +1,151 @@
+package runner
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"sync"
+	"time"
+)
+
+// Manifest describes a run; it is rewritten after every point.
+type Manifest struct {
+	Runexp     string          `json:"runexp_version"`
+	Experiment string          `json:"experiment"`
+	SpecFile   string          `json:"spec_file"`
+	SpecSHA256 string          `json:"spec_sha256"`
+	GitCommit  string          `json:"git_commit,omitempty"`
+	GitDirty   bool            `json:"git_dirty,omitempty"`
+	Overrides  []string        `json:"overrides,omitempty"`
+	Host       string          `json:"host"`
+	OS         string          `json:"os"`
+	GoVersion  string          `json:"go_version"`
+	Start      time.Time       `json:"start"`
+	End        *time.Time      `json:"end,omitempty"`
+	Status     string          `json:"status"` // running | ok | failed | interrupted | aborted
+	Points     []ManifestPoint `json:"points"`
+
+	mu sync.Mutex
+}
+
+// ManifestPoint is one point's status in the manifest.
+type ManifestPoint struct {
+	Study   string  `json:"study"`
+	ID      string  `json:"id"`
+	Label   string  `json:"label,omitempty"`
+	Status  string  `json:"status"`
+	Phase   string  `json:"phase,omitempty"`
+	Error   string  `json:"error,omitempty"`
+	Seconds float64 `json:"seconds"`
+	Dir     string  `json:"dir"`
+}
+
+func newManifest(p *Plan, version string) *Manifest {
+	host, _ := os.Hostname()
+	m := &Manifest{Runexp: version, Experiment: p.Experiment, SpecFile: p.File, SpecSHA256: p.SpecSHA256,
+		Host: host, OS: runtime.GOOS + "/" + runtime.GOARCH, GoVersion: runtime.Version(),
+		Start: time.Now().UTC(), Status: "running"}
+	for _, o := range p.Overrides {
+		m.Overrides = append(m.Overrides, o.Name+"="+o.Value)
+	}
+	m.GitCommit, m.GitDirty = gitState(p.SpecDir, p.File)
+	return m
+}
+
+// gitState returns the commit of the repository holding the spec, if any.
+func gitState(dir, file string) (string, bool) {
+	out, err := exec.Command("git", "-C", dir, "rev-parse", "HEAD").Output()
+	if err != nil {
+		return "", false
+	}
+	commit := strings.TrimSpace(string(out))
+	st, err := exec.Command("git", "-C", dir, "status", "--porcelain", "--", filepath.Base(file)).Output()
+	return commit, err == nil && len(strings.TrimSpace(string(st))) > 0
+}
+
+func (m *Manifest) record(pr *PointResult) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.Points = append(m.Points, ManifestPoint{Study: pr.Study, ID: pr.ID, Label: pr.Label, Status: pr.Status,
+		Phase: pr.Phase, Error: pr.Error, Seconds: pr.Seconds, Dir: filepath.Join(pr.Study, pr.Slug)})
+}
+
+func (m *Manifest) finish(r *Result) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	end := time.Now().UTC()
+	m.End = &end
+	switch code := r.ExitCode(); {
+	case r.Interrupted:
+		m.Status = "interrupted"
+	case r.Aborted:
+		m.Status = "aborted"
+	case code == 0:
+		m.Status = "ok"
+	default:
+		m.Status = "failed"
+	}
+}
+
+func (m *Manifest) write(runDir string) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return writeJSON(filepath.Join(runDir, "manifest.json"), m)
+}
+
+// writeRunFiles writes the spec as run, the plan (text and JSON) and the
+// first manifest.
+func writeRunFiles(p *Plan, m *Manifest) error {
+	if err := WriteFileAtomic(filepath.Join(p.RunDir, "spec.yaml"), p.Source); err != nil {
+		return err
+	}
+	var txt strings.Builder
+	if err := p.WriteText(&txt); err != nil {
+		return err
+	}
+	if err := WriteFileAtomic(filepath.Join(p.RunDir, "plan.txt"), []byte(txt.String())); err != nil {
+		return err
+	}
+	if err := writeJSON(filepath.Join(p.RunDir, "plan.json"), p); err != nil {
+		return err
+	}
+	return m.write(p.RunDir)
+}
+
+func writeJSON(path string, v any) error {
+	data, err := json.MarshalIndent(v, "", "  ")
+	if err != nil {
+		return fmt.Errorf("%s: %w", filepath.Base(path), err)
+	}
+	return WriteFileAtomic(path, append(data, '\n'))
+}
+
+// WriteFileAtomic writes data to a temp file in the same folder and renames
+// it into place, so readers never see half a file.
+func WriteFileAtomic(path string, data []byte) error {
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return err
+	}
+	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*.tmp")
+	if err != nil {
+		return err
+	}
+	if _, err := f.Write(data); err != nil {
+		f.Close()
+		os.Remove(f.Name())
+		return err
+	}
+	if err := f.Close(); err != nil {
+		os.Remove(f.Name())
+		return err
+	}
+	if err := os.Chmod(f.Name(), 0o644); err != nil {
+		os.Remove(f.Name())
+		return err
+	}
+	return os.Rename(f.Name(), path)
+}

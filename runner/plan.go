@@ -1,0 +1,343 @@
+// Package runner turns a parsed spec into a Plan and executes it.
+//
+// Contract: Compile is pure (no processes, no files written): it resolves
+// vars and --set overrides, expands each study's sweep, substitutes ${...}
+// per point, decodes every step's `with:` strictly through its kind, and
+// returns every problem at once as a spec.ErrorList. `runexp plan` prints the
+// Plan; Execute runs exactly that value: steps in order per point, a cleanup
+// stack after every point, artifacts written atomically inside the run
+// directory, and a manifest that is rewritten after every point so that no
+// finished result is lost.
+package runner
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"go.yaml.in/yaml/v3"
+
+	"github.com/runexp/runexp/spec"
+	"github.com/runexp/runexp/steps"
+)
+
+// Plan is everything a run will do, after substitution.
+type Plan struct {
+	Experiment  string          `json:"experiment"`
+	Description string          `json:"description,omitempty"`
+	File        string          `json:"file"`
+	SpecSHA256  string          `json:"spec_sha256"`
+	RunDir      string          `json:"run_dir"`
+	OnError     string          `json:"on_error"`
+	Overrides   []spec.Override `json:"overrides,omitempty"`
+	Vars        []NamedValue    `json:"vars"`
+	Studies     []*StudyPlan    `json:"studies"`
+	SpecDir     string          `json:"-"`
+	Source      []byte          `json:"-"`
+}
+
+// NamedValue is a name with a decoded YAML value.
+type NamedValue struct {
+	Name  string `json:"name"`
+	Value any    `json:"value"`
+}
+
+// StudyPlan is one study's points and artifacts.
+type StudyPlan struct {
+	Name        string          `json:"name"`
+	Description string          `json:"description,omitempty"`
+	Dir         string          `json:"dir"`
+	Axes        []string        `json:"axes,omitempty"`
+	Points      []*PointPlan    `json:"points"`
+	Artifacts   []spec.Artifact `json:"artifacts,omitempty"`
+}
+
+// PointPlan is one sweep point's steps.
+type PointPlan struct {
+	ID     string       `json:"id"`
+	Slug   string       `json:"slug"`
+	Label  string       `json:"label,omitempty"`
+	Dir    string       `json:"dir"`
+	Values []NamedValue `json:"values,omitempty"`
+	Steps  []*StepPlan  `json:"steps"`
+	Point  spec.Point   `json:"-"`
+}
+
+// StepPlan is one step at one point, with its decoded configuration.
+type StepPlan struct {
+	ID      string        `json:"id"`
+	Type    string        `json:"type"`
+	Needs   []string      `json:"needs,omitempty"`
+	Always  bool          `json:"always,omitempty"`
+	Timeout spec.Duration `json:"timeout"`
+	With    steps.Step    `json:"with"`
+	Pos     spec.Pos      `json:"-"`
+}
+
+// Options configure Compile.
+type Options struct {
+	Overrides []spec.Override
+	OutDir    string                      // parent of run directories (default "runs")
+	Now       time.Time                   // names the run directory
+	Env       func(string) (string, bool) // environment for ${env.NAME} (default os.LookupEnv)
+}
+
+// UsageError is a problem with the command line (a bad --set), not the file.
+type UsageError struct{ Err error }
+
+func (u *UsageError) Error() string { return u.Err.Error() }
+func (u *UsageError) Unwrap() error { return u.Err }
+
+// RunDirFor returns runs/<name>/<UTC timestamp>.
+func RunDirFor(outDir, name string, now time.Time) string {
+	if outDir == "" {
+		outDir = "runs"
+	}
+	return filepath.Join(outDir, name, now.UTC().Format("20060102T150405Z"))
+}
+
+// Compile builds the plan for x. Errors are a spec.ErrorList (exit 2) or a
+// *UsageError.
+func Compile(x *spec.Experiment, reg *steps.Registry, opt Options) (*Plan, error) {
+	if opt.Env == nil {
+		opt.Env = os.LookupEnv
+	}
+	if opt.Now.IsZero() {
+		opt.Now = time.Now()
+	}
+	vals, err := x.Vars.Resolve(opt.Overrides)
+	if err != nil {
+		return nil, &UsageError{err}
+	}
+	p := &Plan{
+		Experiment: x.Name, Description: x.Description, File: x.File, SpecSHA256: x.SHA256(),
+		RunDir: RunDirFor(opt.OutDir, x.Name, opt.Now), OnError: x.OnError, Overrides: opt.Overrides,
+		SpecDir: filepath.Dir(x.File), Source: x.Source,
+	}
+	if p.OnError == "" {
+		p.OnError = "continue"
+	}
+	d := &spec.Decoder{File: x.File}
+	base := spec.NewScope(opt.Env)
+	for _, v := range x.Vars {
+		if n, ok := vals[v.Name]; ok {
+			base.Set(v.Name, n)
+			p.Vars = append(p.Vars, NamedValue{v.Name, nodeValue(n)})
+		}
+	}
+	base.SetString("run.dir", p.RunDir)
+	var errs spec.ErrorList
+	for i := range x.Studies {
+		sp, e := compileStudy(d, reg, x, i, base, p)
+		errs = append(errs, e...)
+		if sp != nil {
+			p.Studies = append(p.Studies, sp)
+		}
+	}
+	if err := errs.Err(); err != nil {
+		return nil, err
+	}
+	return p, nil
+}
+
+func compileStudy(d *spec.Decoder, reg *steps.Registry, x *spec.Experiment, i int, base *spec.Scope, p *Plan) (*StudyPlan, spec.ErrorList) {
+	rs := x.Studies[i]
+	path := fmt.Sprintf("studies[%d]", i)
+	sp := &StudyPlan{Name: rs.Name, Description: rs.Description, Dir: filepath.Join(p.RunDir, rs.Name)}
+	scope := base.Clone()
+	scope.SetString("study.name", rs.Name)
+	scope.SetString("study.dir", sp.Dir)
+
+	var errs spec.ErrorList
+	var sweep *spec.Sweep
+	if rs.Sweep != nil && !spec.IsNull(rs.Sweep) {
+		n, e := d.Substitute(rs.Sweep, path+".sweep", scope)
+		errs = append(errs, e...)
+		sweep = &spec.Sweep{}
+		errs = append(errs, d.Decode(n, path+".sweep", sweep)...)
+		errs = append(errs, spec.CheckAxes(sweep, path, x.Vars)...)
+		for _, a := range sweep.Axes {
+			sp.Axes = append(sp.Axes, a.Name)
+		}
+	}
+	if rs.Artifacts != nil {
+		n, e := d.Substitute(rs.Artifacts, path+".artifacts", scope)
+		errs = append(errs, e...)
+		errs = append(errs, d.Decode(n, path+".artifacts", &sp.Artifacts)...)
+		errs = append(errs, spec.CheckArtifacts(d, path+".artifacts", sp.Artifacts)...)
+		for j, a := range sp.Artifacts {
+			if a.Template == "" {
+				continue
+			}
+			if _, err := os.Stat(filepath.Join(p.SpecDir, a.Template)); err != nil {
+				errs.Add(d.Pos(spec.ValueNode(a.Node, "template")), fmt.Sprintf("%s.artifacts[%d].template", path, j),
+					"template file %q not found next to the spec", a.Template)
+			}
+		}
+	}
+	if len(errs) > 0 && sweep == nil && rs.Sweep != nil {
+		return nil, errs
+	}
+	points := sweep.Expand()
+	if len(points) == 0 {
+		errs.Add(d.Pos(rs.Sweep), path+".sweep", "every point is excluded; the sweep is empty")
+	}
+	for _, pt := range points {
+		pp, e := compilePoint(d, reg, rs, path, scope, sp, pt)
+		errs = append(errs, e...)
+		sp.Points = append(sp.Points, pp)
+	}
+	return sp, errs
+}
+
+func compilePoint(d *spec.Decoder, reg *steps.Registry, rs spec.RawStudy, path string, scope *spec.Scope, sp *StudyPlan, pt spec.Point) (*PointPlan, spec.ErrorList) {
+	pp := &PointPlan{ID: pt.ID(), Slug: pt.Slug(), Label: pt.Label(), Dir: filepath.Join(sp.Dir, pt.Slug()), Point: pt}
+	ps := scope.Clone()
+	for _, v := range pt.Values {
+		ps.Set(v.Name, v.Value)
+		pp.Values = append(pp.Values, NamedValue{v.Name, nodeValue(v.Value)})
+	}
+	ps.SetString("point.id", pp.ID)
+	ps.SetString("point.slug", pp.Slug)
+	ps.SetString("point.dir", pp.Dir)
+
+	var errs spec.ErrorList
+	n, subErrs := d.Substitute(rs.Steps, path+".steps", ps)
+	errs = append(errs, subErrs...)
+	var list []spec.Step
+	errs = append(errs, withoutCascade(d.Decode(n, path+".steps", &list), subErrs)...)
+	errs = append(errs, spec.CheckSteps(d, path+".steps", list)...)
+	for j := range list {
+		st := &list[j]
+		stp := fmt.Sprintf("%s.steps[%d]", path, j)
+		kind, ok := reg.Lookup(st.Type)
+		if !ok {
+			if st.Type != "" {
+				errs.Add(d.Pos(spec.ValueNode(st.Node, "type")), stp+".type", "unknown step type %q%s (known: %s)",
+					st.Type, spec.DidYouMean(st.Type, reg.Names()), strings.Join(reg.Names(), ", "))
+			}
+			continue
+		}
+		cfg := kind.New()
+		if setter, ok := cfg.(interface{ SetID(string) }); ok {
+			setter.SetID(st.ID)
+		}
+		withErrs := withoutCascade(d.Decode(st.With, stp+".with", cfg), subErrs)
+		errs = append(errs, withErrs...)
+		if len(withErrs) == 0 && !failedAt(subErrs, stp+".with") {
+			if err := cfg.Validate(); err != nil {
+				var fe *spec.FieldError
+				pos := st.Pos
+				if asField(err, &fe) {
+					pos = d.Pos(spec.FieldNode(st.With, fe.Field))
+					if st.With == nil {
+						pos = st.Pos
+					}
+				}
+				errs.Merge(pos, stp+".with", err)
+			}
+		}
+		timeout := st.Timeout
+		if timeout == 0 {
+			timeout = spec.Duration(kind.Timeout)
+		}
+		pp.Steps = append(pp.Steps, &StepPlan{ID: st.ID, Type: st.Type, Needs: st.Needs, Always: st.Always,
+			Timeout: timeout, With: cfg, Pos: st.Pos})
+	}
+	return pp, errs
+}
+
+// withoutCascade drops decode errors at nodes whose substitution already
+// failed: one mistake, one message.
+func withoutCascade(errs, subErrs spec.ErrorList) spec.ErrorList {
+	if len(subErrs) == 0 {
+		return errs
+	}
+	bad := map[spec.Pos]bool{}
+	for _, e := range subErrs {
+		bad[e.Pos] = true
+	}
+	var out spec.ErrorList
+	for _, e := range errs {
+		if !bad[e.Pos] {
+			out = append(out, e)
+		}
+	}
+	return out
+}
+
+// failedAt reports whether substitution failed inside a step's with block
+// (path prefix), in which case Validate would only repeat the problem.
+func failedAt(subErrs spec.ErrorList, withPath string) bool {
+	for _, e := range subErrs {
+		if e.Path == withPath || strings.HasPrefix(e.Path, withPath+".") || strings.HasPrefix(e.Path, withPath+"[") {
+			return true
+		}
+	}
+	return false
+}
+
+func asField(err error, fe **spec.FieldError) bool {
+	for err != nil {
+		if f, ok := err.(*spec.FieldError); ok {
+			*fe = f
+			return true
+		}
+		u, ok := err.(interface{ Unwrap() error })
+		if !ok {
+			return false
+		}
+		err = u.Unwrap()
+	}
+	return false
+}
+
+// nodeValue decodes a scalar or list node into a plain Go value.
+func nodeValue(n *yaml.Node) any {
+	var v any
+	if n == nil || n.Decode(&v) != nil {
+		return nil
+	}
+	return v
+}
+
+// Load parses and compiles a spec file, reporting the problems of both stages
+// together: a structural problem in one study does not hide a bad step in
+// another.
+func Load(path string, reg *steps.Registry, opt Options) (*Plan, error) {
+	x, err := spec.Load(path)
+	var parseErrs spec.ErrorList
+	if err != nil {
+		list, ok := err.(spec.ErrorList)
+		if !ok || x == nil || x.Root == nil {
+			return nil, err
+		}
+		parseErrs = list
+		if hasSyntaxError(list) {
+			return nil, err
+		}
+	}
+	p, err := Compile(x, reg, opt)
+	if len(parseErrs) == 0 {
+		return p, err
+	}
+	if err != nil {
+		list, ok := err.(spec.ErrorList)
+		if !ok {
+			return nil, err // a usage error; the spec problems follow once it is fixed
+		}
+		parseErrs = append(parseErrs, list...)
+	}
+	return nil, parseErrs.Err()
+}
+
+func hasSyntaxError(list spec.ErrorList) bool {
+	for _, e := range list {
+		if strings.HasPrefix(e.Msg, "YAML") || e.Msg == "empty spec" {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,338 @@
+package spec
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"os"
+	"regexp"
+	"strings"
+
+	"go.yaml.in/yaml/v3"
+)
+
+// Version is the only spec version this runexp reads.
+const Version = "runexp/v1"
+
+// Experiment is one spec file, decoded. Studies run in order; each has its own
+// sweep, steps and artifacts.
+type Experiment struct {
+	Version     string     `yaml:"version" doc:"spec format version; must be runexp/v1"`
+	Name        string     `yaml:"name" doc:"experiment name: lower-case letters, digits, - and _; names the run directory"`
+	Description string     `yaml:"description" doc:"free text"`
+	Vars        Vars       `yaml:"vars" doc:"typed variables, overridable with --set NAME=VALUE"`
+	OnError     string     `yaml:"on_error" doc:"what a failed point does to the run: continue (default) or abort"`
+	Studies     []RawStudy `yaml:"studies" doc:"studies run in order"`
+
+	File   string     `yaml:"-"`
+	Source []byte     `yaml:"-"`
+	Root   *yaml.Node `yaml:"-"`
+	Pos    Pos        `yaml:"-"`
+}
+
+// RawStudy is a study as parsed: its sweep, steps and artifacts stay YAML
+// nodes until planning, because ${...} in them is substituted per point (or
+// per study) before they are decoded strictly into Sweep, Step and Artifact.
+type RawStudy struct {
+	Name        string     `yaml:"name"`
+	Description string     `yaml:"description"`
+	Sweep       *yaml.Node `yaml:"sweep"`
+	Steps       *yaml.Node `yaml:"steps"`
+	Artifacts   *yaml.Node `yaml:"artifacts"`
+
+	Pos  Pos        `yaml:"-"`
+	Node *yaml.Node `yaml:"-"`
+}
+
+// Study is the typed view of a study: the schema is generated from it, and
+// planning decodes a RawStudy's parts into these types.
+type Study struct {
+	Name        string     `yaml:"name" doc:"study name; names its folder in the run directory"`
+	Description string     `yaml:"description" doc:"free text"`
+	Sweep       *Sweep     `yaml:"sweep" doc:"axes whose cartesian product gives the points; omitted means one point"`
+	Steps       []Step     `yaml:"steps" doc:"steps run in order at every point"`
+	Artifacts   []Artifact `yaml:"artifacts" doc:"files written from the study's results"`
+
+	Pos  Pos        `yaml:"-"`
+	Node *yaml.Node `yaml:"-"`
+}
+
+// Step is one entry of `steps:`. With is decoded later, strictly, by the
+// step's kind, after ${...} substitution for each point.
+type Step struct {
+	ID      string     `yaml:"id" doc:"unique step id within the study (defaults to the type when used once)"`
+	Type    string     `yaml:"type" doc:"step kind; see runexp steps"`
+	Needs   []string   `yaml:"needs" doc:"ids of earlier steps that must succeed first"`
+	Always  bool       `yaml:"always" doc:"run even if a needed step failed or the run is interrupted"`
+	Timeout Duration   `yaml:"timeout" doc:"step timeout (each kind has a default)"`
+	With    *yaml.Node `yaml:"with" doc:"the kind's configuration"`
+
+	Pos  Pos        `yaml:"-"`
+	Node *yaml.Node `yaml:"-"`
+}
+
+// Artifact is one file the study writes into its run directory.
+type Artifact struct {
+	Path     string   `yaml:"path" doc:"file path relative to the study's folder in the run directory"`
+	Format   string   `yaml:"format" doc:"csv | json | jsonl | markdown | chart"`
+	From     string   `yaml:"from" doc:"what to write: points (one row per point, default) or a table that steps append to, e.g. load.summary"`
+	Columns  []string `yaml:"columns" doc:"csv: columns in order (default: every key, sorted)"`
+	Template string   `yaml:"template" doc:"markdown: text/template file, relative to the spec file"`
+	Chart    *Chart   `yaml:"chart" doc:"chart: what to plot"`
+
+	Pos  Pos        `yaml:"-"`
+	Node *yaml.Node `yaml:"-"`
+}
+
+// Chart describes a chart artifact: line series over X, or a box plot of a
+// per-request column grouped by a key.
+type Chart struct {
+	Title  string   `yaml:"title" doc:"chart title"`
+	X      string   `yaml:"x" doc:"column for the x axis (line charts)"`
+	Y      []string `yaml:"y" doc:"columns plotted against x, each its own line and its own axis scale"`
+	Value  string   `yaml:"value" doc:"box plot: the column whose distribution is drawn"`
+	Group  string   `yaml:"group" doc:"box plot: the column that splits rows into boxes"`
+	XLabel string   `yaml:"x_label" doc:"x axis label"`
+	YLabel string   `yaml:"y_label" doc:"y axis label"`
+}
+
+var (
+	namePattern = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]*$`)
+	idPattern   = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9_-]*$`)
+)
+
+// ArtifactFormats are the artifact formats runexp writes.
+var ArtifactFormats = []string{"csv", "json", "jsonl", "markdown", "chart"}
+
+// Load reads and parses a spec file.
+func Load(path string) (*Experiment, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	return Parse(path, data)
+}
+
+// Parse decodes data strictly and checks everything that does not depend on
+// step kinds or sweep points. It returns every problem at once as an ErrorList.
+func Parse(file string, data []byte) (*Experiment, error) {
+	var root yaml.Node
+	if err := yaml.Unmarshal(data, &root); err != nil {
+		return nil, yamlSyntaxError(file, err)
+	}
+	x := &Experiment{File: file, Source: data, Root: &root}
+	d := &Decoder{File: file}
+	doc := resolve(&root)
+	if doc == nil {
+		return nil, ErrorList{{Pos: Pos{File: file, Line: 1, Col: 1}, Msg: "empty spec"}}
+	}
+	errs := d.Decode(doc, "", x)
+	errs = append(errs, x.check(d, doc)...)
+	if err := errs.Err(); err != nil {
+		return x, err
+	}
+	return x, nil
+}
+
+// yamlSyntaxError turns yaml.v3's "yaml: line 3: ..." into a positioned Error.
+func yamlSyntaxError(file string, err error) error {
+	msg := err.Error()
+	var line int
+	if _, e := fmt.Sscanf(strings.TrimPrefix(msg, "yaml: "), "line %d:", &line); e == nil {
+		_, rest, _ := strings.Cut(msg, ": line ")
+		_, rest, _ = strings.Cut(rest, ": ")
+		return ErrorList{{Pos: Pos{File: file, Line: line, Col: 1}, Msg: "YAML syntax: " + rest}}
+	}
+	return ErrorList{{Pos: Pos{File: file, Line: 1, Col: 1}, Msg: "YAML: " + strings.TrimPrefix(msg, "yaml: ")}}
+}
+
+// SHA256 is the hex digest of the spec's bytes, recorded in manifests.
+func (x *Experiment) SHA256() string {
+	h := sha256.Sum256(x.Source)
+	return hex.EncodeToString(h[:])
+}
+
+func (x *Experiment) check(d *Decoder, doc *yaml.Node) ErrorList {
+	var errs ErrorList
+	at := func(key string) Pos {
+		if k := KeyNode(doc, key); k != nil {
+			return d.Pos(ValueNode(doc, key))
+		}
+		return d.Pos(doc)
+	}
+	switch {
+	case KeyNode(doc, "version") == nil:
+		errs.Add(d.Pos(doc), "version", "missing (write version: %s)", Version)
+	case x.Version != Version:
+		errs.Add(at("version"), "version", "unsupported version %q (this runexp reads %s)", x.Version, Version)
+	}
+	if KeyNode(doc, "name") == nil {
+		errs.Add(d.Pos(doc), "name", "missing")
+	} else if !namePattern.MatchString(x.Name) {
+		errs.Add(at("name"), "name", "%q must be lower-case letters, digits, - or _", x.Name)
+	}
+	switch x.OnError {
+	case "", "continue", "abort":
+	default:
+		errs.Add(at("on_error"), "on_error", "must be continue or abort, got %q", x.OnError)
+	}
+	if len(x.Studies) == 0 {
+		errs.Add(at("studies"), "studies", "at least one study is required")
+	}
+	studyNames := map[string]bool{}
+	for i := range x.Studies {
+		s := &x.Studies[i]
+		path := fmt.Sprintf("studies[%d]", i)
+		if s.Name == "" {
+			errs.Add(s.Pos, path+".name", "missing")
+		} else if !namePattern.MatchString(s.Name) {
+			errs.Add(d.Pos(ValueNode(s.Node, "name")), path+".name", "%q must be lower-case letters, digits, - or _", s.Name)
+		} else if studyNames[s.Name] {
+			errs.Add(d.Pos(ValueNode(s.Node, "name")), path+".name", "duplicate study name %q", s.Name)
+		}
+		studyNames[s.Name] = true
+		if steps := resolve(s.Steps); steps == nil || steps.Kind != yaml.SequenceNode || len(steps.Content) == 0 {
+			errs.Add(s.Pos, path+".steps", "at least one step is required")
+		}
+	}
+	errs = append(errs, x.Vars.check(d)...)
+	return errs
+}
+
+// CheckAxes reports axes whose names clash with vars.
+func CheckAxes(sw *Sweep, path string, vars Vars) ErrorList {
+	var errs ErrorList
+	if sw != nil {
+		for _, a := range sw.Axes {
+			if _, ok := vars.Lookup(a.Name); ok {
+				errs.Add(a.Pos, path+".sweep.axes."+a.Name, "axis name %q is also a var; ${%s} would be ambiguous", a.Name, a.Name)
+			}
+		}
+	}
+	return errs
+}
+
+// CheckSteps fills default ids and checks ids and needs. path is the
+// steps list's path, e.g. "studies[0].steps".
+func CheckSteps(d *Decoder, path string, steps []Step) ErrorList {
+	var errs ErrorList
+	s := struct{ Steps []Step }{steps}
+	// Default ids: the type, when that type is used once.
+	typeCount := map[string]int{}
+	for _, st := range s.Steps {
+		typeCount[st.Type]++
+	}
+	seen := map[string]int{}
+	for i := range s.Steps {
+		st := &s.Steps[i]
+		sp := fmt.Sprintf("%s[%d]", path, i)
+		if KeyNode(st.Node, "type") == nil {
+			errs.Add(st.Pos, sp+".type", "missing")
+		}
+		if st.ID == "" && st.Type != "" {
+			if typeCount[st.Type] > 1 {
+				errs.Add(st.Pos, sp+".id", "missing: type %q is used more than once, so each needs an id", st.Type)
+			}
+			st.ID = st.Type
+		}
+		if st.ID != "" && KeyNode(st.Node, "id") != nil && !idPattern.MatchString(st.ID) {
+			errs.Add(d.Pos(ValueNode(st.Node, "id")), sp+".id", "%q must start with a letter and use letters, digits, - or _", st.ID)
+		}
+		if j, dup := seen[st.ID]; dup && st.ID != "" && KeyNode(st.Node, "id") != nil {
+			errs.Add(d.Pos(ValueNode(st.Node, "id")), sp+".id", "duplicate step id %q (also steps[%d])", st.ID, j)
+		}
+		if st.ID != "" {
+			seen[st.ID] = i
+		}
+		needsNode := resolve(ValueNode(st.Node, "needs"))
+		for k, need := range st.Needs {
+			pos := st.Pos
+			if needsNode != nil && k < len(needsNode.Content) {
+				pos = d.Pos(needsNode.Content[k])
+			}
+			j, ok := seen[need]
+			switch {
+			case ok && j == i:
+				errs.Add(pos, fmt.Sprintf("%s.needs[%d]", sp, k), "a step cannot need itself")
+			case ok:
+			default:
+				later := false
+				for _, other := range s.Steps[i+1:] {
+					if other.ID == need || (other.ID == "" && other.Type == need) {
+						later = true
+					}
+				}
+				if later {
+					errs.Add(pos, fmt.Sprintf("%s.needs[%d]", sp, k), "step %q comes later; needs must name earlier steps", need)
+				} else {
+					errs.Add(pos, fmt.Sprintf("%s.needs[%d]", sp, k), "unknown step %q%s", need, DidYouMean(need, keys(seen)))
+				}
+			}
+		}
+	}
+	return errs
+}
+
+// CheckArtifacts checks artifact paths, formats and their options. path is
+// the artifacts list's path.
+func CheckArtifacts(d *Decoder, path string, artifacts []Artifact) ErrorList {
+	var errs ErrorList
+	artifactPaths := map[string]bool{}
+	for i := range artifacts {
+		a := &artifacts[i]
+		ap := fmt.Sprintf("%s[%d]", path, i)
+		pathPos := d.Pos(ValueNode(a.Node, "path"))
+		switch {
+		case a.Path == "":
+			errs.Add(a.Pos, ap+".path", "missing")
+		case !Confined(a.Path):
+			errs.Add(pathPos, ap+".path", "%q escapes the run directory; use a relative path without ..", a.Path)
+		case artifactPaths[a.Path]:
+			errs.Add(pathPos, ap+".path", "duplicate artifact path %q", a.Path)
+		}
+		artifactPaths[a.Path] = true
+		fmtPos := d.Pos(ValueNode(a.Node, "format"))
+		switch a.Format {
+		case "csv", "json", "jsonl":
+		case "markdown":
+			if a.Template == "" {
+				errs.Add(a.Pos, ap+".template", "markdown artifacts need a template file")
+			}
+		case "chart":
+			if a.Chart == nil {
+				errs.Add(a.Pos, ap+".chart", "chart artifacts need a chart: block")
+			} else if (a.Chart.X == "" || len(a.Chart.Y) == 0) && (a.Chart.Value == "" || a.Chart.Group == "") {
+				errs.Add(d.Pos(ValueNode(a.Node, "chart")), ap+".chart", "give x and y (line chart) or value and group (box plot)")
+			}
+		case "":
+			errs.Add(a.Pos, ap+".format", "missing (one of %s)", strings.Join(ArtifactFormats, ", "))
+		default:
+			errs.Add(fmtPos, ap+".format", "unknown format %q%s (one of %s)", a.Format, DidYouMean(a.Format, ArtifactFormats), strings.Join(ArtifactFormats, ", "))
+		}
+		if a.Template != "" && a.Format != "markdown" {
+			errs.Add(d.Pos(ValueNode(a.Node, "template")), ap+".template", "only markdown artifacts use a template")
+		}
+	}
+	return errs
+}
+
+// Confined reports whether a relative path stays inside its base directory.
+func Confined(p string) bool {
+	if p == "" || strings.HasPrefix(p, "/") || strings.Contains(p, "\\") {
+		return false
+	}
+	for _, part := range strings.Split(p, "/") {
+		if part == ".." {
+			return false
+		}
+	}
+	return true
+}
+
+func keys[V any](m map[string]V) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	return out
+}

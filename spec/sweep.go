@@ -1,0 +1,263 @@
+package spec
+
+import (
+	"fmt"
+	"regexp"
+	"strings"
+
+	"go.yaml.in/yaml/v3"
+)
+
+// Sweep is an ordered set of axes. Points are the cartesian product in
+// declared order (the first axis varies slowest); axes named together in a
+// zip group advance together as one dimension placed at its first axis;
+// points matching an exclude entry are dropped.
+//
+//	sweep:
+//	  axes:
+//	    max_model_len: [512, 1024, 2048, 4096]
+//	    parallel: [1, 4]
+//	  zip: [[a, b]]
+//	  exclude: [{max_model_len: 4096, parallel: 4}]
+type Sweep struct {
+	Axes    []Axis
+	Zip     [][]string
+	Exclude []map[string]*yaml.Node
+
+	Pos Pos
+}
+
+// Axis is one named list of values.
+type Axis struct {
+	Name   string
+	Values []*yaml.Node
+	Pos    Pos
+}
+
+// UnmarshalSpec decodes a sweep, keeping axis order, and checks zip groups
+// and exclude entries against the axes.
+func (s *Sweep) UnmarshalSpec(d *Decoder, n *yaml.Node, path string) ErrorList {
+	var raw struct {
+		Axes    *yaml.Node              `yaml:"axes"`
+		Zip     [][]string              `yaml:"zip"`
+		Exclude []map[string]*yaml.Node `yaml:"exclude"`
+	}
+	errs := d.Decode(n, path, &raw)
+	s.Pos = d.Pos(n)
+	axes := resolve(raw.Axes)
+	if axes == nil || axes.Kind != yaml.MappingNode || len(axes.Content) == 0 {
+		errs = append(errs, d.Errorf(n, path+".axes", "a sweep needs at least one axis: axes: {name: [values...]}")...)
+		return errs
+	}
+	index := map[string]int{}
+	for i := 0; i+1 < len(axes.Content); i += 2 {
+		k, v := resolve(axes.Content[i]), resolve(axes.Content[i+1])
+		ap := path + ".axes." + k.Value
+		if !idPattern.MatchString(k.Value) || strings.Contains(k.Value, "-") {
+			errs = append(errs, d.Errorf(k, ap, "axis names use letters, digits and _ and start with a letter")...)
+			continue
+		}
+		if reservedRoot(k.Value) {
+			errs = append(errs, d.Errorf(k, ap, "%q is reserved for ${%s.…} references", k.Value, k.Value)...)
+			continue
+		}
+		if v.Kind != yaml.SequenceNode {
+			errs = append(errs, d.Errorf(v, ap, "expected a list of values, got %s", kindName(v))...)
+			continue
+		}
+		if len(v.Content) == 0 {
+			errs = append(errs, d.Errorf(v, ap, "empty axis: give at least one value")...)
+			continue
+		}
+		ax := Axis{Name: k.Value, Pos: d.Pos(k)}
+		seen := map[string]bool{}
+		for j, item := range v.Content {
+			item = resolve(item)
+			if item.Kind != yaml.ScalarNode || IsNull(item) {
+				errs = append(errs, d.Errorf(item, fmt.Sprintf("%s[%d]", ap, j), "axis values must be scalars")...)
+				continue
+			}
+			if seen[item.Value] {
+				errs = append(errs, d.Errorf(item, fmt.Sprintf("%s[%d]", ap, j), "duplicate value %s", item.Value)...)
+			}
+			seen[item.Value] = true
+			ax.Values = append(ax.Values, item)
+		}
+		index[ax.Name] = len(s.Axes)
+		s.Axes = append(s.Axes, ax)
+	}
+	zipNode := resolve(ValueNode(n, "zip"))
+	inZip := map[string]bool{}
+	for gi, group := range raw.Zip {
+		gp := fmt.Sprintf("%s.zip[%d]", path, gi)
+		gpos := zipNode
+		if zipNode != nil && gi < len(zipNode.Content) {
+			gpos = zipNode.Content[gi]
+		}
+		if len(group) < 2 {
+			errs = append(errs, d.Errorf(gpos, gp, "a zip group names at least two axes")...)
+			continue
+		}
+		length := -1
+		for _, name := range group {
+			i, ok := index[name]
+			switch {
+			case !ok:
+				errs = append(errs, d.Errorf(gpos, gp, "unknown axis %q%s", name, DidYouMean(name, keys(index)))...)
+			case inZip[name]:
+				errs = append(errs, d.Errorf(gpos, gp, "axis %q is in more than one zip group", name)...)
+			case length >= 0 && len(s.Axes[i].Values) != length:
+				errs = append(errs, d.Errorf(gpos, gp, "zipped axes must have equal lengths (%s has %d values, expected %d)", name, len(s.Axes[i].Values), length)...)
+			default:
+				length = len(s.Axes[i].Values)
+			}
+			inZip[name] = true
+		}
+	}
+	s.Zip = raw.Zip
+	exNode := resolve(ValueNode(n, "exclude"))
+	for ei, ex := range raw.Exclude {
+		ep := fmt.Sprintf("%s.exclude[%d]", path, ei)
+		for name, val := range ex {
+			i, ok := index[name]
+			if !ok {
+				pos := exNode
+				if exNode != nil && ei < len(exNode.Content) {
+					pos = FieldNode(exNode.Content[ei], name)
+				}
+				errs = append(errs, d.Errorf(pos, ep+"."+name, "unknown axis %q%s", name, DidYouMean(name, keys(index)))...)
+				continue
+			}
+			found := false
+			for _, v := range s.Axes[i].Values {
+				found = found || v.Value == resolve(val).Value
+			}
+			if !found {
+				errs = append(errs, d.Errorf(val, ep+"."+name, "value %s is not on axis %s, so this entry excludes nothing", resolve(val).Value, name)...)
+			}
+		}
+	}
+	s.Exclude = raw.Exclude
+	return errs
+}
+
+// Point is one element of an expanded sweep.
+type Point struct {
+	Index  int         // ordinal in the full product (before exclusion): stable for a given sweep
+	Values []AxisValue // one per axis, in axis order
+}
+
+// AxisValue is one axis' value at a point.
+type AxisValue struct {
+	Name  string
+	Value *yaml.Node
+}
+
+// ID is the point's stable id, e.g. "002".
+func (p Point) ID() string { return fmt.Sprintf("%03d", p.Index) }
+
+var unsafeChars = regexp.MustCompile(`[^A-Za-z0-9._-]+`)
+
+// Slug is a filesystem-safe name, e.g. "002_max_model_len-2048".
+func (p Point) Slug() string {
+	var b strings.Builder
+	b.WriteString(p.ID())
+	for _, v := range p.Values {
+		b.WriteString("_")
+		b.WriteString(unsafeChars.ReplaceAllString(v.Name+"-"+v.Value.Value, "_"))
+	}
+	s := b.String()
+	if len(s) > 120 {
+		s = s[:120]
+	}
+	return s
+}
+
+// Label is "max_model_len=2048 parallel=4", or "" for a point without axes.
+func (p Point) Label() string {
+	parts := make([]string, len(p.Values))
+	for i, v := range p.Values {
+		parts[i] = v.Name + "=" + v.Value.Value
+	}
+	return strings.Join(parts, " ")
+}
+
+// Expand returns the points of the sweep; a nil sweep has one point.
+func (s *Sweep) Expand() []Point {
+	if s == nil || len(s.Axes) == 0 {
+		return []Point{{}}
+	}
+	// Dimensions: a plain axis, or a zip group placed at its first axis.
+	type dim struct{ axes []int }
+	groupOf := map[string]int{}
+	for gi, g := range s.Zip {
+		for _, name := range g {
+			groupOf[name] = gi
+		}
+	}
+	var dims []dim
+	placed := map[int]bool{}
+	for i, a := range s.Axes {
+		gi, zipped := groupOf[a.Name]
+		if !zipped {
+			dims = append(dims, dim{axes: []int{i}})
+			continue
+		}
+		if placed[gi] {
+			continue
+		}
+		placed[gi] = true
+		var d dim
+		for _, name := range s.Zip[gi] {
+			for j, b := range s.Axes {
+				if b.Name == name {
+					d.axes = append(d.axes, j)
+				}
+			}
+		}
+		dims = append(dims, d)
+	}
+	total := 1
+	for _, d := range dims {
+		total *= len(s.Axes[d.axes[0]].Values)
+	}
+	var out []Point
+	for idx := 0; idx < total; idx++ {
+		pos := make([]int, len(s.Axes))
+		rem := idx
+		for di := len(dims) - 1; di >= 0; di-- {
+			n := len(s.Axes[dims[di].axes[0]].Values)
+			for _, ai := range dims[di].axes {
+				pos[ai] = rem % n
+			}
+			rem /= n
+		}
+		p := Point{Index: idx}
+		for ai, a := range s.Axes {
+			p.Values = append(p.Values, AxisValue{Name: a.Name, Value: a.Values[pos[ai]]})
+		}
+		if !s.excluded(p) {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+func (s *Sweep) excluded(p Point) bool {
+	for _, ex := range s.Exclude {
+		match := len(ex) > 0
+		for name, val := range ex {
+			hit := false
+			for _, v := range p.Values {
+				if v.Name == name && v.Value.Value == resolve(val).Value {
+					hit = true
+				}
+			}
+			match = match && hit
+		}
+		if match {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,151 @@
+package steps
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/runexp/runexp/spec"
+)
+
+// Exec runs a command to completion.
+type Exec struct {
+	ID         string            `yaml:"-" json:"-"`
+	Command    []string          `yaml:"command" json:"command" doc:"argv; no shell unless shell: true. argv[0] runexp means this runexp binary"`
+	Shell      bool              `yaml:"shell" json:"shell,omitempty" doc:"run command joined by spaces with /bin/sh -c"`
+	Env        map[string]string `yaml:"env" json:"env,omitempty" doc:"extra environment variables"`
+	Dir        string            `yaml:"dir" json:"dir,omitempty" doc:"working directory (default: the point folder)"`
+	ExpectExit int               `yaml:"expect_exit" json:"expect_exit" doc:"exit code that means success"`
+	Record     string            `yaml:"record" json:"record,omitempty" doc:"record the command's trimmed output (up to 4 KiB) under this name"`
+	Log        string            `yaml:"log" json:"log" doc:"log file name in the point folder"`
+}
+
+func newExec() Step { return &Exec{} }
+
+// SetID is called by the planner with the step's id.
+func (x *Exec) SetID(id string) {
+	x.ID = id
+	if x.Log == "" {
+		x.Log = id + ".log"
+	}
+}
+
+// Validate checks the configuration.
+func (x *Exec) Validate() error {
+	if len(x.Command) == 0 || x.Command[0] == "" {
+		return spec.FieldErrorf("command", "missing")
+	}
+	if !spec.Confined(x.Log) {
+		return spec.FieldErrorf("log", "%q must be a file name inside the point folder", x.Log)
+	}
+	return nil
+}
+
+// Run runs the command in its own process group; on timeout or interrupt the
+// whole group is killed.
+func (x *Exec) Run(ctx context.Context, env *Env) error {
+	argv := resolveProgram(x.Command)
+	if x.Shell {
+		argv = []string{"/bin/sh", "-c", strings.Join(x.Command, " ")}
+	}
+	logFile, err := os.OpenFile(env.PointDir+"/"+x.Log, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	if err != nil {
+		return err
+	}
+	defer logFile.Close()
+	cmd := exec.CommandContext(ctx, argv[0], argv[1:]...)
+	cmd.Dir = x.Dir
+	if cmd.Dir == "" {
+		cmd.Dir = env.PointDir
+	}
+	cmd.Env = append(os.Environ(), envList(x.Env)...)
+	var out tailBuffer
+	cmd.Stdout = &multiWriter{logFile, &out}
+	cmd.Stderr = cmd.Stdout
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
+	cmd.WaitDelay = 5 * time.Second
+	err = cmd.Run()
+	code := cmd.ProcessState.ExitCode()
+	if cmd.Process != nil {
+		syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) // leftovers of the group
+	}
+	env.Set(x.ID+"_exit", code)
+	if x.Record != "" {
+		env.Set(x.Record, strings.TrimSpace(out.String()))
+	}
+	var exitErr *exec.ExitError
+	if err != nil && !errors.As(err, &exitErr) {
+		if ctx.Err() != nil {
+			return fmt.Errorf("%s: %w", x.Command[0], context.Cause(ctx))
+		}
+		return fmt.Errorf("%s: %w", x.Command[0], err)
+	}
+	if code != x.ExpectExit {
+		return fmt.Errorf("%s exited with %d (expected %d): %s", x.Command[0], code, x.ExpectExit, lastLine(out.String()))
+	}
+	return nil
+}
+
+type multiWriter struct {
+	a *os.File
+	b *tailBuffer
+}
+
+func (m *multiWriter) Write(p []byte) (int, error) {
+	m.b.Write(p)
+	return m.a.Write(p)
+}
+
+// tailBuffer keeps the last 4 KiB written.
+type tailBuffer struct{ buf []byte }
+
+func (t *tailBuffer) Write(p []byte) (int, error) {
+	t.buf = append(t.buf, p...)
+	if len(t.buf) > 4096 {
+		t.buf = t.buf[len(t.buf)-4096:]
+	}
+	return len(p), nil
+}
+
+func (t *tailBuffer) String() string { return string(t.buf) }
+
+func lastLine(s string) string {
+	s = strings.TrimSpace(s)
+	if i := strings.LastIndexByte(s, '\n'); i >= 0 {
+		return s[i+1:]
+	}
+	return s
+}
+
+// Sleep waits.
+type Sleep struct {
+	Duration spec.Duration `yaml:"duration" json:"duration" doc:"how long to wait"`
+}
+
+func newSleep() Step { return &Sleep{} }
+
+// Validate checks the configuration.
+func (s *Sleep) Validate() error {
+	if s.Duration <= 0 {
+		return spec.FieldErrorf("duration", "must be positive, e.g. 5s")
+	}
+	return nil
+}
+
+// Run waits for the duration or until ctx ends.
+func (s *Sleep) Run(ctx context.Context, env *Env) error {
+	t := time.NewTimer(s.Duration.D())
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return context.Cause(ctx)
+	}
+}

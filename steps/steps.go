@@ -1,0 +1,93 @@
+// Package steps defines what a step is and holds the built-in step kinds.
+//
+// Contract: a Kind turns a `with:` block into a Step. The planner creates a
+// Step with Kind.New (which must have no side effects and return a value
+// pre-filled with defaults), decodes the block into it strictly with
+// spec.Decoder, and calls Validate. The runner later calls Run with the
+// point's Env. Run must honour ctx; anything long-lived it starts (a server,
+// a sampler) must be handed to Env.Defer so it is released after the point,
+// whatever happens. Adding a kind is one file: a type implementing Step and a
+// Kind entry in Builtin.
+package steps
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"time"
+)
+
+// Step is one configured unit of work. Its exported fields are its
+// configuration: they are decoded from `with:`, printed by `runexp plan`
+// (JSON), and described by the JSON Schema.
+type Step interface {
+	Validate() error
+	Run(ctx context.Context, env *Env) error
+}
+
+// Kind registers one step type.
+type Kind struct {
+	Name    string        // the `type:` value
+	Doc     string        // one line, for `runexp steps` and the schema
+	Timeout time.Duration // default step timeout
+	New     func() Step   // a config pre-filled with defaults
+}
+
+// Registry maps type names to kinds.
+type Registry struct {
+	kinds map[string]Kind
+}
+
+// NewRegistry builds a registry; an empty or duplicate name is a programmer error.
+func NewRegistry(kinds ...Kind) *Registry {
+	r := &Registry{kinds: map[string]Kind{}}
+	for _, k := range kinds {
+		if k.Name == "" || k.New == nil {
+			panic("steps: kind without name or constructor")
+		}
+		if _, dup := r.kinds[k.Name]; dup {
+			panic("steps: duplicate kind " + k.Name)
+		}
+		r.kinds[k.Name] = k
+	}
+	return r
+}
+
+// Lookup finds a kind by name.
+func (r *Registry) Lookup(name string) (Kind, bool) {
+	k, ok := r.kinds[name]
+	return k, ok
+}
+
+// Kinds returns every kind sorted by name.
+func (r *Registry) Kinds() []Kind {
+	out := make([]Kind, 0, len(r.kinds))
+	for _, k := range r.kinds {
+		out = append(out, k)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	return out
+}
+
+// Names returns the kind names sorted.
+func (r *Registry) Names() []string {
+	var out []string
+	for _, k := range r.Kinds() {
+		out = append(out, k.Name)
+	}
+	return out
+}
+
+// Builtin is the registry of every step kind runexp ships.
+func Builtin() *Registry {
+	return NewRegistry(
+		Kind{Name: "launch", Doc: "start a server in its own process group, logging to the point folder; stopped after the point", Timeout: time.Minute, New: newLaunch},
+		Kind{Name: "wait-ready", Doc: "poll the server over HTTP until it answers (and optional JSON checks hold); fail fast if it exits", Timeout: 10 * time.Minute, New: newWaitReady},
+		Kind{Name: "teardown", Doc: "stop a launched server: signal its group, wait the grace period, kill the group, wait until none remains", Timeout: 3 * time.Minute, New: newTeardown},
+		Kind{Name: "exec", Doc: "run a command to completion, logging its output and recording its exit code", Timeout: 10 * time.Minute, New: newExec},
+		Kind{Name: "sleep", Doc: "wait for a fixed duration", Timeout: time.Hour, New: newSleep},
+	)
+}
+
+// errorf is fmt.Errorf, named for the steps' error style.
+var errorf = fmt.Errorf

@@ -1,0 +1,33 @@
+package steps
+
+import (
+	"context"
+	"fmt"
+)
+
+// Teardown stops a launched server before the point ends (the cleanup stack
+// would stop it anyway; an explicit step lets later steps, such as a GPU
+// release check, run after it).
+type Teardown struct {
+	Server string `yaml:"server" json:"server,omitempty" doc:"id of the launch step (default: the last launched server)"`
+}
+
+func newTeardown() Step { return &Teardown{} }
+
+// Validate checks the configuration.
+func (t *Teardown) Validate() error { return nil }
+
+// Run stops the server's whole process group.
+func (t *Teardown) Run(ctx context.Context, env *Env) error {
+	s, err := env.Server(t.Server)
+	if err != nil {
+		return err
+	}
+	rep, err := StopServer(ctx, env, s)
+	how := "exited after " + rep.Signal.String()
+	if !rep.Graceful {
+		how = "killed with SIGKILL"
+	}
+	fmt.Fprintf(env.Log, "stopped %s: %s in %s\n", s.ID, how, rep.Duration.Round(1e6))
+	return err
+}

@@ -1,0 +1,69 @@
+package steps
+
+import (
+	"encoding/json"
+	"math"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"syscall"
+)
+
+// jsonMarshal is json.Marshal that writes NaN and ±Inf as null instead of failing.
+func jsonMarshal(x any) ([]byte, error) {
+	switch f := x.(type) {
+	case float64:
+		if math.IsNaN(f) || math.IsInf(f, 0) {
+			return []byte("null"), nil
+		}
+	case float32:
+		if math.IsNaN(float64(f)) || math.IsInf(float64(f), 0) {
+			return []byte("null"), nil
+		}
+	}
+	return json.Marshal(x)
+}
+
+var signals = map[string]syscall.Signal{
+	"SIGTERM": syscall.SIGTERM, "SIGINT": syscall.SIGINT, "SIGKILL": syscall.SIGKILL,
+	"SIGHUP": syscall.SIGHUP, "SIGQUIT": syscall.SIGQUIT, "SIGUSR1": syscall.SIGUSR1, "SIGUSR2": syscall.SIGUSR2,
+}
+
+func signalNames() []string {
+	var out []string
+	for k := range signals {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// envList renders a map as sorted KEY=VALUE pairs.
+func envList(m map[string]string) []string {
+	out := make([]string, 0, len(m))
+	for k, v := range m {
+		out = append(out, k+"="+v)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// resolveProgram maps argv[0] "runexp" to this executable, so specs can run
+// the built-in simulator (`runexp sim serve`) wherever runexp is installed.
+func resolveProgram(argv []string) []string {
+	if len(argv) == 0 || argv[0] != "runexp" {
+		return argv
+	}
+	self, err := os.Executable()
+	if err != nil {
+		return argv
+	}
+	out := append([]string{self}, argv[1:]...)
+	return out
+}
+
+// logPath returns a file name for a step's log inside the point folder.
+func logPath(pointDir, id string) string {
+	return filepath.Join(pointDir, strings.ReplaceAll(id, "/", "_")+".log")
+}
