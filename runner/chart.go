@@ -1,12 +1,151 @@
 package runner
 
 import (
+	"bytes"
 	"fmt"
+	"math"
+	"path/filepath"
+	"sort"
+	"strings"
+
+	"gonum.org/v1/plot"
+	"gonum.org/v1/plot/plotter"
+	"gonum.org/v1/plot/vg"
+	"gonum.org/v1/plot/vg/draw"
+	"gonum.org/v1/plot/vg/vgimg"
+	"gonum.org/v1/plot/vg/vgsvg"
 
 	"github.com/runexp/runexp/spec"
 )
 
-// renderChart draws a chart artifact as SVG (or PNG when the path ends in .png).
+// renderChart draws a chart artifact: line charts (x against each y column,
+// one panel per y so that different units each get their own scale) or a
+// box plot (the distribution of value per group). The format follows the
+// path's extension: .svg or .png.
 func renderChart(a spec.Artifact, rows []Row) ([]byte, error) {
-	return nil, fmt.Errorf("charts are not built in yet")
+	c := a.Chart
+	var plots []*plot.Plot
+	var err error
+	if c.Value != "" {
+		var p *plot.Plot
+		p, err = boxPlot(c, rows)
+		plots = []*plot.Plot{p}
+	} else {
+		plots, err = linePlots(c, rows)
+	}
+	if err != nil {
+		return nil, err
+	}
+	width := 16 * vg.Centimeter
+	height := vg.Length(len(plots)) * 8 * vg.Centimeter
+	ext := strings.ToLower(filepath.Ext(a.Path))
+	var buf bytes.Buffer
+	switch ext {
+	case ".svg":
+		cv := vgsvg.New(width, height)
+		drawPanels(plots, draw.New(cv))
+		if _, err := cv.WriteTo(&buf); err != nil {
+			return nil, err
+		}
+	case ".png":
+		cv := vgimg.PngCanvas{Canvas: vgimg.New(width, height)}
+		drawPanels(plots, draw.New(cv))
+		if _, err := cv.WriteTo(&buf); err != nil {
+			return nil, err
+		}
+	default:
+		return nil, fmt.Errorf("chart path must end in .svg or .png, got %q", a.Path)
+	}
+	return buf.Bytes(), nil
+}
+
+func drawPanels(plots []*plot.Plot, dc draw.Canvas) {
+	tiles := draw.Tiles{Rows: len(plots), Cols: 1, PadX: vg.Millimeter, PadY: 4 * vg.Millimeter,
+		PadTop: 2 * vg.Millimeter, PadBottom: 2 * vg.Millimeter, PadLeft: 2 * vg.Millimeter, PadRight: 4 * vg.Millimeter}
+	grid := make([][]*plot.Plot, len(plots))
+	for i, p := range plots {
+		grid[i] = []*plot.Plot{p}
+	}
+	canvases := plot.Align(grid, tiles, dc)
+	for i, p := range plots {
+		p.Draw(canvases[i][0])
+	}
+}
+
+func linePlots(c *spec.Chart, rows []Row) ([]*plot.Plot, error) {
+	var out []*plot.Plot
+	for i, y := range c.Y {
+		var pts plotter.XYs
+		for _, r := range rows {
+			xv, yv := num(r[c.X]), num(r[y])
+			if math.IsNaN(xv) || math.IsNaN(yv) || math.IsInf(yv, 0) {
+				continue // a failed point has no value: leave a gap, not a zero
+			}
+			pts = append(pts, plotter.XY{X: xv, Y: yv})
+		}
+		sort.Slice(pts, func(a, b int) bool { return pts[a].X < pts[b].X })
+		p := plot.New()
+		if i == 0 {
+			p.Title.Text = c.Title
+		}
+		p.X.Label.Text = c.X
+		if c.XLabel != "" {
+			p.X.Label.Text = c.XLabel
+		}
+		p.Y.Label.Text = y
+		p.Add(plotter.NewGrid())
+		if len(pts) > 0 {
+			line, points, err := plotter.NewLinePoints(pts)
+			if err != nil {
+				return nil, err
+			}
+			line.Color = palette(i)
+			points.Color = palette(i)
+			points.Shape = draw.CircleGlyph{}
+			p.Add(line, points)
+			p.Y.Min = math.Min(0, p.Y.Min)
+		} else {
+			p.Title.Text += fmt.Sprintf(" (no %s values)", y)
+		}
+		out = append(out, p)
+	}
+	return out, nil
+}
+
+func boxPlot(c *spec.Chart, rows []Row) (*plot.Plot, error) {
+	groups := map[string]plotter.Values{}
+	var order []string
+	for _, r := range rows {
+		v := num(r[c.Value])
+		if math.IsNaN(v) {
+			continue
+		}
+		g := fmt.Sprint(r[c.Group])
+		if _, ok := groups[g]; !ok {
+			order = append(order, g)
+		}
+		groups[g] = append(groups[g], v)
+	}
+	p := plot.New()
+	p.Title.Text = c.Title
+	p.Y.Label.Text = c.Value
+	if c.YLabel != "" {
+		p.Y.Label.Text = c.YLabel
+	}
+	p.X.Label.Text = c.Group
+	p.Add(plotter.NewGrid())
+	var names []string
+	for i, g := range order {
+		b, err := plotter.NewBoxPlot(vg.Points(40), float64(i), groups[g])
+		if err != nil {
+			return nil, err
+		}
+		b.FillColor = palette(i)
+		p.Add(b)
+		names = append(names, fmt.Sprintf("%s (n=%d)", g, len(groups[g])))
+	}
+	if len(names) > 0 {
+		p.NominalX(names...)
+	}
+	return p, nil
 }

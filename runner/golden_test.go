@@ -99,8 +99,17 @@ func TestDay007PlanHasFourMaxModelLenPoints(t *testing.T) {
 	if len(study.Points) != 4 {
 		t.Fatalf("%d points", len(study.Points))
 	}
+	launchOf := func(pt *runner.PointPlan) *steps.Launch {
+		for _, st := range pt.Steps {
+			if l, ok := st.With.(*steps.Launch); ok {
+				return l
+			}
+		}
+		t.Fatal("no launch step")
+		return nil
+	}
 	for i, want := range []string{"512", "1024", "2048", "4096"} {
-		l := study.Points[i].Steps[0].With.(*steps.Launch)
+		l := launchOf(study.Points[i])
 		argv := strings.Join(l.Command, " ")
 		if !strings.Contains(argv, "--max-model-len "+want+" ") || !strings.HasPrefix(argv, "vllm serve microsoft/Phi-3-mini-4k-instruct") {
 			t.Errorf("point %d argv %q", i, argv)
@@ -111,7 +120,7 @@ func TestDay007PlanHasFourMaxModelLenPoints(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if argv := p.Studies[0].Points[0].Steps[0].With.(*steps.Launch).Command; strings.Join(argv[:3], " ") != "runexp sim serve" {
+	if argv := launchOf(p.Studies[0].Points[0]).Command; strings.Join(argv[:3], " ") != "runexp sim serve" {
 		t.Errorf("sim argv %v", argv)
 	}
 }

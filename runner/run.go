@@ -32,6 +32,8 @@ type ExecOptions struct {
 	Out            io.Writer     // progress lines and the summary table
 	CleanupTimeout time.Duration // bound on each point's cleanup stack (default 5m)
 	Version        string        // runexp version for the manifest
+	specDir        string
+	gpus           *steps.GPUCache
 }
 
 // StepResult is how one step went at one point.
@@ -64,6 +66,8 @@ type PointResult struct {
 	Steps   []StepResult              `json:"steps"`
 	Values  steps.Values              `json:"values"`
 	Tables  map[string][]steps.Values `json:"tables,omitempty"`
+
+	dirtyGPU bool // a release check found the GPU dirty
 }
 
 // Result is the outcome of a run.
@@ -103,6 +107,9 @@ func Execute(ctx context.Context, p *Plan, opt ExecOptions) (*Result, error) {
 		opt.CleanupTimeout = 5 * time.Minute
 	}
 	res := &Result{RunDir: p.RunDir}
+	opt.specDir = p.SpecDir
+	opt.gpus = steps.NewGPUCache()
+	defer opt.gpus.Close()
 	if err := os.MkdirAll(p.RunDir, 0o755); err != nil {
 		return nil, err
 	}
@@ -112,6 +119,7 @@ func Execute(ctx context.Context, p *Plan, opt ExecOptions) (*Result, error) {
 	}
 	fmt.Fprintf(opt.Out, "run %s → %s\n", p.Experiment, p.RunDir)
 	aborted := false
+	abortReason := "an earlier point failed and on_error is abort"
 	for _, s := range p.Studies {
 		var studyPoints []*PointResult
 		for i, pt := range s.Points {
@@ -120,13 +128,16 @@ func Execute(ctx context.Context, p *Plan, opt ExecOptions) (*Result, error) {
 			case ctx.Err() != nil:
 				pr = notRun(s, pt, StatusInterrupted, "run interrupted before this point")
 			case aborted:
-				pr = notRun(s, pt, StatusSkipped, "an earlier point failed and on_error is abort")
+				pr = notRun(s, pt, StatusSkipped, abortReason)
 			default:
 				pr = runPoint(ctx, s, pt, i, len(s.Points), opt)
 			}
+			if pr.dirtyGPU {
+				abortReason = fmt.Sprintf("GPU memory was not released after %s point %s; no further point runs on a dirty GPU", s.Name, pr.ID)
+			}
 			studyPoints = append(studyPoints, pr)
 			res.Points = append(res.Points, pr)
-			if pr.Status == StatusFailed && p.OnError == "abort" {
+			if pr.Status == StatusFailed && (p.OnError == "abort" || pr.dirtyGPU) {
 				aborted = true
 			}
 			m.record(pr)
@@ -200,6 +211,8 @@ func runPoint(ctx context.Context, s *StudyPlan, pt *PointPlan, i, n int, opt Ex
 		return pr
 	}
 	env := steps.NewEnv(filepath.Dir(s.Dir), s.Dir, pt.Dir, s.Name, pt.Point, log)
+	env.SpecDir = opt.specDir
+	env.GPUs = opt.gpus
 	status := map[string]string{}
 	for _, st := range pt.Steps {
 		sr := StepResult{ID: st.ID, Type: st.Type}
@@ -223,6 +236,7 @@ func runPoint(ctx context.Context, s *StudyPlan, pt *PointPlan, i, n int, opt Ex
 		sr.Seconds = time.Since(start).Seconds()
 		if err != nil {
 			sr.Status, sr.Error = StatusFailed, err.Error()
+			pr.dirtyGPU = pr.dirtyGPU || errors.Is(err, steps.ErrDirtyGPU)
 			if timedOut && sctx.Err() != nil {
 				sr.TimedOut = true
 				sr.Error = fmt.Sprintf("timed out after %s: %v", st.Timeout, err)

@@ -19,9 +19,11 @@ type Env struct {
 	RunDir   string // the run directory
 	StudyDir string // the study's folder in it
 	PointDir string // this point's folder: logs and results
+	SpecDir  string // the spec file's folder: relative input files resolve here
 	Study    string
 	Point    spec.Point
 	Log      io.Writer // human progress output
+	GPUs     *GPUCache // backends opened once per run (set by the runner)
 
 	mu       sync.Mutex
 	servers  map[string]*Server

@@ -84,6 +84,10 @@ func Builtin() *Registry {
 		Kind{Name: "launch", Doc: "start a server in its own process group, logging to the point folder; stopped after the point", Timeout: time.Minute, New: newLaunch},
 		Kind{Name: "wait-ready", Doc: "poll the server over HTTP until it answers (and optional JSON checks hold); fail fast if it exits", Timeout: 10 * time.Minute, New: newWaitReady},
 		Kind{Name: "teardown", Doc: "stop a launched server: signal its group, wait the grace period, kill the group, wait until none remains", Timeout: 3 * time.Minute, New: newTeardown},
+		Kind{Name: "load", Doc: "send OpenAI-compatible requests (sequential, concurrent, rate) and record latency and throughput", Timeout: time.Hour, New: newLoad},
+		Kind{Name: "measure", Doc: "record device memory (and the server tree's), engine log values, /metrics, JSON fields and a KV-cache prediction", Timeout: 2 * time.Minute, New: newMeasure},
+		Kind{Name: "release-check", Doc: "after teardown, wait until device memory is back near the pre-launch baseline; report who still holds it", Timeout: 5 * time.Minute, New: newReleaseCheck},
+		Kind{Name: "telemetry", Doc: "sample GPU utilisation, memory and power in the background until the point ends; summarised per load mode", Timeout: time.Minute, New: newTelemetry},
 		Kind{Name: "exec", Doc: "run a command to completion, logging its output and recording its exit code", Timeout: 10 * time.Minute, New: newExec},
 		Kind{Name: "sleep", Doc: "wait for a fixed duration", Timeout: time.Hour, New: newSleep},
 	)

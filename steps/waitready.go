@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/runexp/runexp/internal/enginelog"
 	"github.com/runexp/runexp/internal/proc"
 	"github.com/runexp/runexp/spec"
 )
@@ -109,8 +110,14 @@ func (w *WaitReady) Run(ctx context.Context, env *Env) error {
 		select {
 		case <-done:
 			reason := ""
-			if line := failureLine(proc.Tail(srv.LogPath, 40)); line != "" {
-				reason = ": " + line
+			if text, err := readLog(srv.LogPath); err == nil {
+				// A recognised engine failure (vLLM's "larger than the available
+				// KV cache memory", CUDA OOM, ...) reads better than a raw line.
+				if r := enginelog.FailureReason(text); r != "" {
+					reason = ": " + r
+				} else if line := failureLine(proc.Tail(srv.LogPath, 40)); line != "" {
+					reason = ": " + line
+				}
 			}
 			return fmt.Errorf("%w (%v)%s", ErrExited, srv.Proc.ExitErr(), reason)
 		case <-ctx.Done():

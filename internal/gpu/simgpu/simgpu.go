@@ -1,0 +1,163 @@
+// Package simgpu is the "sim" GPU backend: it reports the simulated GPUs of
+// `runexp sim serve` (internal/sim) as if they were devices.
+//
+// Each simulated server publishes its allocation in <StateDir>/<pid>.json
+// (sim.ServerState). A device's memory used is the sum of used_bytes over
+// the live servers on it; files of processes that are gone (crashed or
+// SIGKILLed servers, zombies, recycled pids) count as released and are
+// deleted when read. Everything here is simulated: utilisation is the share
+// of the last second the servers' engines spent in modelled steps (summed
+// over the servers on a device, capped at 100), power is linear between the
+// preset's idle and TDP watts in that utilisation, and the SM clock is not
+// modelled (-1).
+package simgpu
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/runexp/runexp/internal/gpu"
+	"github.com/runexp/runexp/internal/sim"
+)
+
+// Options selects the simulated devices.
+type Options struct {
+	// GPU is a preset name (sim.GPUNames: "H100-80GB", …); "" means
+	// sim.DefaultGPU and "all" lists one device per preset.
+	GPU string
+	// StateDir is where simulated servers publish their state; "" means
+	// sim.StateDir() ($RUNEXP_SIM_GPU_DIR or <tmp>/runexp-simgpu).
+	StateDir string
+}
+
+// Backend implements gpu.Backend over simulated servers' state files.
+type Backend struct {
+	devs []sim.GPU
+	dir  string
+}
+
+var _ gpu.Backend = (*Backend)(nil)
+
+// New returns the sim backend. An unknown preset is an error that lists
+// the presets.
+func New(opt Options) (gpu.Backend, error) {
+	b := &Backend{dir: opt.StateDir}
+	if b.dir == "" {
+		b.dir = sim.StateDir()
+	}
+	if strings.EqualFold(opt.GPU, "all") {
+		b.devs = sim.GPUs()
+		return b, nil
+	}
+	g, err := sim.LookupGPU(opt.GPU)
+	if err != nil {
+		return nil, fmt.Errorf("gpu backend sim: %w", err)
+	}
+	b.devs = []sim.GPU{g}
+	return b, nil
+}
+
+// Name is "sim".
+func (b *Backend) Name() string { return "sim" }
+
+// Close does nothing.
+func (b *Backend) Close() error { return nil }
+
+// Devices lists the simulated devices.
+func (b *Backend) Devices(ctx context.Context) ([]gpu.Device, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	out := make([]gpu.Device, len(b.devs))
+	for i, g := range b.devs {
+		out[i] = gpu.Device{Index: i, UUID: g.UUID(), Name: g.Product, MemoryTotal: g.MemoryBytes, Driver: "runexp-sim " + sim.Version}
+	}
+	return out, nil
+}
+
+// servers returns the live servers' states, pruning dead ones.
+func (b *Backend) servers(ctx context.Context) ([]sim.ServerState, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	sts, err := sim.ReadServerStates(b.dir, true)
+	if err != nil {
+		return nil, fmt.Errorf("gpu backend sim: %w", err)
+	}
+	return sts, nil
+}
+
+// Memory reports each device's memory: used is the sum over live servers.
+func (b *Backend) Memory(ctx context.Context) ([]gpu.DeviceMemory, error) {
+	sts, err := b.servers(ctx)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]gpu.DeviceMemory, len(b.devs))
+	for i, g := range b.devs {
+		var used uint64
+		for _, s := range sts {
+			if s.GPUUUID == g.UUID() {
+				used += s.UsedBytes
+			}
+		}
+		used = min(used, g.MemoryBytes)
+		out[i] = gpu.DeviceMemory{Index: i, UUID: g.UUID(), Total: g.MemoryBytes, Used: used, Free: g.MemoryBytes - used}
+	}
+	return out, nil
+}
+
+// Processes reports the live servers' allocations, for pids (nil: all).
+func (b *Backend) Processes(ctx context.Context, pids []int) ([]gpu.ProcessMemory, error) {
+	sts, err := b.servers(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var out []gpu.ProcessMemory
+	for _, s := range sts {
+		if !b.has(s.GPUUUID) || (pids != nil && !slices.Contains(pids, s.PID)) {
+			continue
+		}
+		out = append(out, gpu.ProcessMemory{PID: s.PID, UUID: s.GPUUUID, Used: s.UsedBytes})
+	}
+	slices.SortFunc(out, func(a, b gpu.ProcessMemory) int { return a.PID - b.PID })
+	return out, nil
+}
+
+func (b *Backend) has(uuid string) bool {
+	for _, g := range b.devs {
+		if g.UUID() == uuid {
+			return true
+		}
+	}
+	return false
+}
+
+// Telemetry reports simulated utilisation, memory and power per device.
+func (b *Backend) Telemetry(ctx context.Context) ([]gpu.Sample, error) {
+	sts, err := b.servers(ctx)
+	if err != nil {
+		return nil, err
+	}
+	now := time.Now()
+	out := make([]gpu.Sample, len(b.devs))
+	for i, g := range b.devs {
+		var used uint64
+		var util float64
+		for _, s := range sts {
+			if s.GPUUUID == g.UUID() {
+				used += s.UsedBytes
+				util += s.UtilPercent
+			}
+		}
+		util = min(util, 100)
+		out[i] = gpu.Sample{
+			Time: now, Index: i, UUID: g.UUID(), UtilPercent: util, MemUsed: min(used, g.MemoryBytes),
+			PowerW: g.PowerWatts(util), SMClockMHz: -1,
+		}
+	}
+	return out, nil
+}

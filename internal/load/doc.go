@@ -1,0 +1,73 @@
+// Package load is runexp's load generator for OpenAI-compatible LLM servers
+// (vLLM, SGLang, llama.cpp, Ollama, TGI): it sends /v1/completions or
+// /v1/chat/completions requests, streaming (SSE) or not, in sequential,
+// closed-loop concurrent or open-loop rate modes, and reports per-request
+// results and per-mode summaries named like `vllm bench serve`.
+//
+// # API
+//
+//	cfg := load.Config{BaseURL: "http://127.0.0.1:8000", Model: "m", Stream: true,
+//	    Modes: []load.Mode{{Kind: "sequential", Requests: 32}, {Kind: "concurrent", Requests: 32, Concurrency: 32}}}
+//	sums, err := load.Run(ctx, cfg, func(r load.RequestResult) { /* append to requests.jsonl */ })
+//
+// Run returns an error only for setup problems and cancellation; request
+// failures are data (RequestResult.ErrorClass, Summary.ErrorsByClass,
+// Summary.ThresholdExceeded). Summarize recomputes a Summary from stored
+// results. RunCLI is the `runexp load` command.
+//
+// # Modes
+//
+//   - sequential: one request at a time, Requests requests.
+//   - concurrent: closed loop, Concurrency workers each sending its next
+//     request when the previous one ends. IntendedStart is the moment the
+//     worker became free, so LagMs is the generator's own overhead.
+//   - rate: open loop. Schedule(mode) fixes every intended send time in
+//     advance (constant 1/Rate gaps, or exponential gaps from a PCG
+//     generator seeded with Seed). A dispatcher sends each request on time
+//     on its own goroutine; it never waits for responses. When MaxInFlight
+//     requests are in flight the request is recorded as dropped
+//     (ErrorClass "dropped", Summary.Dropped) and the schedule goes on.
+//     LagMs = Start - IntendedStart measures how late the generator was.
+//
+// Each mode is preceded by Config.Warmup closed-loop requests that are not
+// recorded. Modes run in order against the same server and connection pool.
+//
+// # Measurement
+//
+// Start is taken just before the request is handed to the transport. With
+// Stream, the body asks for stream_options.include_usage; TTFT is Start → the
+// first SSE event whose choice has non-empty text, delta.content or
+// delta.reasoning_content; every later content event adds one inter-token
+// gap (ITLms); E2ELms ends at "data: [DONE]". Token counts come only from
+// the usage chunk whose "choices" is empty (Ollama sends an all-zero usage in
+// every /v1/completions chunk); without one, completion tokens are the
+// number of content events and TokensSource is "chunks". finish_reason is
+// the last one seen. TPOT = (E2EL - TTFT) / (completion_tokens - 1).
+//
+// Failures are classified (Class* constants): http_4xx, http_5xx (status
+// kept), refused, reset (incl. a truncated chunked body), timeout
+// (RequestTimeout, enforced by a sweeper within timeout/50, at most 50ms
+// late), malformed_sse (invalid JSON in an event), no_done (clean end of
+// stream without [DONE]), other (error event in the stream, bad JSON body,
+// ...), canceled (the run's ctx was cancelled).
+//
+// Statistics (Summarize) follow vLLM: exact over stored samples, population
+// std (numpy ddof=0), percentiles by linear interpolation between closest
+// ranks (numpy's default, rank = p/100·(n-1)), n_<metric> beside each.
+//
+// # Secrets
+//
+// Config.APIKey is sent only as "Authorization: Bearer". Config's String,
+// GoString and MarshalJSON redact it, and it is replaced by [REDACTED] in any
+// error message recorded in results (a server may echo it back).
+//
+// # Cost
+//
+// All requests share one HTTP/1.1 http.Transport whose idle pool holds the
+// mode's concurrency. Request bodies are encoded once per prompt; per-worker
+// buffers (SSE reader, body buffer) are reused; per-request timeouts need no
+// context or timer allocation; the SSE reader and the chunk parser
+// (a validating, non-allocating JSON scanner that extracts only choices,
+// usage and errors) do not allocate. Results stay in per-worker slices, so
+// without onResult there is no cross-goroutine handoff per request.
+package load

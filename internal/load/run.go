@@ -1,0 +1,291 @@
+package load
+
+import (
+	"cmp"
+	"context"
+	"encoding/json"
+	"fmt"
+	"math/rand/v2"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+func jsonMarshal(v any) ([]byte, error) { return json.Marshal(v) }
+
+// RequestResult is one measured request: one line of requests.jsonl.
+// Durations are milliseconds; times are wall-clock (measured on the
+// monotonic clock).
+type RequestResult struct {
+	Mode  string `json:"mode"`
+	Index int    `json:"index"` // position in the mode's schedule; prompt = Index mod len(prompts)
+	// IntendedStart is when the request should have been sent: the schedule
+	// time in rate mode, the moment its worker became free in closed loop.
+	IntendedStart time.Time `json:"intended_start"`
+	Start         time.Time `json:"start"`   // just before the request was written (zero if dropped)
+	TTFTms        float64   `json:"ttft_ms"` // Start → first chunk with non-empty content (streaming only, else 0)
+	// ITLms holds every gap between consecutive content chunks (streaming).
+	ITLms            []float64 `json:"itl_ms"`
+	E2ELms           float64   `json:"e2el_ms"` // Start → [DONE] (stream) / end of body; for failures, → the failure
+	PromptTokens     int       `json:"prompt_tokens"`
+	CompletionTokens int       `json:"completion_tokens"`
+	TokensSource     string    `json:"tokens_source"` // "usage" | "chunks" | "none"
+	FinishReason     string    `json:"finish_reason"`
+	HTTPStatus       int       `json:"http_status"`
+	ErrorClass       string    `json:"error_class"` // "" on success; see Class* constants
+	Error            string    `json:"error"`
+	LagMs            float64   `json:"lag_ms"` // Start - IntendedStart: generator-side delay
+}
+
+// OK reports whether the request completed successfully.
+func (r RequestResult) OK() bool { return r.ErrorClass == "" }
+
+// Schedule returns the intended send offsets of a rate mode, relative to the
+// mode's start: the first request at 0, then gaps of 1/Rate ("constant") or
+// exponential gaps with mean 1/Rate drawn from a PCG generator seeded with
+// Seed ("poisson"). It stops after Requests offsets and/or before Duration,
+// whichever comes first. It is a pure function: the same mode gives the same
+// schedule.
+func Schedule(m Mode) []time.Duration {
+	if !(m.Rate > 0) || (m.Requests <= 0 && m.Duration <= 0) {
+		return nil
+	}
+	n := m.Requests
+	if n <= 0 {
+		n = int(m.Rate*m.Duration.Seconds()) + 1
+	}
+	out := make([]time.Duration, 0, n)
+	var rng *rand.Rand
+	if m.Arrival == ArrivalPoisson {
+		rng = rand.New(rand.NewPCG(uint64(m.Seed), uint64(m.Seed)^0x5851f42d4c957f2d))
+	}
+	t := 0.0 // seconds
+	for i := 0; m.Requests <= 0 || i < m.Requests; i++ {
+		if i > 0 {
+			if rng != nil {
+				t += rng.ExpFloat64() / m.Rate
+			} else {
+				t = float64(i) / m.Rate
+			}
+		}
+		off := time.Duration(t * 1e9)
+		if m.Duration > 0 && off >= m.Duration {
+			break
+		}
+		out = append(out, off)
+	}
+	return out
+}
+
+// Run executes every mode of cfg in order against the same server, each
+// preceded by cfg.Warmup unrecorded requests. onResult, if not nil, is
+// called for every measured request (dropped ones included) as it
+// completes, from a single goroutine; it should be quick (it is fed through a
+// buffer of up to 16384 results, beyond which workers wait). It must not
+// modify the result's ITLms slice, which the engine keeps for the summary.
+//
+// The returned error reports setup problems (invalid config, unreadable
+// prompt file) or ctx cancellation; request failures are data, counted in
+// each Summary (see Summary.Failed and Summary.ThresholdExceeded). On
+// cancellation the summaries of the modes run so far, the interrupted one
+// included, are returned with ctx.Err().
+func Run(ctx context.Context, cfg Config, onResult func(RequestResult)) ([]Summary, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	cfg = cfg.withDefaults()
+	prompts, err := cfg.Prompts.Load()
+	if err != nil {
+		return nil, fmt.Errorf("prompts: %w", err)
+	}
+	conns := 1
+	for _, m := range cfg.Modes {
+		conns = max(conns, m.inFlight())
+	}
+	cl, err := newClient(ctx, cfg, prompts, conns)
+	if err != nil {
+		return nil, err
+	}
+	defer cl.close()
+
+	out := make([]Summary, 0, len(cfg.Modes))
+	for _, m := range cfg.Modes {
+		if cfg.Warmup > 0 {
+			wm := Mode{Name: "warmup", Kind: KindConcurrent, Requests: cfg.Warmup, Concurrency: min(cfg.Warmup, m.inFlight())}
+			runMode(ctx, cl, wm, nil)
+		}
+		if ctx.Err() != nil {
+			return out, ctx.Err()
+		}
+		results := runMode(ctx, cl, m, onResult)
+		out = append(out, Summarize(m, results, cfg.ErrorThreshold))
+		if ctx.Err() != nil {
+			return out, ctx.Err()
+		}
+	}
+	return out, nil
+}
+
+// collector receives finished results: it keeps them per worker (no
+// cross-goroutine handoff on the hot path) and, when onResult is set, feeds
+// them to onResult on one goroutine through a buffered channel.
+type collector struct {
+	mu      sync.Mutex
+	results []RequestResult // appended by finish from the per-worker slices
+	ch      chan RequestResult
+	done    chan struct{}
+}
+
+func newCollector(n int, onResult func(RequestResult)) *collector {
+	c := &collector{}
+	if onResult != nil {
+		c.ch = make(chan RequestResult, min(max(n, 1), 16384))
+		c.done = make(chan struct{})
+		go func() {
+			defer close(c.done)
+			for r := range c.ch {
+				onResult(r)
+			}
+		}()
+	}
+	return c
+}
+
+// add records r in the worker's slice w (owned by the caller).
+func (c *collector) add(w *[]RequestResult, r *RequestResult) {
+	*w = append(*w, *r)
+	if c.ch != nil {
+		c.ch <- *r
+	}
+}
+
+// merge moves a worker's results into the collector.
+func (c *collector) merge(w *[]RequestResult) {
+	c.mu.Lock()
+	c.results = append(c.results, *w...)
+	c.mu.Unlock()
+	*w = (*w)[:0]
+}
+
+// finish waits for onResult to see every result and returns them ordered by
+// Index.
+func (c *collector) finish() []RequestResult {
+	if c.ch != nil {
+		close(c.ch)
+		<-c.done
+	}
+	slices.SortFunc(c.results, func(a, b RequestResult) int { return cmp.Compare(a.Index, b.Index) })
+	return c.results
+}
+
+func runMode(ctx context.Context, cl *client, m Mode, onResult func(RequestResult)) []RequestResult {
+	if m.Kind == KindRate {
+		return runRate(ctx, cl, m, onResult)
+	}
+	return runClosed(ctx, cl, m, onResult)
+}
+
+// runClosed is the closed loop: C workers, each sends its next request when
+// the previous one ends, until Requests are taken or Duration has passed.
+func runClosed(ctx context.Context, cl *client, m Mode, onResult func(RequestResult)) []RequestResult {
+	c := max(m.Concurrency, 1)
+	if m.Kind == KindSequential {
+		c = 1
+	}
+	n := m.Requests
+	est := n
+	if est <= 0 {
+		est = 1024
+	}
+	col := newCollector(est, onResult)
+	col.results = make([]RequestResult, 0, est)
+	label := m.label()
+	var next atomic.Int64
+	t0 := time.Now()
+	var deadline time.Time
+	if m.Duration > 0 {
+		deadline = t0.Add(m.Duration)
+	}
+	var wg sync.WaitGroup
+	for range c {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			w := cl.getWorker()
+			defer cl.putWorker(w)
+			local := make([]RequestResult, 0, min(est/c+1, 4096))
+			defer col.merge(&local)
+			intended := t0
+			for ctx.Err() == nil {
+				if !deadline.IsZero() && !intended.Before(deadline) {
+					return
+				}
+				i := int(next.Add(1) - 1)
+				if n > 0 && i >= n {
+					return
+				}
+				r := RequestResult{Mode: label, Index: i, IntendedStart: intended}
+				cl.do(w, i, &r)
+				col.add(&local, &r)
+				intended = time.Now()
+			}
+		}()
+	}
+	wg.Wait()
+	return col.finish()
+}
+
+// runRate is the open loop: one dispatcher sends request i at t0+Schedule[i]
+// on its own goroutine, never waiting for responses. If MaxInFlight requests
+// are in flight at that moment the request is recorded as dropped; the
+// schedule is never shifted. When the dispatcher is late it sends at once
+// (catching up), and the lateness shows in LagMs.
+func runRate(ctx context.Context, cl *client, m Mode, onResult func(RequestResult)) []RequestResult {
+	sched := Schedule(m)
+	col := newCollector(len(sched), onResult)
+	col.results = make([]RequestResult, 0, len(sched))
+	var dropped []RequestResult
+	label := m.label()
+	limit := int64(m.inFlight())
+	var inFlight atomic.Int64
+	var wg sync.WaitGroup
+	timer := time.NewTimer(time.Hour)
+	defer timer.Stop()
+	t0 := time.Now()
+	for i, off := range sched {
+		intended := t0.Add(off)
+		if d := time.Until(intended); d > 0 {
+			timer.Reset(d)
+			select {
+			case <-timer.C:
+			case <-ctx.Done():
+			}
+		}
+		if ctx.Err() != nil {
+			break
+		}
+		if inFlight.Load() >= limit {
+			col.add(&dropped, &RequestResult{Mode: label, Index: i, IntendedStart: intended, ErrorClass: ClassDropped,
+				Error: "not sent: max_in_flight requests were in flight"})
+			continue
+		}
+		inFlight.Add(1)
+		wg.Add(1)
+		go func(i int, intended time.Time) {
+			defer wg.Done()
+			w := cl.getWorker()
+			r := RequestResult{Mode: label, Index: i, IntendedStart: intended}
+			cl.do(w, i, &r)
+			inFlight.Add(-1)
+			col.add(&w.results, &r)
+			cl.putWorker(w)
+		}(i, intended)
+	}
+	wg.Wait()
+	col.merge(&dropped)
+	for _, w := range cl.workers() {
+		col.merge(&w.results)
+	}
+	return col.finish()
+}

@@ -1,0 +1,509 @@
+package load_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/runexp/runexp/internal/load"
+	"github.com/runexp/runexp/internal/load/loadtest"
+)
+
+func cfgFor(url string, stream bool, modes ...load.Mode) load.Config {
+	return load.Config{BaseURL: url, Model: "m", Stream: stream, MaxTokens: 8, RequestTimeout: 10 * time.Second, Modes: modes}
+}
+
+func run(t *testing.T, cfg load.Config) ([]load.Summary, []load.RequestResult) {
+	t.Helper()
+	var mu sync.Mutex
+	var rs []load.RequestResult
+	sums, err := load.Run(context.Background(), cfg, func(r load.RequestResult) {
+		mu.Lock()
+		rs = append(rs, r)
+		mu.Unlock()
+	})
+	if err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+	return sums, rs
+}
+
+func TestHappyPaths(t *testing.T) {
+	for _, api := range []string{load.APICompletions, load.APIChat} {
+		for _, stream := range []bool{false, true} {
+			t.Run(fmt.Sprintf("%s/stream=%v", api, stream), func(t *testing.T) {
+				t.Parallel()
+				srv := loadtest.NewServer(loadtest.Script{})
+				defer srv.Close()
+				cfg := cfgFor(srv.URL, stream, load.Mode{Kind: load.KindConcurrent, Requests: 10, Concurrency: 3})
+				cfg.API = api
+				cfg.Extra = map[string]any{"ignore_eos": true, "temperature": 0}
+				cfg.APIKey = "sk-secret"
+				sums, rs := run(t, cfg)
+				s := sums[0]
+				if s.Completed != 10 || s.Failed != 0 || len(rs) != 10 {
+					t.Fatalf("completed %d failed %d results %d: %v", s.Completed, s.Failed, len(rs), s.ErrorsByClass)
+				}
+				if s.TotalOutputTokens != 80 || s.TotalInputTokens != 70 || s.TokensSource != load.TokensUsage || s.FinishReasons["length"] != 10 {
+					t.Fatalf("tokens %d/%d source %q finish %v", s.TotalInputTokens, s.TotalOutputTokens, s.TokensSource, s.FinishReasons)
+				}
+				if stream && (s.NTTFT != 10 || s.NITL != 70 || s.NTPOT != 10) {
+					t.Fatalf("n ttft/itl/tpot %d/%d/%d", s.NTTFT, s.NITL, s.NTPOT)
+				}
+				if !stream && (s.NTTFT != 0 || s.NE2EL != 10) {
+					t.Fatalf("non-stream n ttft %d e2el %d", s.NTTFT, s.NE2EL)
+				}
+				body, hdr := srv.Last()
+				var req map[string]any
+				if err := json.Unmarshal(body, &req); err != nil {
+					t.Fatal(err)
+				}
+				if req["model"] != "m" || req["max_tokens"] != 8.0 || req["ignore_eos"] != true || req["temperature"] != 0.0 {
+					t.Errorf("body %s", body)
+				}
+				if stream != (req["stream"] == true) {
+					t.Errorf("stream field: %s", body)
+				}
+				if so, _ := req["stream_options"].(map[string]any); stream && so["include_usage"] != true {
+					t.Errorf("stream_options: %s", body)
+				}
+				if _, ok := req["messages"]; ok != (api == load.APIChat) {
+					t.Errorf("messages: %s", body)
+				}
+				if got := hdr.Get("Authorization"); got != "Bearer sk-secret" {
+					t.Errorf("Authorization %q", got)
+				}
+				if srv.MaxInFlight() > 3 {
+					t.Errorf("server saw %d in flight, concurrency 3", srv.MaxInFlight())
+				}
+			})
+		}
+	}
+}
+
+// TestStreamCases covers the SSE quirks and failures, one scripted server
+// each.
+func TestStreamCases(t *testing.T) {
+	tests := []struct {
+		name   string
+		script loadtest.Script
+		cfg    func(*load.Config)
+		class  string // expected error class of every request ("" = success)
+		status int
+		check  func(t *testing.T, s load.Summary, rs []load.RequestResult)
+	}{
+		{name: "no usage chunk", script: loadtest.Script{NoUsage: true}, check: func(t *testing.T, s load.Summary, rs []load.RequestResult) {
+			if s.TokensSource != load.TokensChunks || s.TotalOutputTokens != 24 || rs[0].PromptTokens != 0 {
+				t.Errorf("source %q tokens %d", s.TokensSource, s.TotalOutputTokens)
+			}
+		}},
+		{name: "ollama zero usage in every chunk", script: loadtest.Script{OllamaUsage: true, SeparateFinish: true}, check: func(t *testing.T, s load.Summary, rs []load.RequestResult) {
+			if s.TokensSource != load.TokensUsage || s.TotalOutputTokens != 24 || s.TotalInputTokens != 21 || s.FinishReasons["length"] != 3 {
+				t.Errorf("source %q tokens %d/%d finish %v", s.TokensSource, s.TotalInputTokens, s.TotalOutputTokens, s.FinishReasons)
+			}
+			if s.NITL != 21 { // separate finish chunk has empty text: not a token
+				t.Errorf("n_itl %d", s.NITL)
+			}
+		}},
+		{name: "ollama chat", script: loadtest.Script{SeparateFinish: true}, cfg: func(c *load.Config) { c.API = load.APIChat }},
+		{name: "split writes", script: loadtest.Script{SplitWrites: true, SplitDelay: time.Millisecond}},
+		{name: "trickle", script: loadtest.Script{Trickle: true}},
+		{name: "crlf no-space comments multi-line", script: loadtest.Script{CRLF: true, NoSpace: true, Comments: true, MultiLine: true}},
+		{name: "malformed chunk", script: loadtest.Script{MalformedAt: 3}, class: load.ClassMalformedSSE, status: 200},
+		{name: "disconnect mid-stream", script: loadtest.Script{DisconnectAfter: 2}, class: load.ClassReset, status: 200},
+		{name: "missing done", script: loadtest.Script{NoDone: true}, class: load.ClassNoDone, status: 200},
+		{name: "error event", script: loadtest.Script{ErrorEventAt: 2}, class: load.ClassOther, status: 200},
+		{name: "429 burst", script: loadtest.Script{Status: loadtest.Burst(429, 0, 100)}, class: load.ClassHTTP4xx, status: 429},
+		{name: "500 burst", script: loadtest.Script{Status: loadtest.Burst(500, 0, 100)}, class: load.ClassHTTP5xx, status: 500},
+		{name: "timeout", script: loadtest.Script{TTFT: 2 * time.Second}, cfg: func(c *load.Config) { c.RequestTimeout = 100 * time.Millisecond }, class: load.ClassTimeout, check: func(t *testing.T, s load.Summary, rs []load.RequestResult) {
+			if e := rs[0].E2ELms; e < 100 || e > 500 {
+				t.Errorf("timed out after %vms, timeout 100ms", e)
+			}
+		}},
+		{name: "finish stop", script: loadtest.Script{Tokens: 3}, check: func(t *testing.T, s load.Summary, rs []load.RequestResult) {
+			if s.FinishReasons["stop"] != 3 || s.TotalOutputTokens != 9 {
+				t.Errorf("finish %v tokens %d", s.FinishReasons, s.TotalOutputTokens)
+			}
+		}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			srv := loadtest.NewServer(tc.script)
+			defer srv.Close()
+			cfg := cfgFor(srv.URL, true, load.Mode{Kind: load.KindSequential, Requests: 3})
+			if tc.cfg != nil {
+				tc.cfg(&cfg)
+			}
+			sums, rs := run(t, cfg)
+			s := sums[0]
+			if tc.class == "" {
+				if s.Completed != 3 || s.Failed != 0 {
+					t.Fatalf("completed %d failed %d %v: %q", s.Completed, s.Failed, s.ErrorsByClass, rs[0].Error)
+				}
+				if s.NTTFT != 3 {
+					t.Errorf("n_ttft %d", s.NTTFT)
+				}
+			} else {
+				if s.Failed != 3 || s.ErrorsByClass[tc.class] != 3 || !s.ThresholdExceeded {
+					t.Fatalf("failed %d by class %v (want 3 %s), first error %q", s.Failed, s.ErrorsByClass, tc.class, rs[0].Error)
+				}
+				for _, r := range rs {
+					if r.HTTPStatus != tc.status || r.Error == "" {
+						t.Errorf("status %d (want %d) error %q", r.HTTPStatus, tc.status, r.Error)
+					}
+				}
+			}
+			if tc.check != nil {
+				tc.check(t, s, rs)
+			}
+		})
+	}
+}
+
+func TestRefused(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	url := "http://" + ln.Addr().String()
+	ln.Close()
+	sums, rs := run(t, cfgFor(url, true, load.Mode{Kind: load.KindSequential, Requests: 2}))
+	if sums[0].ErrorsByClass[load.ClassRefused] != 2 {
+		t.Fatalf("%v %q", sums[0].ErrorsByClass, rs[0].Error)
+	}
+}
+
+func TestNonStreamErrors(t *testing.T) {
+	srv := loadtest.NewServer(loadtest.Script{Status: loadtest.Burst(503, 1, 2)})
+	defer srv.Close()
+	cfg := cfgFor(srv.URL, false, load.Mode{Kind: load.KindSequential, Requests: 10})
+	cfg.ErrorThreshold = 0.2
+	sums, rs := run(t, cfg)
+	s := sums[0]
+	if s.Completed != 8 || s.ErrorsByClass[load.ClassHTTP5xx] != 2 || s.ThresholdExceeded {
+		t.Fatalf("%+v", s)
+	}
+	if rs[1].HTTPStatus != 503 || !strings.Contains(rs[1].Error, "scripted failure") {
+		t.Fatalf("result %+v", rs[1])
+	}
+	srv2 := loadtest.NewServer(loadtest.Script{Status: loadtest.Burst(503, 1, 2)})
+	defer srv2.Close()
+	cfg.BaseURL, cfg.ErrorThreshold = srv2.URL, 0.1
+	if sums, _ := run(t, cfg); !sums[0].ThresholdExceeded {
+		t.Fatal("2/10 failed must exceed a 0.1 threshold")
+	}
+}
+
+// TestTTFTAccuracy: a stub with TTFT 50ms and ITL 10ms is measured as such.
+// The bound is relative to what the stub actually produced (its own
+// first-token delay), so a busy shared machine delaying the stub does not
+// fail the test; bench/compare.sh reports absolute accuracy.
+func TestTTFTAccuracy(t *testing.T) {
+	srv := loadtest.NewServer(loadtest.Script{TTFT: 50 * time.Millisecond, ITL: 10 * time.Millisecond, Tokens: 6})
+	defer srv.Close()
+	cfg := cfgFor(srv.URL, true,
+		load.Mode{Kind: load.KindSequential, Requests: 6},
+		load.Mode{Kind: load.KindConcurrent, Requests: 32, Concurrency: 16})
+	cfg.Warmup = 16 // open the connections first
+	sums, _ := run(t, cfg)
+	var server []float64
+	for _, d := range srv.FirstTokenDelays() {
+		server = append(server, float64(d)/1e6)
+	}
+	st := load.ComputeStats(server)
+	t.Logf("client median TTFT %.2f/%.2f ms, server-side median %.2f ms (p90 %.2f)", sums[0].MedianTTFTms, sums[1].MedianTTFTms, st.Median, st.P90)
+	tol := 2.0 // ms beyond the stub's own delay
+	if raceEnabled {
+		tol = 10
+	}
+	for _, s := range sums {
+		if s.MedianTTFTms < 50 || s.MedianTTFTms > st.Median+tol {
+			t.Errorf("%s: median TTFT %.2fms, want within [50, %.2f+%v] ms", s.Mode, s.MedianTTFTms, st.Median, tol)
+		}
+		if d := s.MedianITLms - 10; d < -tol || d > tol {
+			t.Errorf("%s: median ITL %.2fms, want 10ms", s.Mode, s.MedianITLms)
+		}
+		if d := s.MedianTPOTms - 10; d < -tol || d > tol {
+			t.Errorf("%s: median TPOT %.2fms, want 10ms", s.Mode, s.MedianTPOTms)
+		}
+	}
+	if sums[1].MaxConcurrentRequests != 16 {
+		t.Errorf("achieved concurrency %d, want 16", sums[1].MaxConcurrentRequests)
+	}
+}
+
+func TestModesWarmupAndOrder(t *testing.T) {
+	srv := loadtest.NewServer(loadtest.Script{TTFT: 5 * time.Millisecond})
+	defer srv.Close()
+	cfg := cfgFor(srv.URL, true,
+		load.Mode{Kind: load.KindSequential, Requests: 4},
+		load.Mode{Name: "burst", Kind: load.KindConcurrent, Requests: 8, Concurrency: 8})
+	cfg.Warmup = 2
+	var calls, concurrent atomic.Int32
+	var busy atomic.Bool
+	var seen []string
+	sums, err := load.Run(context.Background(), cfg, func(r load.RequestResult) {
+		if !busy.CompareAndSwap(false, true) {
+			concurrent.Add(1)
+		}
+		calls.Add(1)
+		seen = append(seen, r.Mode)
+		time.Sleep(time.Millisecond)
+		busy.Store(false)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(sums) != 2 || sums[0].Mode != "sequential" || sums[1].Mode != "burst" {
+		t.Fatalf("modes %v", sums)
+	}
+	if calls.Load() != 12 || concurrent.Load() != 0 {
+		t.Fatalf("onResult calls %d, concurrent calls %d", calls.Load(), concurrent.Load())
+	}
+	if seen[3] != "sequential" || seen[4] != "burst" {
+		t.Fatalf("order %v", seen)
+	}
+	if got := srv.Requests(); got != 4+8+2*2 {
+		t.Fatalf("server got %d requests, want 16 (warm-up included)", got)
+	}
+	if sums[0].MaxConcurrentRequests != 1 || sums[1].MaxConcurrentRequests != 8 {
+		t.Fatalf("achieved %d, %d", sums[0].MaxConcurrentRequests, sums[1].MaxConcurrentRequests)
+	}
+}
+
+func TestRateMode(t *testing.T) {
+	srv := loadtest.NewServer(loadtest.Script{TTFT: 150 * time.Millisecond})
+	defer srv.Close()
+	m := load.Mode{Kind: load.KindRate, Rate: 100, Requests: 40, MaxInFlight: 5, Arrival: load.ArrivalPoisson, Seed: 7}
+	sums, rs := run(t, cfgFor(srv.URL, true, m))
+	s := sums[0]
+	if s.Dropped == 0 || s.Completed+s.Dropped != 40 || s.Failed != 0 {
+		t.Fatalf("completed %d dropped %d failed %d", s.Completed, s.Dropped, s.Failed)
+	}
+	if srv.MaxInFlight() > 5 || s.MaxConcurrentRequests > 5 {
+		t.Fatalf("in flight: server %d, achieved %d, cap 5", srv.MaxInFlight(), s.MaxConcurrentRequests)
+	}
+	sched := load.Schedule(m)
+	slices.SortFunc(rs, func(a, b load.RequestResult) int { return a.Index - b.Index }) // onResult sees completion order
+	t0 := rs[0].IntendedStart
+	for i, r := range rs {
+		if r.Index != i {
+			t.Fatalf("results not ordered by index")
+		}
+		if got := r.IntendedStart.Sub(t0); got != sched[i] {
+			t.Fatalf("request %d intended at %v, schedule says %v", i, got, sched[i])
+		}
+		if r.ErrorClass == load.ClassDropped && !r.Start.IsZero() {
+			t.Fatal("dropped request has a start")
+		}
+	}
+	if s.LagP99ms > 20 {
+		t.Errorf("lag p99 %.2fms", s.LagP99ms)
+	}
+	if s.ThresholdExceeded {
+		t.Error("drops are not failures")
+	}
+}
+
+func TestRateDuration(t *testing.T) {
+	srv := loadtest.NewServer(loadtest.Script{})
+	defer srv.Close()
+	sums, _ := run(t, cfgFor(srv.URL, false, load.Mode{Kind: load.KindRate, Rate: 50, Duration: 200 * time.Millisecond}))
+	if sums[0].Completed != 10 {
+		t.Fatalf("completed %d, want 10 (50/s for 200ms)", sums[0].Completed)
+	}
+}
+
+func TestConcurrentDuration(t *testing.T) {
+	srv := loadtest.NewServer(loadtest.Script{TTFT: 20 * time.Millisecond})
+	defer srv.Close()
+	start := time.Now()
+	sums, _ := run(t, cfgFor(srv.URL, false, load.Mode{Kind: load.KindConcurrent, Concurrency: 4, Duration: 200 * time.Millisecond}))
+	if el := time.Since(start); el > time.Second || sums[0].Completed < 8 {
+		t.Fatalf("took %v, completed %d", el, sums[0].Completed)
+	}
+}
+
+func TestCancel(t *testing.T) {
+	srv := loadtest.NewServer(loadtest.Script{TTFT: 50 * time.Millisecond})
+	defer srv.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 120*time.Millisecond)
+	defer cancel()
+	sums, err := load.Run(ctx, cfgFor(srv.URL, true,
+		load.Mode{Kind: load.KindSequential, Requests: 100},
+		load.Mode{Kind: load.KindSequential, Name: "never", Requests: 1}), nil)
+	if err == nil || len(sums) != 1 {
+		t.Fatalf("err %v, %d summaries", err, len(sums))
+	}
+	if sums[0].Completed < 1 || sums[0].Completed > 3 || sums[0].ErrorsByClass[load.ClassCanceled] != 1 {
+		t.Fatalf("%d completed, %v", sums[0].Completed, sums[0].ErrorsByClass)
+	}
+}
+
+// TestAPIKeyNeverLeaks: the key goes out as a Bearer header and nowhere
+// else, even when the server echoes it in an error body.
+func TestAPIKeyNeverLeaks(t *testing.T) {
+	const key = "sk-TOPSECRET-0123456789"
+	srv := loadtest.NewServer(loadtest.Script{Status: loadtest.Burst(401, 0, 2), EchoAuth: true})
+	defer srv.Close()
+	cfg := cfgFor(srv.URL, true, load.Mode{Kind: load.KindSequential, Requests: 3})
+	cfg.APIKey = key
+	sums, rs := run(t, cfg)
+	if _, hdr := srv.Last(); hdr.Get("Authorization") != "Bearer "+key {
+		t.Fatal("key not sent")
+	}
+	if sums[0].ErrorsByClass[load.ClassHTTP4xx] != 2 || !strings.Contains(rs[0].Error, "[REDACTED]") {
+		t.Fatalf("%v %q", sums[0].ErrorsByClass, rs[0].Error)
+	}
+	var buf bytes.Buffer
+	json.NewEncoder(&buf).Encode(rs)
+	json.NewEncoder(&buf).Encode(sums)
+	json.NewEncoder(&buf).Encode(cfg)
+	fmt.Fprintf(&buf, "%v %+v %#v %s", cfg, cfg, cfg, cfg)
+	load.WriteTable(&buf, sums)
+	if strings.Contains(buf.String(), key) || strings.Contains(buf.String(), "TOPSECRET") {
+		t.Fatalf("key leaked:\n%s", buf.String())
+	}
+	// The CLI: key from the environment, never in its output.
+	t.Setenv("TEST_LOAD_KEY", key)
+	var out, errOut bytes.Buffer
+	dir := t.TempDir()
+	code := load.RunCLI(context.Background(), []string{"--url", srv.URL, "--model", "m", "--mode", "sequential",
+		"--requests", "2", "--stream", "--api-key-env", "TEST_LOAD_KEY", "--requests-out", filepath.Join(dir, "r.jsonl")}, &out, &errOut)
+	jl, _ := os.ReadFile(filepath.Join(dir, "r.jsonl"))
+	if code != load.ExitOK && code != load.ExitThreshold {
+		t.Fatalf("exit %d: %s", code, errOut.String())
+	}
+	for _, s := range []string{out.String(), errOut.String(), string(jl)} {
+		if strings.Contains(s, "TOPSECRET") {
+			t.Fatalf("key leaked by the CLI:\n%s", s)
+		}
+	}
+}
+
+func TestPrompts(t *testing.T) {
+	dir := t.TempDir()
+	f := filepath.Join(dir, "p.txt")
+	os.WriteFile(f, []byte("first prompt\n\n{\"prompt\": \"second \\\"quoted\\\"\"}\nthird\n"), 0o644)
+	got, err := load.Prompts{File: f}.Load()
+	if err != nil || len(got) != 3 || got[1] != `second "quoted"` || got[2] != "third" {
+		t.Fatalf("%q %v", got, err)
+	}
+	os.WriteFile(f, []byte("{\"text\": 1}\n"), 0o644)
+	if _, err := (load.Prompts{File: f}).Load(); err == nil || !strings.Contains(err.Error(), "p.txt:1") {
+		t.Fatalf("bad JSONL: %v", err)
+	}
+	a := load.Synthetic(100, 3, 1)
+	if b := load.Synthetic(100, 3, 1); strings.Join(a, "|") != strings.Join(b, "|") {
+		t.Fatal("synthetic prompts not deterministic")
+	}
+	if n := len(strings.Fields(a[0])); n != 100 || a[0] == a[1] {
+		t.Fatalf("%d words", n)
+	}
+	if p, _ := (load.Prompts{}).Load(); p[0] != load.DefaultPrompt {
+		t.Fatal("default prompt")
+	}
+
+	// Request i uses prompt i mod len.
+	srv := loadtest.NewServer(loadtest.Script{})
+	defer srv.Close()
+	cfg := cfgFor(srv.URL, false, load.Mode{Kind: load.KindSequential, Requests: 3})
+	cfg.Prompts = load.Prompts{List: []string{"a b", "c d e"}}
+	sums, rs := run(t, cfg)
+	if rs[0].PromptTokens != 2 || rs[1].PromptTokens != 3 || rs[2].PromptTokens != 2 || sums[0].TotalInputTokens != 7 {
+		t.Fatalf("prompt tokens %d %d %d", rs[0].PromptTokens, rs[1].PromptTokens, rs[2].PromptTokens)
+	}
+}
+
+func TestValidate(t *testing.T) {
+	ok := load.Config{BaseURL: "http://h:1", Model: "m", Modes: []load.Mode{{Kind: "sequential", Requests: 1}}}
+	if err := ok.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		mut  func(*load.Config)
+		want string
+	}{
+		{func(c *load.Config) { c.BaseURL = "" }, "base_url: required"},
+		{func(c *load.Config) { c.BaseURL = "h:1" }, "not an http(s) URL"},
+		{func(c *load.Config) { c.BaseURL = "http://h:1/v1" }, "must not end in /v1"},
+		{func(c *load.Config) { c.API = "responses" }, "api:"},
+		{func(c *load.Config) { c.Model = "" }, "model: required"},
+		{func(c *load.Config) { c.Extra = map[string]any{"stream": false} }, `"stream" is set by the engine`},
+		{func(c *load.Config) { c.Prompts = load.Prompts{Fixed: "a", File: "b"} }, "only one of"},
+		{func(c *load.Config) { c.ErrorThreshold = 2 }, "error_threshold"},
+		{func(c *load.Config) { c.Modes = nil }, "at least one mode"},
+		{func(c *load.Config) { c.Modes = []load.Mode{{Kind: "burst"}} }, `kind "burst"`},
+		{func(c *load.Config) { c.Modes = []load.Mode{{Kind: "concurrent", Requests: 1}} }, "concurrency 0 must be >= 1"},
+		{func(c *load.Config) { c.Modes = []load.Mode{{Kind: "rate", Requests: 1}} }, "rate 0 must be > 0"},
+		{func(c *load.Config) { c.Modes = []load.Mode{{Kind: "rate", Rate: 1}} }, "requests or duration"},
+		{func(c *load.Config) { c.Modes = []load.Mode{{Kind: "rate", Rate: 1, Requests: 1, Arrival: "gamma"}} }, `arrival "gamma"`},
+		{func(c *load.Config) { c.Modes = []load.Mode{{Kind: "sequential", Requests: 1, Rate: 3}} }, "kind rate only"},
+		{func(c *load.Config) {
+			c.Modes = []load.Mode{{Kind: "sequential", Requests: 1}, {Kind: "sequential", Requests: 1}}
+		}, "duplicate mode name"},
+	}
+	for _, tc := range tests {
+		c := ok
+		tc.mut(&c)
+		err := c.Validate()
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("want %q, got %v", tc.want, err)
+		}
+	}
+	// All problems at once.
+	bad := load.Config{Modes: []load.Mode{{Kind: "x"}}}
+	if err := bad.Validate(); strings.Count(err.Error(), "\n") < 2 {
+		t.Errorf("want several errors, got %v", err)
+	}
+}
+
+func TestRunCLI(t *testing.T) {
+	srv := loadtest.NewServer(loadtest.Script{TTFT: 2 * time.Millisecond})
+	defer srv.Close()
+	var out, errOut bytes.Buffer
+	code := load.RunCLI(context.Background(), []string{"--url", srv.URL, "--model", "m", "--mode", "sequential,concurrent",
+		"--requests", "8", "--concurrency", "4", "--max-tokens", "4", "--stream", "--extra", "ignore_eos=true", "--extra", "seed=3"}, &out, &errOut)
+	if code != load.ExitOK {
+		t.Fatalf("exit %d: %s", code, errOut.String())
+	}
+	for _, want := range []string{"sequential", "concurrent", "median_ttft_ms", "request_throughput", "length=8"} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("table lacks %q:\n%s", want, out.String())
+		}
+	}
+	body, _ := srv.Last()
+	if !strings.Contains(string(body), `"ignore_eos":true`) || !strings.Contains(string(body), `"seed":3`) {
+		t.Errorf("extra not passed: %s", body)
+	}
+
+	out.Reset()
+	code = load.RunCLI(context.Background(), []string{"--url", srv.URL, "--model", "m", "--json", "--requests", "3", "--mode", "rate", "--rate", "100", "--arrival", "poisson"}, &out, &errOut)
+	var sums []load.Summary
+	if err := json.Unmarshal(out.Bytes(), &sums); err != nil || code != 0 || len(sums) != 1 || sums[0].Completed != 3 || sums[0].RequestRate != 100 {
+		t.Fatalf("json: exit %d err %v: %s", code, err, out.String())
+	}
+
+	bad := loadtest.NewServer(loadtest.Script{Status: loadtest.Burst(500, 0, 1)})
+	defer bad.Close()
+	errOut.Reset()
+	if code := load.RunCLI(context.Background(), []string{"--url", bad.URL, "--model", "m", "--requests", "2"}, &out, &errOut); code != load.ExitThreshold || !strings.Contains(errOut.String(), "http_5xx=1") {
+		t.Fatalf("threshold: exit %d: %s", code, errOut.String())
+	}
+	for _, args := range [][]string{{"--model", "m"}, {"--url", srv.URL}, {"--url", srv.URL, "--model", "m", "--mode", "zigzag"}, {"--bogus"}, {"--url", srv.URL, "--model", "m", "--api-key-env", "NO_SUCH_VAR_XYZ"}} {
+		if code := load.RunCLI(context.Background(), args, &out, &errOut); code != load.ExitUsage {
+			t.Errorf("%v: exit %d, want 2", args, code)
+		}
+	}
+}

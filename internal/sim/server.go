@@ -1,0 +1,496 @@
+package sim
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+	"sync/atomic"
+	"time"
+)
+
+// server is the OpenAI-compatible HTTP front of the engine, shaped like
+// vLLM's api_server.
+type server struct {
+	eng         *engine
+	names       []string // served model names; names[0] is reported
+	root        string   // the model as given (vLLM's "root")
+	maxModelLen int
+	seed        int64
+	ci          cacheInfo
+	log         *logger
+	created     int64
+	ids         atomic.Uint64
+}
+
+func (s *server) handler() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /health", func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusOK) })
+	mux.HandleFunc("GET /version", func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusOK, map[string]string{"version": Version})
+	})
+	mux.HandleFunc("GET /v1/models", s.models)
+	mux.HandleFunc("GET /metrics", s.metrics)
+	mux.HandleFunc("POST /v1/completions", func(w http.ResponseWriter, r *http.Request) { s.generate(w, r, false) })
+	mux.HandleFunc("POST /v1/chat/completions", func(w http.ResponseWriter, r *http.Request) { s.generate(w, r, true) })
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusNotFound, map[string]string{"detail": "Not Found"})
+	})
+	return s.accessLog(mux)
+}
+
+// statusWriter records the status for the access log.
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+}
+
+func (w *statusWriter) WriteHeader(code int) {
+	if w.status == 0 {
+		w.status = code
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *statusWriter) Write(b []byte) (int, error) {
+	if w.status == 0 {
+		w.status = http.StatusOK
+	}
+	return w.ResponseWriter.Write(b)
+}
+
+func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+// accessLog writes uvicorn's access line for each request except the
+// /health and /metrics polls.
+func (s *server) accessLog(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		sw := &statusWriter{ResponseWriter: w}
+		next.ServeHTTP(sw, r)
+		if r.URL.Path == "/health" || r.URL.Path == "/metrics" {
+			return
+		}
+		if sw.status == 0 {
+			sw.status = http.StatusOK
+		}
+		s.log.access(fmt.Sprintf("%s - %q %d %s", r.RemoteAddr, r.Method+" "+r.URL.RequestURI()+" "+r.Proto, sw.status, http.StatusText(sw.status)))
+	})
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusInternalServerError)
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	w.Write(b)
+}
+
+// apiError is vLLM's error body: {"error": {...}}.
+type apiError struct {
+	Message string  `json:"message"`
+	Type    string  `json:"type"`
+	Param   *string `json:"param"`
+	Code    int     `json:"code"`
+}
+
+func writeError(w http.ResponseWriter, status int, typ, msg string) {
+	writeJSON(w, status, map[string]apiError{"error": {Message: msg, Type: typ, Code: status}})
+}
+
+func badRequest(w http.ResponseWriter, format string, args ...any) {
+	writeError(w, http.StatusBadRequest, "BadRequestError", fmt.Sprintf(format, args...))
+}
+
+func (s *server) models(w http.ResponseWriter, r *http.Request) {
+	type permission struct {
+		ID                 string  `json:"id"`
+		Object             string  `json:"object"`
+		Created            int64   `json:"created"`
+		AllowCreateEngine  bool    `json:"allow_create_engine"`
+		AllowSampling      bool    `json:"allow_sampling"`
+		AllowLogprobs      bool    `json:"allow_logprobs"`
+		AllowSearchIndices bool    `json:"allow_search_indices"`
+		AllowView          bool    `json:"allow_view"`
+		AllowFineTuning    bool    `json:"allow_fine_tuning"`
+		Organization       string  `json:"organization"`
+		Group              *string `json:"group"`
+		IsBlocking         bool    `json:"is_blocking"`
+	}
+	type card struct {
+		ID          string       `json:"id"`
+		Object      string       `json:"object"`
+		Created     int64        `json:"created"`
+		OwnedBy     string       `json:"owned_by"`
+		Root        string       `json:"root"`
+		Parent      *string      `json:"parent"`
+		MaxModelLen int          `json:"max_model_len"`
+		Permission  []permission `json:"permission"`
+	}
+	var data []card
+	for i, name := range s.names {
+		data = append(data, card{
+			ID: name, Object: "model", Created: s.created, OwnedBy: "vllm", Root: s.root,
+			MaxModelLen: s.maxModelLen,
+			Permission: []permission{{
+				ID: fmt.Sprintf("modelperm-sim%029d", i), Object: "model_permission", Created: s.created,
+				AllowSampling: true, AllowLogprobs: true, AllowView: true, Organization: "*",
+			}},
+		})
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"object": "list", "data": data})
+}
+
+func (s *server) metrics(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Content-Type", "text/plain; version=0.0.4; charset=utf-8")
+	writeMetrics(w, s.names[0], s.ci, s.eng.snapshot())
+}
+
+type streamOptions struct {
+	IncludeUsage         *bool `json:"include_usage"` // default true once stream_options is present
+	ContinuousUsageStats bool  `json:"continuous_usage_stats"`
+}
+
+type chatMessage struct {
+	Role    string          `json:"role"`
+	Content json.RawMessage `json:"content"`
+}
+
+// genRequest is the subset of vLLM's CompletionRequest / ChatCompletionRequest
+// the simulator reads; other fields are accepted and ignored.
+type genRequest struct {
+	Model               string          `json:"model"`
+	Prompt              json.RawMessage `json:"prompt"`
+	Messages            []chatMessage   `json:"messages"`
+	MaxTokens           *int            `json:"max_tokens"`
+	MaxCompletionTokens *int            `json:"max_completion_tokens"`
+	MinTokens           int             `json:"min_tokens"`
+	IgnoreEOS           bool            `json:"ignore_eos"`
+	Stream              bool            `json:"stream"`
+	StreamOptions       *streamOptions  `json:"stream_options"`
+	N                   *int            `json:"n"`
+	Seed                *int64          `json:"seed"`
+}
+
+// parsePrompt returns the prompt's text (for the output seed) and tokens.
+func parsePrompt(raw json.RawMessage) (string, int, error) {
+	raw = bytes.TrimSpace(raw)
+	if len(raw) == 0 || string(raw) == "null" {
+		return "", 0, errors.New("prompt is required")
+	}
+	var text string
+	if json.Unmarshal(raw, &text) == nil {
+		return text, EstimateTokens(text), nil
+	}
+	var ids []int
+	if json.Unmarshal(raw, &ids) == nil && len(ids) > 0 {
+		return string(raw), len(ids), nil
+	}
+	var texts []string
+	if json.Unmarshal(raw, &texts) == nil && len(texts) == 1 {
+		return texts[0], EstimateTokens(texts[0]), nil
+	}
+	var idLists [][]int
+	if json.Unmarshal(raw, &idLists) == nil && len(idLists) == 1 && len(idLists[0]) > 0 {
+		return string(raw), len(idLists[0]), nil
+	}
+	return "", 0, errors.New("prompt must be a string, a list of token ids, or a list of one of those (the simulator serves one prompt per request)")
+}
+
+// parseChat returns a chat prompt's text (for the output seed) and tokens.
+func parseChat(msgs []chatMessage) (string, int, error) {
+	if len(msgs) == 0 {
+		return "", 0, errors.New("messages must not be empty")
+	}
+	var all strings.Builder
+	contents := make([]string, 0, len(msgs))
+	for _, m := range msgs {
+		var c string
+		raw := bytes.TrimSpace(m.Content)
+		if len(raw) > 0 && string(raw) != "null" {
+			if err := json.Unmarshal(raw, &c); err != nil {
+				var parts []struct {
+					Type string `json:"type"`
+					Text string `json:"text"`
+				}
+				if err := json.Unmarshal(raw, &parts); err != nil {
+					return "", 0, errors.New("message content must be a string or a list of content parts")
+				}
+				var b strings.Builder
+				for _, p := range parts {
+					if p.Type == "text" {
+						b.WriteString(p.Text)
+					}
+				}
+				c = b.String()
+			}
+		}
+		contents = append(contents, c)
+		all.WriteString(m.Role + "\x00" + c + "\x00")
+	}
+	return all.String(), EstimateChatTokens(contents), nil
+}
+
+func (s *server) servesModel(name string) bool {
+	if name == "" {
+		return true
+	}
+	for _, n := range s.names {
+		if n == name {
+			return true
+		}
+	}
+	return false
+}
+
+type usage struct {
+	PromptTokens     int `json:"prompt_tokens"`
+	CompletionTokens int `json:"completion_tokens"`
+	TotalTokens      int `json:"total_tokens"`
+}
+
+type delta struct {
+	Role    string `json:"role,omitempty"`
+	Content string `json:"content"`
+}
+
+type message struct {
+	Role      string `json:"role"`
+	Content   string `json:"content"`
+	ToolCalls []any  `json:"tool_calls"`
+}
+
+type choice struct {
+	Index        int      `json:"index"`
+	Text         *string  `json:"text,omitempty"`    // completions
+	Delta        *delta   `json:"delta,omitempty"`   // chat stream
+	Message      *message `json:"message,omitempty"` // chat
+	Logprobs     any      `json:"logprobs"`
+	FinishReason *string  `json:"finish_reason"`
+	StopReason   any      `json:"stop_reason"`
+}
+
+type completion struct {
+	ID      string   `json:"id"`
+	Object  string   `json:"object"`
+	Created int64    `json:"created"`
+	Model   string   `json:"model"`
+	Choices []choice `json:"choices"`
+	Usage   *usage   `json:"usage,omitempty"`
+}
+
+func (s *server) generate(w http.ResponseWriter, r *http.Request, chat bool) {
+	var req genRequest
+	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, 64<<20))
+	if err := dec.Decode(&req); err != nil {
+		badRequest(w, "invalid JSON body: %v", err)
+		return
+	}
+	if !s.servesModel(req.Model) {
+		writeError(w, http.StatusNotFound, "NotFoundError", fmt.Sprintf("The model `%s` does not exist.", req.Model))
+		return
+	}
+	var (
+		text   string
+		prompt int
+		err    error
+	)
+	if chat {
+		text, prompt, err = parseChat(req.Messages)
+	} else {
+		text, prompt, err = parsePrompt(req.Prompt)
+	}
+	if err != nil {
+		badRequest(w, "%v", err)
+		return
+	}
+	if req.N != nil && *req.N != 1 {
+		badRequest(w, "the simulator supports n=1 only, got n=%d", *req.N)
+		return
+	}
+	if req.StreamOptions != nil && !req.Stream {
+		badRequest(w, "Stream options can only be defined when `stream=True`.")
+		return
+	}
+	maxTokens := 16 // CompletionRequest's default
+	switch {
+	case chat && req.MaxCompletionTokens != nil:
+		maxTokens = *req.MaxCompletionTokens
+	case req.MaxTokens != nil:
+		maxTokens = *req.MaxTokens
+	case chat:
+		maxTokens = s.maxModelLen - prompt // ChatCompletionRequest: what is left of the context
+	}
+	if prompt >= s.maxModelLen {
+		badRequest(w, "This model's maximum context length is %d tokens. However, your request has %d input tokens. Please reduce the length of the input messages.", s.maxModelLen, prompt)
+		return
+	}
+	if total := prompt + maxTokens; total > s.maxModelLen {
+		badRequest(w, "This model's maximum context length is %d tokens. However, you requested %d output tokens and your prompt contains %d input tokens, for a total of %d tokens. Please reduce the length of the input prompt or the number of requested output tokens.",
+			s.maxModelLen, maxTokens, prompt, total)
+		return
+	}
+	if maxTokens < 1 {
+		badRequest(w, "max_tokens must be at least 1, got %d.", maxTokens)
+		return
+	}
+	if req.MinTokens < 0 || req.MinTokens > maxTokens {
+		badRequest(w, "min_tokens must be greater than or equal to 0 and less than or equal to max_tokens=%d, got %d.", maxTokens, req.MinTokens)
+		return
+	}
+	seed := s.seed
+	if req.Seed != nil {
+		seed = *req.Seed
+	}
+	h := promptHash(text, seed)
+	target, reason := outputLength(h, maxTokens, req.MinTokens, req.IgnoreEOS)
+
+	prefix, object := "cmpl", "text_completion"
+	if chat {
+		prefix, object = "chatcmpl", "chat.completion"
+	}
+	id := fmt.Sprintf("%s-%032x", prefix, s.ids.Add(1))
+	base := completion{ID: id, Object: object, Created: time.Now().Unix(), Model: s.names[0]}
+	if req.Model != "" {
+		base.Model = req.Model
+	}
+
+	er := s.eng.submit(prompt, target, reason)
+	if req.Stream {
+		s.stream(w, r, er, base, chat, h, prompt, req.StreamOptions)
+		return
+	}
+	var out strings.Builder
+	n, err := s.await(r, er, func(ev event) error { out.WriteString(fillerToken(h, ev.index)); return nil })
+	switch {
+	case errors.Is(err, errClientGone):
+		return
+	case err != nil:
+		writeError(w, http.StatusInternalServerError, "InternalServerError", err.Error())
+		return
+	}
+	fr := reason
+	c := choice{Index: 0, FinishReason: &fr}
+	if chat {
+		c.Message = &message{Role: "assistant", Content: strings.TrimPrefix(out.String(), " "), ToolCalls: []any{}}
+	} else {
+		t := out.String()
+		c.Text = &t
+	}
+	base.Choices = []choice{c}
+	base.Usage = &usage{PromptTokens: prompt, CompletionTokens: n, TotalTokens: prompt + n}
+	writeJSON(w, http.StatusOK, base)
+}
+
+// Why a request ended without finishing.
+var (
+	errClientGone = errors.New("client went away")
+	errShutdown   = errors.New("the engine is shutting down")
+	errNoFit      = errors.New("the request needs more KV cache blocks than the pool holds")
+)
+
+// await delivers er's tokens to fn until the request finishes (nil), the
+// client goes away or the engine stops or drops it (an error; the request
+// is aborted). It returns the number of tokens delivered.
+func (s *server) await(r *http.Request, er *request, fn func(event) error) (int, error) {
+	n := 0
+	for {
+		select {
+		case ev := <-er.events:
+			if ev.failed {
+				return n, errNoFit
+			}
+			n = ev.index
+			if err := fn(ev); err != nil {
+				s.eng.abort(er)
+				return n, errClientGone
+			}
+			if ev.finished {
+				return n, nil
+			}
+		case <-r.Context().Done():
+			s.eng.abort(er)
+			return n, errClientGone
+		case <-s.eng.done:
+			s.eng.abort(er)
+			return n, errShutdown
+		}
+	}
+}
+
+func (s *server) stream(w http.ResponseWriter, r *http.Request, er *request, base completion, chat bool, h uint64, prompt int, so *streamOptions) {
+	includeUsage := so != nil && (so.IncludeUsage == nil || *so.IncludeUsage)
+	continuous := includeUsage && so.ContinuousUsageStats
+	rc := http.NewResponseController(w)
+	w.Header().Set("Content-Type", "text/event-stream; charset=utf-8")
+	w.Header().Set("Cache-Control", "no-cache")
+	w.WriteHeader(http.StatusOK)
+	if chat {
+		base.Object = "chat.completion.chunk"
+	}
+	send := func(c completion) error {
+		b, err := json.Marshal(c)
+		if err != nil {
+			return err
+		}
+		if _, err := fmt.Fprintf(w, "data: %s\n\n", b); err != nil {
+			return err
+		}
+		return rc.Flush()
+	}
+	chunk := func(ch choice, completionTokens int) completion {
+		c := base
+		c.Choices = []choice{ch}
+		if continuous {
+			c.Usage = &usage{PromptTokens: prompt, CompletionTokens: completionTokens, TotalTokens: prompt + completionTokens}
+		}
+		return c
+	}
+	if chat {
+		if send(chunk(choice{Delta: &delta{Role: "assistant"}}, 0)) != nil {
+			s.eng.abort(er)
+			return
+		}
+	}
+	n, err := s.await(r, er, func(ev event) error {
+		tok := fillerToken(h, ev.index)
+		ch := choice{}
+		if chat {
+			if ev.index == 1 {
+				tok = tok[1:] // a chat reply does not start with a space
+			}
+			ch.Delta = &delta{Content: tok}
+		} else {
+			ch.Text = &tok
+		}
+		if ev.finished {
+			fr := er.reason
+			ch.FinishReason = &fr
+		}
+		return send(chunk(ch, ev.index))
+	})
+	if err != nil {
+		if !errors.Is(err, errClientGone) {
+			// vLLM reports mid-stream failures as an error event.
+			b, _ := json.Marshal(map[string]apiError{"error": {Message: err.Error(), Type: "InternalServerError", Code: 500}})
+			fmt.Fprintf(w, "data: %s\n\n", b)
+			rc.Flush()
+		}
+		return
+	}
+	if includeUsage {
+		c := base
+		c.Choices = []choice{}
+		c.Usage = &usage{PromptTokens: prompt, CompletionTokens: n, TotalTokens: prompt + n}
+		if send(c) != nil {
+			return
+		}
+	}
+	io.WriteString(w, "data: [DONE]\n\n")
+	rc.Flush()
+}

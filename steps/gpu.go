@@ -1,0 +1,101 @@
+package steps
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+
+	"github.com/runexp/runexp/internal/gpu"
+	"github.com/runexp/runexp/internal/gpu/open"
+)
+
+// GPUSpec selects a GPU (or host) backend; it is embedded in the steps that
+// read devices.
+type GPUSpec struct {
+	GPU      string `yaml:"gpu" json:"gpu" doc:"backend: nvml, nvidia-smi, host, sim, auto (nvml then nvidia-smi)"`
+	Device   string `yaml:"device" json:"device,omitempty" doc:"GPU index or UUID (NVML order); empty means every device"`
+	Fallback string `yaml:"fallback" json:"fallback,omitempty" doc:"backend to use when gpu is unavailable on this machine, e.g. host"`
+	SimGPU   string `yaml:"sim_gpu" json:"sim_gpu,omitempty" doc:"sim backend: GPU preset (default H100-80GB)"`
+}
+
+func (g GPUSpec) validate() error {
+	names := append(open.Names(), "auto")
+	ok := false
+	for _, n := range names {
+		ok = ok || n == g.GPU
+	}
+	if !ok {
+		return fieldErr("gpu", "unknown backend %q%s (one of %v)", g.GPU, didYouMean(g.GPU, names), names)
+	}
+	return nil
+}
+
+func (g GPUSpec) key() string { return g.GPU + "|" + g.Device + "|" + g.Fallback + "|" + g.SimGPU }
+
+// GPUCache opens each backend once per run and closes them at the end.
+type GPUCache struct {
+	mu       sync.Mutex
+	backends map[string]gpu.Backend
+}
+
+// NewGPUCache returns an empty cache.
+func NewGPUCache() *GPUCache { return &GPUCache{backends: map[string]gpu.Backend{}} }
+
+// Open returns the backend for g, opening it on first use.
+func (c *GPUCache) Open(ctx context.Context, g GPUSpec) (gpu.Backend, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if b, ok := c.backends[g.key()]; ok {
+		return b, nil
+	}
+	b, err := open.OpenContext(ctx, g.GPU, open.Options{Device: g.Device, Fallback: g.Fallback, SimGPU: g.SimGPU})
+	if err != nil {
+		return nil, fmt.Errorf("gpu backend %s: %w", g.GPU, err)
+	}
+	c.backends[g.key()] = b
+	return b, nil
+}
+
+// Close closes every opened backend.
+func (c *GPUCache) Close() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	var errs []error
+	for k, b := range c.backends {
+		errs = append(errs, b.Close())
+		delete(c.backends, k)
+	}
+	return errors.Join(errs...)
+}
+
+// deviceTotals sums memory over the selected devices.
+type deviceTotals struct {
+	used, total, reserved uint64
+	uuids, names          []string
+}
+
+func readMemory(ctx context.Context, b gpu.Backend) (deviceTotals, error) {
+	var t deviceTotals
+	mems, err := b.Memory(ctx)
+	if err != nil {
+		return t, err
+	}
+	if len(mems) == 0 {
+		return t, fmt.Errorf("backend %s sees no device", b.Name())
+	}
+	for _, m := range mems {
+		t.used += m.Used
+		t.total += m.Total
+		t.reserved += m.Reserved
+		t.uuids = append(t.uuids, m.UUID)
+	}
+	if devs, err := b.Devices(ctx); err == nil {
+		for _, d := range devs {
+			t.names = append(t.names, d.Name)
+		}
+	}
+	return t, nil
+}
+
+func mib(b uint64) float64 { return float64(b) / (1 << 20) }

@@ -1,0 +1,241 @@
+package steps
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync"
+
+	"github.com/runexp/runexp/internal/load"
+	"github.com/runexp/runexp/spec"
+)
+
+// Load sends OpenAI-compatible requests to a server, one or more modes in
+// order, and records per-request results and per-mode summaries.
+type Load struct {
+	ID              string         `yaml:"-" json:"-"`
+	Server          string         `yaml:"server" json:"server,omitempty" doc:"id of the launch step (default: the last launched server)"`
+	URL             string         `yaml:"url" json:"url,omitempty" doc:"base URL instead of a launched server's, e.g. http://127.0.0.1:8000"`
+	API             string         `yaml:"api" json:"api" doc:"completions (/v1/completions) or chat (/v1/chat/completions)"`
+	Model           string         `yaml:"model" json:"model" doc:"model name sent in every request"`
+	APIKeyEnv       string         `yaml:"api_key_env" json:"api_key_env,omitempty" doc:"name of the environment variable holding the API key (the key itself is never written anywhere)"`
+	Stream          bool           `yaml:"stream" json:"stream" doc:"stream with SSE (needed for TTFT and inter-token latency)"`
+	MaxTokens       int            `yaml:"max_tokens" json:"max_tokens" doc:"max_tokens of every request"`
+	Extra           map[string]any `yaml:"extra" json:"extra,omitempty" doc:"fields merged into every request body: ignore_eos, min_tokens, temperature, ..."`
+	Prompt          string         `yaml:"prompt" json:"prompt,omitempty" doc:"one prompt for every request (default: the seed's)"`
+	Prompts         []string       `yaml:"prompts" json:"prompts,omitempty" doc:"prompts used in turn"`
+	PromptFile      string         `yaml:"prompt_file" json:"prompt_file,omitempty" doc:"file of prompts: one per line, or JSONL with a prompt field"`
+	SyntheticTokens int            `yaml:"synthetic_tokens" json:"synthetic_tokens,omitempty" doc:"generate distinct prompts of about this many tokens"`
+	Seed            int64          `yaml:"seed" json:"seed,omitempty" doc:"seed of synthetic prompts"`
+	Warmup          int            `yaml:"warmup" json:"warmup" doc:"requests before each mode, excluded from results"`
+	RequestTimeout  spec.Duration  `yaml:"request_timeout" json:"request_timeout" doc:"timeout of one request, stream included"`
+	ErrorThreshold  float64        `yaml:"error_threshold" json:"error_threshold" doc:"fraction of failed requests a mode tolerates before the step fails (0: any error fails)"`
+	Modes           []LoadMode     `yaml:"modes" json:"modes" doc:"modes run in order against the same server"`
+	Requests        string         `yaml:"requests_file" json:"requests_file" doc:"per-request results (JSONL) in the point folder"`
+}
+
+// LoadMode is one measured phase of a load step.
+type LoadMode struct {
+	Name        string        `yaml:"name" json:"name,omitempty" doc:"label in results (default: the kind); names recorded values <name>_s, <name>_output_throughput, ..."`
+	Kind        string        `yaml:"kind" json:"kind" doc:"sequential | concurrent | rate"`
+	Requests    int           `yaml:"requests" json:"requests" doc:"number of requests"`
+	Concurrency int           `yaml:"concurrency" json:"concurrency,omitempty" doc:"concurrent: requests in flight (closed loop)"`
+	Rate        float64       `yaml:"rate" json:"rate,omitempty" doc:"rate: requests per second (open loop)"`
+	Arrival     string        `yaml:"arrival" json:"arrival,omitempty" doc:"rate: constant or poisson"`
+	Seed        int64         `yaml:"seed" json:"seed,omitempty" doc:"rate: seed of the poisson schedule"`
+	Duration    spec.Duration `yaml:"duration" json:"duration,omitempty" doc:"rate: schedule length when requests is 0"`
+	MaxInFlight int           `yaml:"max_in_flight" json:"max_in_flight,omitempty" doc:"rate: cap on requests in flight; beyond it requests are dropped, not delayed"`
+}
+
+func newLoad() Step {
+	return &Load{API: load.APICompletions, Stream: true, MaxTokens: load.DefaultMaxTokens,
+		RequestTimeout: spec.Duration(load.DefaultRequestTimeout), Requests: "requests.jsonl"}
+}
+
+// SetID is called by the planner with the step's id.
+func (l *Load) SetID(id string) { l.ID = id }
+
+func (l *Load) config(baseURL string) load.Config {
+	c := load.Config{BaseURL: baseURL, API: l.API, Model: l.Model, Stream: l.Stream, MaxTokens: l.MaxTokens,
+		Extra: l.Extra, Warmup: l.Warmup, RequestTimeout: l.RequestTimeout.D(), ErrorThreshold: l.ErrorThreshold,
+		Prompts: load.Prompts{Fixed: l.Prompt, List: l.Prompts, File: l.PromptFile, SyntheticTokens: l.SyntheticTokens, Seed: l.Seed}}
+	for _, m := range l.Modes {
+		c.Modes = append(c.Modes, load.Mode{Name: m.Name, Kind: m.Kind, Requests: m.Requests, Concurrency: m.Concurrency,
+			Rate: m.Rate, Arrival: m.Arrival, Seed: m.Seed, Duration: m.Duration.D(), MaxInFlight: m.MaxInFlight})
+	}
+	return c
+}
+
+// Validate checks the configuration with the load engine's own rules.
+func (l *Load) Validate() error {
+	if l.Model == "" {
+		return spec.FieldErrorf("model", "missing")
+	}
+	if len(l.Modes) == 0 {
+		return spec.FieldErrorf("modes", "give at least one mode, e.g. [{kind: sequential, requests: 32}]")
+	}
+	for i, m := range l.Modes {
+		switch m.Kind {
+		case load.KindSequential, load.KindConcurrent, load.KindRate:
+		default:
+			return spec.FieldErrorf(fmt.Sprintf("modes[%d].kind", i), "must be sequential, concurrent or rate, got %q", m.Kind)
+		}
+	}
+	if !spec.Confined(l.Requests) {
+		return spec.FieldErrorf("requests_file", "%q must be a file name inside the point folder", l.Requests)
+	}
+	if err := l.config("http://placeholder").Validate(); err != nil {
+		return spec.FieldErrorf("modes", "%s", strings.ReplaceAll(err.Error(), "\n", "; "))
+	}
+	return nil
+}
+
+// Run sends the load and records results.
+func (l *Load) Run(ctx context.Context, env *Env) error {
+	base := l.URL
+	if base == "" {
+		s, err := env.Server(l.Server)
+		if err != nil {
+			return err
+		}
+		if s.URL == "" {
+			return fmt.Errorf("server %s declared no port; give load a url", s.ID)
+		}
+		base = s.URL
+	}
+	cfg := l.config(strings.TrimRight(base, "/"))
+	if l.APIKeyEnv != "" {
+		key, ok := os.LookupEnv(l.APIKeyEnv)
+		if !ok {
+			return fmt.Errorf("api_key_env: environment variable %s is not set", l.APIKeyEnv)
+		}
+		cfg.APIKey = key
+	}
+	if l.PromptFile != "" && !filepath.IsAbs(l.PromptFile) {
+		cfg.Prompts.File = filepath.Join(env.SpecDir, l.PromptFile)
+	}
+	f, err := os.Create(filepath.Join(env.PointDir, l.Requests))
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	w := bufio.NewWriterSize(f, 1<<16)
+	var mu sync.Mutex
+	var writeErr error
+	enc := json.NewEncoder(w)
+	onResult := func(r load.RequestResult) {
+		mu.Lock()
+		defer mu.Unlock()
+		if err := enc.Encode(r); err != nil && writeErr == nil {
+			writeErr = err
+		}
+		row := Values{}
+		row.Set("mode", r.Mode)
+		row.Set("index", r.Index)
+		row.Set("ttft_ms", r.TTFTms)
+		row.Set("e2el_ms", r.E2ELms)
+		row.Set("completion_tokens", r.CompletionTokens)
+		row.Set("finish_reason", r.FinishReason)
+		row.Set("error_class", r.ErrorClass)
+		env.Append("load.requests", row)
+	}
+	sums, runErr := runLoadModes(ctx, cfg, onResult, env)
+	if err := w.Flush(); err != nil && writeErr == nil {
+		writeErr = err
+	}
+	var failed []string
+	for _, s := range sums {
+		vals := s.Values()
+		row := Values{}
+		for _, k := range sortedKeys(vals) {
+			row.Set(k, vals[k])
+		}
+		env.Append("load.summary", row)
+		p := s.Mode + "_"
+		env.Set(p+"s", s.Duration)
+		env.Set(p+"completed", s.Completed)
+		env.Set(p+"failed", s.Failed)
+		env.Set(p+"output_throughput", s.OutputThroughput)
+		env.Set(p+"request_throughput", s.RequestThroughput)
+		env.Set(p+"mean_ttft_ms", s.MeanTTFTms)
+		env.Set(p+"p99_ttft_ms", s.P99TTFTms)
+		env.Set(p+"mean_e2el_ms", s.MeanE2ELms)
+		env.Set(p+"max_concurrent_requests", s.MaxConcurrentRequests)
+		fmt.Fprintf(env.Log, "%s: %d ok, %d failed in %.2fs (%.1f req/s, %.1f tok/s, TTFT p50 %.1f ms)\n",
+			s.Mode, s.Completed, s.Failed, s.Duration, s.RequestThroughput, s.OutputThroughput, s.MedianTTFTms)
+		if s.ThresholdExceeded {
+			failed = append(failed, fmt.Sprintf("mode %s: %d of %d requests failed (%s)", s.Mode, s.Failed, s.Completed+s.Failed, classes(s.ErrorsByClass)))
+		}
+	}
+	if runErr != nil {
+		return runErr
+	}
+	if writeErr != nil {
+		return fmt.Errorf("writing %s: %w", l.Requests, writeErr)
+	}
+	if len(failed) > 0 {
+		return fmt.Errorf("%s (error_threshold %g)", strings.Join(failed, "; "), l.ErrorThreshold)
+	}
+	return nil
+}
+
+// runLoadModes runs the modes one by one so that a telemetry sampler (if a
+// measure step started one) can mark where each mode begins and ends.
+func runLoadModes(ctx context.Context, cfg load.Config, onResult func(load.RequestResult), env *Env) ([]load.Summary, error) {
+	mark, _ := env.Shared(sharedModeMarkers)
+	var out []load.Summary
+	for _, m := range cfg.Modes {
+		one := cfg
+		one.Modes = []load.Mode{m}
+		name := m.Name
+		if name == "" {
+			name = m.Kind
+		}
+		if mark != nil {
+			mark.(func(string))(name)
+		}
+		sums, err := load.Run(ctx, one, onResult)
+		out = append(out, sums...)
+		if err != nil {
+			return out, err
+		}
+	}
+	if mark != nil {
+		mark.(func(string))("")
+	}
+	return out, nil
+}
+
+// sharedModeMarkers is the Env key of a func(mode string) that a running
+// telemetry sampler registers, so samples can be attributed to load modes.
+const sharedModeMarkers = "telemetry.mark"
+
+func classes(m map[string]int) string {
+	var parts []string
+	for _, k := range sortedKeys(toAny(m)) {
+		parts = append(parts, fmt.Sprintf("%s: %d", k, m[k]))
+	}
+	return strings.Join(parts, ", ")
+}
+
+func toAny(m map[string]int) map[string]any {
+	out := make(map[string]any, len(m))
+	for k, v := range m {
+		out[k] = v
+	}
+	return out
+}
+
+func sortedKeys(m map[string]any) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}

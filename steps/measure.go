@@ -1,0 +1,296 @@
+package steps
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/runexp/runexp/internal/enginelog"
+	"github.com/runexp/runexp/internal/modelcfg"
+	"github.com/runexp/runexp/internal/proc"
+	"github.com/runexp/runexp/internal/promscrape"
+	"github.com/runexp/runexp/spec"
+)
+
+// Measure records one row of named values at a point: device memory (and
+// the launched process tree's share), values from the server's log, its
+// Prometheus /metrics and JSON endpoints, and a prediction of the KV cache
+// from the model's config.json. With baseline: true it only reads device
+// memory before a launch, for the delta and the release check.
+type Measure struct {
+	GPUSpec  `yaml:",inline"`
+	Server   string         `yaml:"server" json:"server,omitempty" doc:"id of the launch step (default: the last launched server)"`
+	Baseline bool           `yaml:"baseline" json:"baseline,omitempty" doc:"read device memory before launch (gpu_mem_baseline_mb) and nothing else"`
+	Settle   spec.Duration  `yaml:"settle" json:"settle,omitempty" doc:"wait this long before reading"`
+	Log      string         `yaml:"log" json:"log,omitempty" doc:"engine log preset: vllm or ollama"`
+	LogRules []LogRule      `yaml:"log_rules" json:"log_rules,omitempty" doc:"extra regular expressions with named captures, applied to the server log"`
+	Metrics  string         `yaml:"metrics" json:"metrics,omitempty" doc:"path of the server's Prometheus metrics to scrape, e.g. /metrics (vLLM names)"`
+	JSON     []JSONCheck    `yaml:"json" json:"json,omitempty" doc:"JSON fields to record from the server, e.g. /v1/models data[0].max_model_len"`
+	Predict  *PredictConfig `yaml:"predict" json:"predict,omitempty" doc:"predict vLLM's KV cache from a model config"`
+	Require  []string       `yaml:"require" json:"require,omitempty" doc:"value names that must be recorded, or the step fails"`
+}
+
+// LogRule is one regular expression with named captures.
+type LogRule struct {
+	Pattern string            `yaml:"pattern" json:"pattern" doc:"RE2 regular expression; each named capture (?P<name>...) is a value"`
+	Units   map[string]string `yaml:"units" json:"units,omitempty" doc:"capture name: unit to convert to (MiB, GiB, ...); the source unit is the capture name_unit"`
+}
+
+// PredictConfig describes what vLLM would allocate.
+type PredictConfig struct {
+	Model                string  `yaml:"model" json:"model" doc:"preset name (e.g. microsoft/Phi-3-mini-4k-instruct) or path of a config.json"`
+	MaxModelLen          int     `yaml:"max_model_len" json:"max_model_len" doc:"--max-model-len"`
+	GPUMemoryUtilization float64 `yaml:"gpu_memory_utilization" json:"gpu_memory_utilization" doc:"--gpu-memory-utilization"`
+	TotalMemoryGiB       float64 `yaml:"total_memory_gib" json:"total_memory_gib,omitempty" doc:"GPU memory vLLM sees; default: the measured device total less reserved memory"`
+	KVCacheDType         string  `yaml:"kv_cache_dtype" json:"kv_cache_dtype,omitempty" doc:"--kv-cache-dtype"`
+	DType                string  `yaml:"dtype" json:"dtype,omitempty" doc:"--dtype"`
+	EnforceEager         bool    `yaml:"enforce_eager" json:"enforce_eager,omitempty" doc:"--enforce-eager"`
+}
+
+func newMeasure() Step {
+	return &Measure{GPUSpec: GPUSpec{GPU: "auto"}}
+}
+
+// Validate checks the configuration.
+func (m *Measure) Validate() error {
+	if m.GPU != "none" {
+		if err := m.GPUSpec.validate(); err != nil {
+			return err
+		}
+	}
+	if m.Log != "" {
+		if _, ok := enginelog.Preset(m.Log); !ok {
+			return fieldErr("log", "unknown preset %q (one of %v)", m.Log, enginelog.PresetNames())
+		}
+	}
+	for i, r := range m.LogRules {
+		if _, err := enginelog.Compile([]enginelog.Rule{{Pattern: r.Pattern, Units: r.Units}}); err != nil {
+			return fieldErr(fmt.Sprintf("log_rules[%d].pattern", i), "%v", err)
+		}
+	}
+	if m.Metrics != "" && !strings.HasPrefix(m.Metrics, "/") {
+		return fieldErr("metrics", "must be a path starting with /")
+	}
+	if p := m.Predict; p != nil {
+		if p.Model == "" {
+			return fieldErr("predict.model", "missing")
+		}
+		if _, ok := modelcfg.Preset(p.Model); !ok && !strings.HasSuffix(p.Model, ".json") {
+			return fieldErr("predict.model", "%q is neither a preset (%s) nor a config.json path", p.Model, strings.Join(modelcfg.PresetNames(), ", "))
+		}
+	}
+	return nil
+}
+
+const sharedBaseline = "gpu.baseline"
+
+// Run reads everything configured and records it.
+func (m *Measure) Run(ctx context.Context, env *Env) error {
+	if err := sleepCtx(ctx, m.Settle.D()); err != nil {
+		return err
+	}
+	var problems []string
+	var total uint64
+	if m.GPU != "none" {
+		b, err := env.GPUs.Open(ctx, m.GPUSpec)
+		if err != nil {
+			return err
+		}
+		t, err := readMemory(ctx, b)
+		if err != nil {
+			return fmt.Errorf("reading %s: %w", b.Name(), err)
+		}
+		total = t.total - t.reserved
+		env.Set("gpu_backend", b.Name())
+		env.Set("gpu_uuid", strings.Join(t.uuids, ","))
+		if len(t.names) > 0 {
+			env.Set("gpu_name", strings.Join(t.names, ","))
+		}
+		env.Set("gpu_total_mb", round1(mib(t.total)))
+		if m.Baseline {
+			env.Set("gpu_mem_baseline_mb", round1(mib(t.used)))
+			env.SetShared(sharedBaseline, t.used)
+			return nil
+		}
+		env.Set("gpu_mem_used_mb", round1(mib(t.used)))
+		if base, ok := env.Shared(sharedBaseline); ok {
+			env.Set("gpu_mem_delta_mb", round1(mib(t.used)-mib(base.(uint64))))
+		}
+		if s, err := env.Server(m.Server); err == nil {
+			pids := proc.TreePIDs(s.Proc)
+			procs, err := b.Processes(ctx, pids)
+			if err != nil {
+				problems = append(problems, "per-process memory: "+err.Error())
+			} else {
+				var sum uint64
+				for _, p := range procs {
+					sum += p.Used
+				}
+				env.Set("gpu_proc_mem_mb", round1(mib(sum)))
+				env.Set("gpu_procs", len(procs))
+			}
+		}
+	} else if m.Baseline {
+		return nil
+	}
+	srv, srvErr := env.Server(m.Server)
+	if m.Log != "" || len(m.LogRules) > 0 {
+		if srvErr != nil {
+			return srvErr
+		}
+		var rules []enginelog.Rule
+		if m.Log != "" {
+			rules, _ = enginelog.Preset(m.Log)
+		}
+		for _, r := range m.LogRules {
+			rules = append(rules, enginelog.Rule{Pattern: r.Pattern, Units: r.Units})
+		}
+		text, err := readLog(srv.LogPath)
+		if err != nil {
+			return err
+		}
+		res, err := enginelog.Extract(text, rules)
+		if err != nil {
+			return err
+		}
+		for _, k := range res.Keys() {
+			if v, ok := res.Values[k]; ok {
+				env.Set(k, v)
+			} else {
+				env.Set(k, res.Text[k])
+			}
+		}
+	}
+	client := &http.Client{Timeout: 10 * time.Second}
+	if m.Metrics != "" {
+		if srvErr != nil {
+			return srvErr
+		}
+		v, err := promscrape.ScrapeVLLM(ctx, client, srv.URL+m.Metrics)
+		if err != nil {
+			problems = append(problems, "metrics: "+err.Error())
+		} else {
+			for _, k := range sortedKeys(floatsToAny(v.Values)) {
+				env.Set("metrics_"+k, v.Values[k])
+			}
+		}
+	}
+	for _, c := range m.JSON {
+		if srvErr != nil {
+			return srvErr
+		}
+		if c.Record == "" {
+			c.Record = strings.NewReplacer("[", "_", "]", "", ".", "_").Replace(c.Field)
+		}
+		if err := c.check(ctx, client, srv.URL, env); err != nil {
+			problems = append(problems, err.Error())
+		}
+	}
+	if m.Predict != nil {
+		if err := m.predict(env, total); err != nil {
+			problems = append(problems, "predict: "+err.Error())
+		}
+	}
+	for _, name := range m.Require {
+		if _, ok := env.Value(name); !ok {
+			problems = append(problems, fmt.Sprintf("required value %s was not recorded", name))
+		}
+	}
+	if len(problems) > 0 {
+		return fmt.Errorf("%s", strings.Join(problems, "; "))
+	}
+	return nil
+}
+
+func (m *Measure) predict(env *Env, measuredTotal uint64) error {
+	p := m.Predict
+	cfg, ok := modelcfg.Preset(p.Model)
+	if !ok {
+		path := p.Model
+		if !filepath.IsAbs(path) {
+			path = filepath.Join(env.SpecDir, path)
+		}
+		var err error
+		if cfg, err = modelcfg.Load(path); err != nil {
+			return err
+		}
+	}
+	totalBytes := int64(p.TotalMemoryGiB * (1 << 30))
+	if totalBytes == 0 {
+		totalBytes = int64(measuredTotal)
+	}
+	if totalBytes == 0 {
+		return fmt.Errorf("no GPU total: give predict.total_memory_gib or a gpu backend")
+	}
+	pr, err := modelcfg.Predict(cfg, modelcfg.PredictInput{TotalMemoryBytes: totalBytes, GPUMemoryUtilization: p.GPUMemoryUtilization,
+		MaxModelLen: p.MaxModelLen, DType: p.DType, KVCacheDType: p.KVCacheDType, EnforceEager: p.EnforceEager})
+	if err != nil {
+		return err
+	}
+	env.Set("predicted_kv_bytes_per_token", pr.KVBytesPerToken)
+	env.Set("predicted_kv_pool_gib", round3(float64(pr.KVPoolBytes)/(1<<30)))
+	env.Set("predicted_kv_tokens", pr.KVTokens)
+	env.Set("predicted_max_concurrency", pr.EngineConcurrency)
+	env.Set("predicted_weights_gib", round3(float64(pr.WeightsBytes)/(1<<30)))
+	env.Set("predicted_fits", pr.Fits)
+	return nil
+}
+
+// readLog reads at most the last 8 MiB of a log.
+func readLog(path string) (string, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return "", err
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return "", err
+	}
+	const max = 8 << 20
+	off := int64(0)
+	if st.Size() > max {
+		off = st.Size() - max
+	}
+	buf := make([]byte, st.Size()-off)
+	_, err = f.ReadAt(buf, off)
+	if err != nil && err.Error() != "EOF" {
+		return "", err
+	}
+	return string(buf), nil
+}
+
+func sleepCtx(ctx context.Context, d time.Duration) error {
+	if d <= 0 {
+		return nil
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return context.Cause(ctx)
+	}
+}
+
+func floatsToAny(m map[string]float64) map[string]any {
+	out := make(map[string]any, len(m))
+	for k, v := range m {
+		out[k] = v
+	}
+	return out
+}
+
+func round1(x float64) float64 { return math.Round(x*10) / 10 }
+func round3(x float64) float64 { return math.Round(x*1000) / 1000 }
+
+func fieldErr(field, format string, args ...any) error {
+	return spec.FieldErrorf(field, format, args...)
+}
+func didYouMean(got string, cands []string) string { return spec.DidYouMean(got, cands) }

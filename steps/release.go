@@ -1,0 +1,103 @@
+package steps
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/runexp/runexp/spec"
+)
+
+// ErrDirtyGPU marks a release check that failed with on_dirty: abort; the
+// runner then starts no further point on that GPU.
+var ErrDirtyGPU = errors.New("GPU memory not released")
+
+// ReleaseCheck waits, after teardown, until device memory is back near the
+// baseline read before launch. This is what `kill; sleep 5` gets wrong: vLLM's
+// engine core is a separate process that may hold memory after the API
+// server exits.
+type ReleaseCheck struct {
+	GPUSpec     `yaml:",inline"`
+	ToleranceMB float64       `yaml:"tolerance_mb" json:"tolerance_mb" doc:"memory above the baseline still counted as released"`
+	Within      spec.Duration `yaml:"within" json:"within" doc:"how long to wait for the memory to return"`
+	Interval    spec.Duration `yaml:"interval" json:"interval" doc:"time between readings"`
+	OnDirty     string        `yaml:"on_dirty" json:"on_dirty" doc:"abort (start no further point on this GPU) or continue"`
+}
+
+func newReleaseCheck() Step {
+	return &ReleaseCheck{GPUSpec: GPUSpec{GPU: "auto"}, ToleranceMB: 256, Within: spec.Duration(60 * time.Second),
+		Interval: spec.Duration(100 * time.Millisecond), OnDirty: "abort"}
+}
+
+// Validate checks the configuration.
+func (r *ReleaseCheck) Validate() error {
+	if err := r.GPUSpec.validate(); err != nil {
+		return err
+	}
+	if r.OnDirty != "abort" && r.OnDirty != "continue" {
+		return fieldErr("on_dirty", "must be abort or continue, got %q", r.OnDirty)
+	}
+	if r.Within <= 0 || r.Interval <= 0 {
+		return fieldErr("within", "within and interval must be positive")
+	}
+	return nil
+}
+
+// Run polls device memory until it is back within tolerance of the baseline.
+func (r *ReleaseCheck) Run(ctx context.Context, env *Env) error {
+	base, ok := env.Shared(sharedBaseline)
+	if !ok {
+		return fmt.Errorf("no baseline: add a measure step with baseline: true before the launch")
+	}
+	baseline := base.(uint64)
+	b, err := env.GPUs.Open(ctx, r.GPUSpec)
+	if err != nil {
+		return err
+	}
+	limit := float64(baseline) + r.ToleranceMB*(1<<20)
+	start := time.Now()
+	deadline := start.Add(r.Within.D())
+	var last deviceTotals
+	for {
+		t, err := readMemory(ctx, b)
+		if err != nil {
+			return err
+		}
+		last = t
+		if float64(t.used) <= limit {
+			env.Set("gpu_release_s", round3(time.Since(start).Seconds()))
+			env.Set("gpu_mem_after_mb", round1(mib(t.used)))
+			return nil
+		}
+		if time.Now().After(deadline) {
+			break
+		}
+		if err := sleepCtx(ctx, r.Interval.D()); err != nil {
+			return err
+		}
+	}
+	env.Set("gpu_mem_after_mb", round1(mib(last.used)))
+	msg := fmt.Sprintf("%.0f MiB used vs baseline %.0f MiB after %s", mib(last.used), mib(baseline), r.Within)
+	if procs, err := b.Processes(ctx, nil); err == nil && len(procs) > 0 {
+		var list []string
+		for _, p := range procs {
+			list = append(list, fmt.Sprintf("%d (%s, %.0f MiB)", p.PID, comm(p.PID), mib(p.Used)))
+		}
+		msg += "; processes still on the GPU: " + strings.Join(list, ", ")
+	}
+	if r.OnDirty == "abort" {
+		return fmt.Errorf("%w: %s", ErrDirtyGPU, msg)
+	}
+	return fmt.Errorf("GPU memory not released: %s", msg)
+}
+
+func comm(pid int) string {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/comm", pid))
+	if err != nil {
+		return "?"
+	}
+	return strings.TrimSpace(string(b))
+}

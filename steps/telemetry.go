@@ -1,0 +1,103 @@
+package steps
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/runexp/runexp/internal/telemetry"
+	"github.com/runexp/runexp/spec"
+)
+
+// Telemetry samples utilisation, memory and power in the background from
+// this step until the point ends, and summarises the samples per load mode
+// (a later load step marks where each mode starts and ends). It replaces
+// watching `nvidia-smi dmon` by eye.
+type Telemetry struct {
+	GPUSpec  `yaml:",inline"`
+	Interval spec.Duration `yaml:"interval" json:"interval" doc:"time between readings"`
+	File     string        `yaml:"file" json:"file" doc:"the sampled series (JSON) in the point folder"`
+}
+
+func newTelemetry() Step {
+	return &Telemetry{GPUSpec: GPUSpec{GPU: "auto"}, Interval: spec.Duration(telemetry.DefaultInterval), File: "telemetry.json"}
+}
+
+// Validate checks the configuration.
+func (t *Telemetry) Validate() error {
+	if err := t.GPUSpec.validate(); err != nil {
+		return err
+	}
+	if t.Interval <= 0 {
+		return fieldErr("interval", "must be positive")
+	}
+	if !spec.Confined(t.File) {
+		return fieldErr("file", "%q must be a file name inside the point folder", t.File)
+	}
+	return nil
+}
+
+type modeWindow struct {
+	name     string
+	from, to time.Time
+}
+
+// Run starts the sampler and returns; the summary is recorded when the point ends.
+func (t *Telemetry) Run(ctx context.Context, env *Env) error {
+	b, err := env.GPUs.Open(ctx, t.GPUSpec)
+	if err != nil {
+		return err
+	}
+	s := telemetry.Start(context.WithoutCancel(ctx), b, t.Interval.D())
+	var mu sync.Mutex
+	var windows []modeWindow
+	env.SetShared(sharedModeMarkers, func(mode string) {
+		mu.Lock()
+		defer mu.Unlock()
+		now := time.Now()
+		if n := len(windows); n > 0 && windows[n-1].to.IsZero() {
+			windows[n-1].to = now
+		}
+		if mode != "" {
+			windows = append(windows, modeWindow{name: mode, from: now})
+		}
+	})
+	env.Defer("telemetry", func(context.Context) error {
+		series := s.Stop()
+		mu.Lock()
+		defer mu.Unlock()
+		env.Set("telemetry_samples", len(series.Samples))
+		env.Set("telemetry_interval_ms", t.Interval.D().Milliseconds())
+		for _, w := range windows {
+			sum := telemetry.Summarize(series, w.from, w.to)
+			p := w.name + "_"
+			env.Set(p+"gpu_util_mean", round1(sum.MeanUtil))
+			env.Set(p+"gpu_util_max", round1(sum.MaxUtil))
+			env.Set(p+"power_mean_w", round1(sum.MeanPowerW))
+			env.Set(p+"gpu_mem_max_mb", round1(mib(sum.MaxMemUsed)))
+			row := Values{}
+			row.Set("mode", w.name)
+			row.Set("samples", sum.Samples)
+			row.Set("gpu_util_mean", round1(sum.MeanUtil))
+			row.Set("gpu_util_max", round1(sum.MaxUtil))
+			row.Set("power_mean_w", round1(sum.MeanPowerW))
+			row.Set("power_max_w", round1(sum.MaxPowerW))
+			row.Set("gpu_mem_max_mb", round1(mib(sum.MaxMemUsed)))
+			row.Set("seconds", w.to.Sub(w.from).Seconds())
+			env.Append("telemetry.summary", row)
+		}
+		data, err := json.MarshalIndent(series, "", " ")
+		if err != nil {
+			return err
+		}
+		if err := os.WriteFile(filepath.Join(env.PointDir, t.File), data, 0o644); err != nil {
+			return fmt.Errorf("telemetry: %w", err)
+		}
+		return nil
+	})
+	return nil
+}
