@@ -10,6 +10,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/runexp/runexp/internal/gpu"
 )
 
 // Manifest describes a run; it is rewritten after every point.
@@ -26,7 +28,8 @@ type Manifest struct {
 	GoVersion  string          `json:"go_version"`
 	Start      time.Time       `json:"start"`
 	End        *time.Time      `json:"end,omitempty"`
-	Status     string          `json:"status"` // running | ok | failed | interrupted | aborted
+	Status     string          `json:"status"`         // running | ok | failed | interrupted | aborted
+	GPUs       []gpu.Device    `json:"gpus,omitempty"` // devices the run's GPU backends saw (UUID, driver)
 	Points     []ManifestPoint `json:"points"`
 
 	mu sync.Mutex

@@ -128,6 +128,9 @@ func Compile(x *spec.Experiment, reg *steps.Registry, opt Options) (*Plan, error
 		}
 	}
 	base.SetString("run.dir", p.RunDir)
+	if abs, err := filepath.Abs(p.SpecDir); err == nil {
+		base.SetString("spec.dir", abs)
+	}
 	var errs spec.ErrorList
 	for i := range x.Studies {
 		sp, e := compileStudy(d, reg, x, i, base, p)

@@ -151,6 +151,9 @@ func Execute(ctx context.Context, p *Plan, opt ExecOptions) (*Result, error) {
 	}
 	res.Interrupted = ctx.Err() != nil
 	res.Aborted = aborted
+	dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	m.GPUs = opt.gpus.Devices(dctx)
+	cancel()
 	m.finish(res)
 	if err := m.write(p.RunDir); err != nil {
 		res.Errors = append(res.Errors, err)

@@ -12,15 +12,15 @@ import (
 // var or axis name.
 func reservedRoot(name string) bool {
 	switch name {
-	case "env", "point", "run", "study", "sweep", "vars":
+	case "env", "point", "run", "spec", "study", "sweep", "vars":
 		return true
 	}
 	return false
 }
 
 // Scope holds the names ${...} can refer to: vars and sweep axes by their
-// bare names, and point.id, point.slug, point.dir, run.dir, study.name,
-// study.dir. ${env.NAME} reads the environment, only when written explicitly;
+// bare names, and point.id, point.slug, point.dir, run.dir, spec.dir (the
+// spec file's folder, absolute), study.name, study.dir. ${env.NAME} reads the environment, only when written explicitly;
 // ${env.NAME:-default} gives a default for an unset variable.
 type Scope struct {
 	names map[string]*yaml.Node

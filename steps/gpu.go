@@ -57,6 +57,28 @@ func (c *GPUCache) Open(ctx context.Context, g GPUSpec) (gpu.Backend, error) {
 	return b, nil
 }
 
+// Devices lists the devices of every opened backend (deduplicated by UUID),
+// for the run's manifest.
+func (c *GPUCache) Devices(ctx context.Context) []gpu.Device {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	seen := map[string]bool{}
+	var out []gpu.Device
+	for _, b := range c.backends {
+		devs, err := b.Devices(ctx)
+		if err != nil {
+			continue
+		}
+		for _, d := range devs {
+			if !seen[d.UUID] {
+				seen[d.UUID] = true
+				out = append(out, d)
+			}
+		}
+	}
+	return out
+}
+
 // Close closes every opened backend.
 func (c *GPUCache) Close() error {
 	c.mu.Lock()

@@ -33,6 +33,7 @@ type Measure struct {
 	JSON     []JSONCheck    `yaml:"json" json:"json,omitempty" doc:"JSON fields to record from the server, e.g. /v1/models data[0].max_model_len"`
 	Predict  *PredictConfig `yaml:"predict" json:"predict,omitempty" doc:"predict vLLM's KV cache from a model config"`
 	Require  []string       `yaml:"require" json:"require,omitempty" doc:"value names that must be recorded, or the step fails"`
+	Prefix   string         `yaml:"prefix" json:"prefix,omitempty" doc:"prefix for every recorded name, to compare backends at one point (e.g. smi_)"`
 }
 
 // LogRule is one regular expression with named captures.
@@ -89,11 +90,26 @@ func (m *Measure) Validate() error {
 
 const sharedBaseline = "gpu.baseline"
 
+// recorder records named values; Env is one, prefixed adds a name prefix.
+type recorder interface {
+	Set(name string, v any)
+	Value(name string) (any, bool)
+}
+
+type prefixed struct {
+	env    *Env
+	prefix string
+}
+
+func (p prefixed) Set(name string, v any)        { p.env.Set(p.prefix+name, v) }
+func (p prefixed) Value(name string) (any, bool) { return p.env.Value(p.prefix + name) }
+
 // Run reads everything configured and records it.
 func (m *Measure) Run(ctx context.Context, env *Env) error {
 	if err := sleepCtx(ctx, m.Settle.D()); err != nil {
 		return err
 	}
+	rec := prefixed{env, m.Prefix}
 	var problems []string
 	var total uint64
 	if m.GPU != "none" {
@@ -106,20 +122,20 @@ func (m *Measure) Run(ctx context.Context, env *Env) error {
 			return fmt.Errorf("reading %s: %w", b.Name(), err)
 		}
 		total = t.total - t.reserved
-		env.Set("gpu_backend", b.Name())
-		env.Set("gpu_uuid", strings.Join(t.uuids, ","))
+		rec.Set("gpu_backend", b.Name())
+		rec.Set("gpu_uuid", strings.Join(t.uuids, ","))
 		if len(t.names) > 0 {
-			env.Set("gpu_name", strings.Join(t.names, ","))
+			rec.Set("gpu_name", strings.Join(t.names, ","))
 		}
-		env.Set("gpu_total_mb", round1(mib(t.total)))
+		rec.Set("gpu_total_mb", round1(mib(t.total)))
 		if m.Baseline {
-			env.Set("gpu_mem_baseline_mb", round1(mib(t.used)))
+			rec.Set("gpu_mem_baseline_mb", round1(mib(t.used)))
 			env.SetShared(sharedBaseline, t.used)
 			return nil
 		}
-		env.Set("gpu_mem_used_mb", round1(mib(t.used)))
+		rec.Set("gpu_mem_used_mb", round1(mib(t.used)))
 		if base, ok := env.Shared(sharedBaseline); ok {
-			env.Set("gpu_mem_delta_mb", round1(mib(t.used)-mib(base.(uint64))))
+			rec.Set("gpu_mem_delta_mb", round1(mib(t.used)-mib(base.(uint64))))
 		}
 		if s, err := env.Server(m.Server); err == nil {
 			pids := proc.TreePIDs(s.Proc)
@@ -131,8 +147,8 @@ func (m *Measure) Run(ctx context.Context, env *Env) error {
 				for _, p := range procs {
 					sum += p.Used
 				}
-				env.Set("gpu_proc_mem_mb", round1(mib(sum)))
-				env.Set("gpu_procs", len(procs))
+				rec.Set("gpu_proc_mem_mb", round1(mib(sum)))
+				rec.Set("gpu_procs", len(procs))
 			}
 		}
 	} else if m.Baseline {
@@ -160,9 +176,9 @@ func (m *Measure) Run(ctx context.Context, env *Env) error {
 		}
 		for _, k := range res.Keys() {
 			if v, ok := res.Values[k]; ok {
-				env.Set(k, v)
+				rec.Set(k, v)
 			} else {
-				env.Set(k, res.Text[k])
+				rec.Set(k, res.Text[k])
 			}
 		}
 	}
@@ -176,7 +192,7 @@ func (m *Measure) Run(ctx context.Context, env *Env) error {
 			problems = append(problems, "metrics: "+err.Error())
 		} else {
 			for _, k := range sortedKeys(floatsToAny(v.Values)) {
-				env.Set("metrics_"+k, v.Values[k])
+				rec.Set("metrics_"+k, v.Values[k])
 			}
 		}
 	}
@@ -187,17 +203,17 @@ func (m *Measure) Run(ctx context.Context, env *Env) error {
 		if c.Record == "" {
 			c.Record = strings.NewReplacer("[", "_", "]", "", ".", "_").Replace(c.Field)
 		}
-		if err := c.check(ctx, client, srv.URL, env); err != nil {
+		if err := c.check(ctx, client, srv.URL, rec); err != nil {
 			problems = append(problems, err.Error())
 		}
 	}
 	if m.Predict != nil {
-		if err := m.predict(env, total); err != nil {
+		if err := m.predict(env, rec, total); err != nil {
 			problems = append(problems, "predict: "+err.Error())
 		}
 	}
 	for _, name := range m.Require {
-		if _, ok := env.Value(name); !ok {
+		if _, ok := rec.Value(name); !ok {
 			problems = append(problems, fmt.Sprintf("required value %s was not recorded", name))
 		}
 	}
@@ -207,7 +223,7 @@ func (m *Measure) Run(ctx context.Context, env *Env) error {
 	return nil
 }
 
-func (m *Measure) predict(env *Env, measuredTotal uint64) error {
+func (m *Measure) predict(env *Env, rec recorder, measuredTotal uint64) error {
 	p := m.Predict
 	cfg, ok := modelcfg.Preset(p.Model)
 	if !ok {
@@ -232,12 +248,12 @@ func (m *Measure) predict(env *Env, measuredTotal uint64) error {
 	if err != nil {
 		return err
 	}
-	env.Set("predicted_kv_bytes_per_token", pr.KVBytesPerToken)
-	env.Set("predicted_kv_pool_gib", round3(float64(pr.KVPoolBytes)/(1<<30)))
-	env.Set("predicted_kv_tokens", pr.KVTokens)
-	env.Set("predicted_max_concurrency", pr.EngineConcurrency)
-	env.Set("predicted_weights_gib", round3(float64(pr.WeightsBytes)/(1<<30)))
-	env.Set("predicted_fits", pr.Fits)
+	rec.Set("predicted_kv_bytes_per_token", pr.KVBytesPerToken)
+	rec.Set("predicted_kv_pool_gib", round3(float64(pr.KVPoolBytes)/(1<<30)))
+	rec.Set("predicted_kv_tokens", pr.KVTokens)
+	rec.Set("predicted_max_concurrency", pr.EngineConcurrency)
+	rec.Set("predicted_weights_gib", round3(float64(pr.WeightsBytes)/(1<<30)))
+	rec.Set("predicted_fits", pr.Fits)
 	return nil
 }
 

@@ -72,6 +72,12 @@ func (t *Telemetry) Run(ctx context.Context, env *Env) error {
 		defer mu.Unlock()
 		env.Set("telemetry_samples", len(series.Samples))
 		env.Set("telemetry_interval_ms", t.Interval.D().Milliseconds())
+		all := telemetry.Summarize(series, time.Time{}, time.Time{})
+		env.Set("gpu_util_mean", round1(all.MeanUtil))
+		env.Set("gpu_util_max", round1(all.MaxUtil))
+		env.Set("power_mean_w", round1(all.MeanPowerW))
+		env.Set("power_max_w", round1(all.MaxPowerW))
+		env.Set("gpu_mem_max_mb", round1(mib(all.MaxMemUsed)))
 		for _, w := range windows {
 			sum := telemetry.Summarize(series, w.from, w.to)
 			p := w.name + "_"

@@ -193,7 +193,7 @@ func probe(ctx context.Context, client *http.Client, url string, want int) (stri
 	return "HTTP " + strconv.Itoa(resp.StatusCode), resp.StatusCode == want
 }
 
-func (c JSONCheck) check(ctx context.Context, client *http.Client, base string, env *Env) error {
+func (c JSONCheck) check(ctx context.Context, client *http.Client, base string, env recorder) error {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, base+c.Path, nil)
 	if err != nil {
 		return err

@@ -12,6 +12,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"strings"
 	"syscall"
 	"time"
@@ -23,8 +24,34 @@ import (
 	"github.com/runexp/runexp/steps"
 )
 
-// Version is set with -ldflags "-X github.com/runexp/runexp/internal/cli.Version=...".
+// Version is set with -ldflags "-X github.com/runexp/runexp/internal/cli.Version=...";
+// otherwise it is the git commit the binary was built from, when known.
 var Version = "dev"
+
+func init() {
+	if Version != "dev" {
+		return
+	}
+	info, ok := debug.ReadBuildInfo()
+	if !ok {
+		return
+	}
+	rev, dirty := "", false
+	for _, s := range info.Settings {
+		switch s.Key {
+		case "vcs.revision":
+			rev = s.Value
+		case "vcs.modified":
+			dirty = s.Value == "true"
+		}
+	}
+	if rev != "" {
+		Version = "dev-" + rev
+		if dirty {
+			Version += "-dirty"
+		}
+	}
+}
 
 // Exit codes.
 const (
