@@ -122,20 +122,27 @@ func (m *Measure) Run(ctx context.Context, env *Env) error {
 			return fmt.Errorf("reading %s: %w", b.Name(), err)
 		}
 		total = t.total - t.reserved
-		rec.Set("gpu_backend", b.Name())
-		rec.Set("gpu_uuid", strings.Join(t.uuids, ","))
-		if len(t.names) > 0 {
-			rec.Set("gpu_name", strings.Join(t.names, ","))
+		// The host backend measures a CPU engine: its names say host, not gpu.
+		dev := "gpu_"
+		if b.Name() == "host" {
+			dev = "host_"
 		}
-		rec.Set("gpu_total_mb", round1(mib(t.total)))
+		rec.Set(dev+"backend", b.Name())
+		if dev == "gpu_" {
+			rec.Set("gpu_uuid", strings.Join(t.uuids, ","))
+			if len(t.names) > 0 {
+				rec.Set("gpu_name", strings.Join(t.names, ","))
+			}
+		}
+		rec.Set(dev+"total_mb", round1(mib(t.total)))
 		if m.Baseline {
-			rec.Set("gpu_mem_baseline_mb", round1(mib(t.used)))
+			rec.Set(dev+"mem_baseline_mb", round1(mib(t.used)))
 			env.SetShared(sharedBaseline, t.used)
 			return nil
 		}
-		rec.Set("gpu_mem_used_mb", round1(mib(t.used)))
+		rec.Set(dev+"mem_used_mb", round1(mib(t.used)))
 		if base, ok := env.Shared(sharedBaseline); ok {
-			rec.Set("gpu_mem_delta_mb", round1(mib(t.used)-mib(base.(uint64))))
+			rec.Set(dev+"mem_delta_mb", round1(mib(t.used)-mib(base.(uint64))))
 		}
 		if s, err := env.Server(m.Server); err == nil {
 			pids := proc.TreePIDs(s.Proc)
@@ -143,12 +150,20 @@ func (m *Measure) Run(ctx context.Context, env *Env) error {
 			if err != nil {
 				problems = append(problems, "per-process memory: "+err.Error())
 			} else {
-				var sum uint64
+				var used, pss uint64
 				for _, p := range procs {
-					sum += p.Used
+					used += p.Used
+					pss += p.PSS
 				}
-				rec.Set("gpu_proc_mem_mb", round1(mib(sum)))
-				rec.Set("gpu_procs", len(procs))
+				if dev == "host_" {
+					rec.Set("host_rss_mb", round1(mib(used)))
+					if pss > 0 {
+						rec.Set("host_pss_mb", round1(mib(pss)))
+					}
+				} else {
+					rec.Set("gpu_proc_mem_mb", round1(mib(used)))
+				}
+				rec.Set(dev+"procs", len(procs))
 			}
 		}
 	} else if m.Baseline {

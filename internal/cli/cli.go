@@ -17,6 +17,8 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/runexp/runexp/internal/gguf"
+	"github.com/runexp/runexp/internal/ollama"
 	"github.com/runexp/runexp/internal/proc"
 	"github.com/runexp/runexp/internal/schema"
 	"github.com/runexp/runexp/runner"
@@ -72,6 +74,8 @@ Usage:
   runexp schema                    print the JSON Schema of spec files
   runexp load [flags]              ad-hoc load against an OpenAI-compatible server
   runexp sim serve [MODEL] [flags] the built-in simulated vLLM server
+  runexp gguf [flags]              write a random-weight llama GGUF that never emits EOS
+  runexp ollama-create [flags]     register a GGUF as a model on a running Ollama
   runexp version
 
 Flags of run and plan:
@@ -115,6 +119,10 @@ func Main(args []string, stdout, stderr io.Writer) int {
 		return cmdLoad(args[1:], stdout, stderr)
 	case "sim":
 		return cmdSim(args[1:], stdout, stderr)
+	case "gguf":
+		return gguf.Main(args[1:], stdout, stderr)
+	case "ollama-create":
+		return ollama.CreateMain(args[1:], stdout, stderr)
 	}
 	if strings.HasPrefix(args[0], "-") && len(args) > 1 && !strings.HasPrefix(args[len(args)-1], "-") {
 		return cmdRun(args, stdout, stderr, false)
@@ -125,7 +133,7 @@ func Main(args []string, stdout, stderr io.Writer) int {
 	}
 	if _, err := os.Stat(args[0]); err != nil && !strings.HasSuffix(args[0], ".yaml") && !strings.HasSuffix(args[0], ".yml") {
 		fmt.Fprintf(stderr, "runexp: unknown command %q%s\n\n%s", args[0],
-			spec.DidYouMean(args[0], []string{"run", "plan", "validate", "steps", "schema", "load", "sim", "version"}), usage)
+			spec.DidYouMean(args[0], []string{"run", "plan", "validate", "steps", "schema", "load", "sim", "gguf", "ollama-create", "version"}), usage)
 		return ExitUsage
 	}
 	return cmdRun(args, stdout, stderr, false)

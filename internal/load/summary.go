@@ -1,10 +1,10 @@
 package load
 
 import (
+	"cmp"
 	"math"
 	"reflect"
 	"slices"
-	"sort"
 	"strings"
 	"time"
 )
@@ -228,11 +228,11 @@ func Summarize(m Mode, rs []RequestResult, errorThreshold float64) Summary {
 	}
 
 	// Peak overlap; at equal times ends come before starts.
-	sort.Slice(edges, func(i, j int) bool {
-		if edges[i].t != edges[j].t {
-			return edges[i].t < edges[j].t
+	slices.SortFunc(edges, func(a, b edge) int {
+		if c := cmp.Compare(a.t, b.t); c != 0 {
+			return c
 		}
-		return edges[i].d < edges[j].d
+		return cmp.Compare(a.d, b.d)
 	})
 	cur := 0
 	for _, e := range edges {

@@ -5,8 +5,14 @@
 // trickling bytes, mid-stream disconnects, 4xx/5xx bursts, no [DONE]).
 //
 // Use NewServer in tests (an httptest.Server) or NewHandler to serve it
-// yourself (bench/stub). Token i of a response is sent at
-// arrival + TTFT + i*ITL (absolute deadlines, so there is no drift).
+// yourself (bench/stub). Token i (from 0) of a response is sent at
+// arrival + TTFT + i*ITL (absolute deadlines, so there is no drift), where
+// arrival is the handler's start. Every SSE event is flushed on its own.
+//
+// GET /loadtest/stats reports requests seen, peak requests in flight and
+// the server-side first-token delays actually achieved (?reset=1 clears
+// them), so a benchmark can tell the stub's own lateness from the client's
+// measurement error.
 package loadtest
 
 import (

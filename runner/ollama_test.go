@@ -1,0 +1,212 @@
+package runner_test
+
+import (
+	"bytes"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// These tests run a real third-party server: Ollama, built from the Go
+// module proxy by scripts/install-ollama.sh. .ci/run installs it and sets
+// RUNEXP_OLLAMA_BIN; without it they are skipped.
+func ollamaBin(t *testing.T) string {
+	t.Helper()
+	bin := os.Getenv("RUNEXP_OLLAMA_BIN")
+	if bin == "" {
+		t.Skip("RUNEXP_OLLAMA_BIN is not set (BIN=$(scripts/install-ollama.sh) installs Ollama)")
+	}
+	if _, err := os.Stat(bin); err != nil {
+		t.Fatalf("RUNEXP_OLLAMA_BIN: %v", err)
+	}
+	return bin
+}
+
+// ollamaLeftovers lists live processes running the Ollama binary.
+func ollamaLeftovers(bin string) []string {
+	var out []string
+	entries, _ := os.ReadDir("/proc")
+	for _, e := range entries {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		cmdline, err := os.ReadFile(filepath.Join("/proc", e.Name(), "cmdline"))
+		if err != nil || !bytes.HasPrefix(cmdline, []byte(bin+"\x00")) {
+			continue
+		}
+		stat, _ := os.ReadFile(filepath.Join("/proc", e.Name(), "stat"))
+		if i := bytes.LastIndexByte(stat, ')'); i > 0 && i+2 < len(stat) && (stat[i+2] == 'Z' || stat[i+2] == 'X') {
+			continue
+		}
+		out = append(out, fmt.Sprintf("%d %s", pid, strings.ReplaceAll(string(cmdline), "\x00", " ")))
+	}
+	return out
+}
+
+func assertNoOllama(t *testing.T, bin string) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		left := ollamaLeftovers(bin)
+		if len(left) == 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("ollama processes left behind:\n%s", strings.Join(left, "\n"))
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+func TestOllamaCPUExperiment(t *testing.T) {
+	bin := ollamaBin(t)
+	out := t.TempDir()
+	start := time.Now()
+	cmd := exec.Command(runexpBin, "../experiments/ollama-cpu.yaml", "--set", "ollama="+bin,
+		"--set", fmt.Sprintf("port=%d", freePort(t)), "--out", out)
+	output, err := cmd.CombinedOutput()
+	t.Logf("ollama-cpu.yaml ran in %s", time.Since(start).Round(time.Millisecond))
+	if err != nil {
+		t.Fatalf("runexp: %v\n%s", err, output)
+	}
+	runs, _ := filepath.Glob(filepath.Join(out, "ollama-cpu", "*"))
+	if len(runs) != 1 {
+		t.Fatalf("run dirs %v", runs)
+	}
+	run := runs[0]
+
+	ctx := readCSVMaps(t, filepath.Join(run, "context", "context_scaling.csv"))
+	if len(ctx) != 5 {
+		t.Fatalf("want 5 context points, got %d", len(ctx))
+	}
+	prevRSS, prevKV := 0.0, 0.0
+	for i, r := range ctx {
+		if r["status"] != "ok" {
+			t.Fatalf("point %d: %v", i, r)
+		}
+		rss, _ := strconv.ParseFloat(r["host_rss_mb"].(string), 64)
+		kv, _ := strconv.ParseFloat(r["kv_buffer_mib"].(string), 64)
+		c, _ := strconv.ParseFloat(r["context"].(string), 64)
+		if rss < prevRSS {
+			t.Errorf("memory decreased with context: %v MiB at %v after %v", rss, c, prevRSS)
+		}
+		// KV bytes per token of the cpu-small shape: 8192, as the notes predict.
+		if want := c * 8192 / (1 << 20); kv != want {
+			t.Errorf("context %v: KV buffer %v MiB, want %v", c, kv, want)
+		}
+		if kv <= prevKV {
+			t.Errorf("KV buffer did not grow: %v after %v", kv, prevKV)
+		}
+		prevRSS, prevKV = rss, kv
+	}
+	notes := readFile(t, filepath.Join(run, "context", "context_scaling_notes.md"))
+	if !strings.Contains(notes, "measured, not simulated") || !strings.Contains(notes, ctx[4]["host_rss_mb"].(string)) {
+		t.Errorf("notes:\n%s", notes)
+	}
+
+	reqs := readCSVMaps(t, filepath.Join(run, "batching", "requests.csv"))
+	if len(reqs) != 2*2*16 {
+		t.Errorf("want 64 requests, got %d", len(reqs))
+	}
+	for _, r := range reqs {
+		if r["completion_tokens"] != "32" || r["finish_reason"] != "length" || r["error_class"] != "" {
+			t.Errorf("request not exactly max_tokens: %v", r)
+			break
+		}
+	}
+	for _, s := range readCSVMaps(t, filepath.Join(run, "batching", "load_summary.csv")) {
+		if s["completed"] != "16" || s["failed"] != "0" || s["tokens_source"] != "usage" {
+			t.Errorf("summary %v %v: completed %v failed %v tokens from %v", s["parallel"], s["mode"], s["completed"], s["failed"], s["tokens_source"])
+		}
+	}
+	if b := readFile(t, filepath.Join(run, "batching", "batching_benchmark.md")); !strings.Contains(b, "sequential_s = ") {
+		t.Errorf("batching_benchmark.md:\n%s", b)
+	}
+	assertNoOllama(t, bin)
+}
+
+// ollamaSpec launches Ollama, registers a tiny model and then either SIGKILLs
+// the server behind runexp's back or sends long load, per the axis.
+const ollamaSpec = `version: runexp/v1
+name: ollama-teardown
+vars: {ollama: %q, port: %d}
+studies:
+  - name: model
+    steps:
+      - {id: gguf, type: exec, with: {command: [runexp, gguf, --shape, tiny, --name, tiny, --out, "${run.dir}/model.gguf"]}}
+  - name: s
+    sweep:
+      axes:
+        case: [%s]
+    steps:
+      - id: server
+        type: launch
+        with:
+          command: ["${ollama}", serve]
+          port: ${port}
+          env: {OLLAMA_HOST: "127.0.0.1:${port}", OLLAMA_MODELS: "${point.dir}/models", HOME: "${point.dir}/home", OLLAMA_NOPRUNE: "1", OLLAMA_NUM_PARALLEL: "2"}
+      - {id: ready, type: wait-ready, needs: [server], with: {path: /, interval: 100ms}}
+      - id: create
+        type: exec
+        needs: [ready]
+        with: {command: [runexp, ollama-create, --url, "127.0.0.1:${port}", --gguf, "${run.dir}/model.gguf", --name, tiny, --models-dir, "${point.dir}/models", --param, num_thread=1, --load]}
+      - id: kill
+        type: exec
+        needs: [create]
+        with:
+          shell: true
+          # a loaded model means a runner child; SIGKILL only the server, orphaning it
+          command: ['test ${case} != sigkill || { pgrep -f "^${ollama} runner" && pkill -KILL -f "^${ollama} serve$$" && sleep 0.5; }']
+      - id: load
+        type: load
+        needs: [kill]
+        with: {model: tiny, max_tokens: 64, modes: [{kind: concurrent, requests: 400, concurrency: 4}]}
+      - {id: stop, type: teardown, needs: [server]}
+`
+
+func TestOllamaSIGKILLedServerLeavesNoRunner(t *testing.T) {
+	bin := ollamaBin(t)
+	out := t.TempDir()
+	path := writeSpec(t, fmt.Sprintf(ollamaSpec, bin, freePort(t), "sigkill"))
+	cmd := exec.Command(runexpBin, path, "--out", out)
+	output, err := cmd.CombinedOutput()
+	// The server died under the load step: the point fails, and the
+	// runner child that SIGKILL orphaned must still be gone.
+	if code := cmd.ProcessState.ExitCode(); code != 1 {
+		t.Fatalf("exit %d (%v), want 1\n%s", code, err, output)
+	}
+	results, _ := filepath.Glob(filepath.Join(out, "ollama-teardown", "*", "s", "*", "result.json"))
+	if len(results) != 1 || !strings.Contains(readFile(t, results[0]), `"phase": "load"`) {
+		t.Errorf("the point should fail in load (server gone), not earlier:\n%s", output)
+	}
+	assertNoOllama(t, bin)
+}
+
+func TestOllamaCtrlCMidLoad(t *testing.T) {
+	bin := ollamaBin(t)
+	out := t.TempDir()
+	path := writeSpec(t, fmt.Sprintf(ollamaSpec, bin, freePort(t), "interrupt"))
+	cmd, buf := startRunexp(t, path, "--out", out)
+	waitForLine(t, buf, cmd, "load (load) ...")
+	time.Sleep(700 * time.Millisecond)
+	// Runner processes exist now; Ctrl-C must take them down with the server.
+	if len(ollamaLeftovers(bin)) < 2 {
+		t.Logf("expected serve + runner running mid-load, saw %v", ollamaLeftovers(bin))
+	}
+	cmd.Process.Signal(syscall.SIGINT)
+	if code := exitCode(t, cmd); code != 130 {
+		t.Fatalf("exit %d, want 130\n%s", code, buf.String())
+	}
+	results, _ := filepath.Glob(filepath.Join(out, "ollama-teardown", "*", "s", "*", "result.json"))
+	if len(results) != 1 {
+		t.Errorf("interrupted point's result.json: %v", results)
+	}
+	assertNoOllama(t, bin)
+}
