@@ -15,6 +15,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"text/template"
 	"time"
 
 	"go.yaml.in/yaml/v3"
@@ -174,9 +175,15 @@ func compileStudy(d *spec.Decoder, reg *steps.Registry, x *spec.Experiment, i in
 			if a.Template == "" {
 				continue
 			}
-			if _, err := os.Stat(filepath.Join(p.SpecDir, a.Template)); err != nil {
-				errs.Add(d.Pos(spec.ValueNode(a.Node, "template")), fmt.Sprintf("%s.artifacts[%d].template", path, j),
-					"template file %q not found next to the spec", a.Template)
+			tpos, tpath := d.Pos(spec.ValueNode(a.Node, "template")), fmt.Sprintf("%s.artifacts[%d].template", path, j)
+			text, err := os.ReadFile(filepath.Join(p.SpecDir, a.Template))
+			if err != nil {
+				errs.Add(tpos, tpath, "template file %q not found next to the spec", a.Template)
+				continue
+			}
+			// Parse now, so a broken template fails validation rather than the end of a long run.
+			if _, err := template.New(a.Template).Funcs(TemplateFuncs()).Parse(string(text)); err != nil {
+				errs.Add(tpos, tpath, "%v", err)
 			}
 		}
 	}
