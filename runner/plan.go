@@ -219,6 +219,8 @@ func compilePoint(d *spec.Decoder, reg *steps.Registry, rs spec.RawStudy, path s
 	var list []spec.Step
 	errs = append(errs, withoutCascade(d.Decode(n, path+".steps", &list), subErrs)...)
 	errs = append(errs, spec.CheckSteps(d, path+".steps", list)...)
+	launches := map[string]*steps.Launch{}
+	lastLaunch := ""
 	for j := range list {
 		st := &list[j]
 		stp := fmt.Sprintf("%s.steps[%d]", path, j)
@@ -248,6 +250,13 @@ func compilePoint(d *spec.Decoder, reg *steps.Registry, rs spec.RawStudy, path s
 				}
 				errs.Merge(pos, stp+".with", err)
 			}
+		}
+		switch c := cfg.(type) {
+		case *steps.Launch:
+			launches[st.ID] = c
+			lastLaunch = st.ID
+		case steps.Targeter:
+			c.SetTarget(launches, lastLaunch)
 		}
 		timeout := st.Timeout
 		if timeout == 0 {

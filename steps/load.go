@@ -37,6 +37,20 @@ type Load struct {
 	ErrorThreshold  float64        `yaml:"error_threshold" json:"error_threshold" doc:"fraction of failed requests a mode tolerates before the step fails (0: any error fails)"`
 	Modes           []LoadMode     `yaml:"modes" json:"modes" doc:"modes run in order against the same server"`
 	Requests        string         `yaml:"requests_file" json:"requests_file" doc:"per-request results (JSONL) in the point folder"`
+	Target          string         `yaml:"-" json:"target,omitempty"`
+}
+
+// SetTarget records the endpoint for the plan.
+func (l *Load) SetTarget(launches map[string]*Launch, last string) {
+	path := "/v1/completions"
+	if l.API == load.APIChat {
+		path = "/v1/chat/completions"
+	}
+	if l.URL != "" {
+		l.Target = strings.TrimRight(l.URL, "/") + path
+		return
+	}
+	l.Target = targetURL(launches, last, l.Server, path)
 }
 
 // LoadMode is one measured phase of a load step.

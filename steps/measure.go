@@ -34,6 +34,7 @@ type Measure struct {
 	Predict  *PredictConfig `yaml:"predict" json:"predict,omitempty" doc:"predict vLLM's KV cache from a model config"`
 	Require  []string       `yaml:"require" json:"require,omitempty" doc:"value names that must be recorded, or the step fails"`
 	Prefix   string         `yaml:"prefix" json:"prefix,omitempty" doc:"prefix for every recorded name, to compare backends at one point (e.g. smi_)"`
+	Target   string         `yaml:"-" json:"target,omitempty"`
 }
 
 // LogRule is one regular expression with named captures.
@@ -86,6 +87,13 @@ func (m *Measure) Validate() error {
 		}
 	}
 	return nil
+}
+
+// SetTarget records the server URL for the plan when the step reads it.
+func (m *Measure) SetTarget(launches map[string]*Launch, last string) {
+	if m.Metrics != "" || len(m.JSON) > 0 {
+		m.Target = targetURL(launches, last, m.Server, "")
+	}
 }
 
 const sharedBaseline = "gpu.baseline"

@@ -93,5 +93,22 @@ func Builtin() *Registry {
 	)
 }
 
-// errorf is fmt.Errorf, named for the steps' error style.
-var errorf = fmt.Errorf
+// Targeter is implemented by steps that talk to a launched server: the
+// planner passes the launch steps before them at the point, so the plan can
+// show the URL each step will use. It is for display; at run time the step
+// asks Env for the server actually launched.
+type Targeter interface {
+	SetTarget(launches map[string]*Launch, last string)
+}
+
+// targetURL is the URL of the named (or last) launch, plus path.
+func targetURL(launches map[string]*Launch, last, server, path string) string {
+	id := server
+	if id == "" {
+		id = last
+	}
+	if l, ok := launches[id]; ok && l.Port > 0 {
+		return fmt.Sprintf("http://%s:%d%s", l.Host, l.Port, path)
+	}
+	return ""
+}

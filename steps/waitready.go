@@ -25,6 +25,15 @@ type WaitReady struct {
 	Interval       spec.Duration `yaml:"interval" json:"interval" doc:"time between probes"`
 	AttemptTimeout spec.Duration `yaml:"attempt_timeout" json:"attempt_timeout" doc:"timeout of one probe"`
 	JSONChecks     []JSONCheck   `yaml:"json_checks" json:"json_checks,omitempty" doc:"after the probe succeeds, JSON fields that must hold (e.g. /v1/models data[0].max_model_len)"`
+	Target         string        `yaml:"-" json:"target,omitempty"`
+}
+
+// SetTarget records the probe URL for the plan.
+func (w *WaitReady) SetTarget(launches map[string]*Launch, last string) {
+	w.Target = w.URL
+	if w.Target == "" {
+		w.Target = targetURL(launches, last, w.Server, w.Path)
+	}
 }
 
 // JSONCheck is one field of a JSON response that must equal a value.
