@@ -79,11 +79,13 @@ func (x *Exec) Run(ctx context.Context, env *Env) error {
 	if x.Record != "" {
 		env.Set(x.Record, strings.TrimSpace(out.String()))
 	}
+	if ctx.Err() != nil {
+		// The group was killed for the deadline or an interrupt: that, not the
+		// exit code the kill produced, is what happened.
+		return fmt.Errorf("%s: %w", x.Command[0], context.Cause(ctx))
+	}
 	var exitErr *exec.ExitError
 	if err != nil && !errors.As(err, &exitErr) {
-		if ctx.Err() != nil {
-			return fmt.Errorf("%s: %w", x.Command[0], context.Cause(ctx))
-		}
 		return fmt.Errorf("%s: %w", x.Command[0], err)
 	}
 	if code != x.ExpectExit {

@@ -20,7 +20,7 @@ type GPUSpec struct {
 }
 
 func (g GPUSpec) validate() error {
-	names := append(open.Names(), "auto")
+	names := open.Names() // includes "auto"
 	ok := false
 	for _, n := range names {
 		ok = ok || n == g.GPU

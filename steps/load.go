@@ -202,6 +202,9 @@ func (l *Load) Run(ctx context.Context, env *Env) error {
 // measure step started one) can mark where each mode begins and ends.
 func runLoadModes(ctx context.Context, cfg load.Config, onResult func(load.RequestResult), env *Env) ([]load.Summary, error) {
 	mark, _ := env.Shared(sharedModeMarkers)
+	if mark != nil {
+		defer mark.(func(string))("") // close the last mode's window, also on failure
+	}
 	var out []load.Summary
 	for _, m := range cfg.Modes {
 		one := cfg
@@ -218,9 +221,6 @@ func runLoadModes(ctx context.Context, cfg load.Config, onResult func(load.Reque
 		if err != nil {
 			return out, err
 		}
-	}
-	if mark != nil {
-		mark.(func(string))("")
 	}
 	return out, nil
 }

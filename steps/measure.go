@@ -197,7 +197,8 @@ func (m *Measure) Run(ctx context.Context, env *Env) error {
 		if err != nil {
 			return err
 		}
-		for _, k := range res.Keys() {
+		// Every capture: numbers as numbers, the rest (vllm_version, ...) as text.
+		for _, k := range sortedKeys(stringsToAny(res.Text)) {
 			if v, ok := res.Values[k]; ok {
 				rec.Set(k, v)
 			} else {
@@ -316,6 +317,14 @@ func sleepCtx(ctx context.Context, d time.Duration) error {
 	case <-ctx.Done():
 		return context.Cause(ctx)
 	}
+}
+
+func stringsToAny(m map[string]string) map[string]any {
+	out := make(map[string]any, len(m))
+	for k, v := range m {
+		out[k] = v
+	}
+	return out
 }
 
 func floatsToAny(m map[string]float64) map[string]any {

@@ -40,8 +40,11 @@ func (r *ReleaseCheck) Validate() error {
 	if r.OnDirty != "abort" && r.OnDirty != "continue" {
 		return fieldErr("on_dirty", "must be abort or continue, got %q", r.OnDirty)
 	}
-	if r.Within <= 0 || r.Interval <= 0 {
-		return fieldErr("within", "within and interval must be positive")
+	if r.Within <= 0 {
+		return fieldErr("within", "must be positive")
+	}
+	if r.Interval <= 0 {
+		return fieldErr("interval", "must be positive")
 	}
 	return nil
 }

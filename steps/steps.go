@@ -12,8 +12,9 @@ package steps
 
 import (
 	"context"
-	"fmt"
+	"net"
 	"sort"
+	"strconv"
 	"time"
 )
 
@@ -108,7 +109,7 @@ func targetURL(launches map[string]*Launch, last, server, path string) string {
 		id = last
 	}
 	if l, ok := launches[id]; ok && l.Port > 0 {
-		return fmt.Sprintf("http://%s:%d%s", l.Host, l.Port, path)
+		return "http://" + net.JoinHostPort(l.Host, strconv.Itoa(l.Port)) + path
 	}
 	return ""
 }

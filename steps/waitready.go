@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	neturl "net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -139,9 +140,11 @@ func (w *WaitReady) Run(ctx context.Context, env *Env) error {
 	}
 	env.Set(w.id(srv)+"ready_s", time.Since(start).Seconds())
 	for _, c := range w.JSONChecks {
-		base := url[:len(url)-len(w.Path)]
+		base := ""
 		if srv != nil && srv.URL != "" {
 			base = srv.URL
+		} else if u, err := neturl.Parse(url); err == nil {
+			base = u.Scheme + "://" + u.Host
 		}
 		if err := c.check(ctx, client, base, env); err != nil {
 			return err
