@@ -12,6 +12,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"runtime/debug"
 	"strings"
 	"syscall"
@@ -185,6 +186,12 @@ func cmdRun(args []string, stdout, stderr io.Writer, planOnly bool) int {
 	if len(files) != 1 {
 		fmt.Fprintf(stderr, "runexp %s: want exactly one spec file, got %d\n", name, len(files))
 		return ExitUsage
+	}
+	// Absolute, so ${run.dir} and ${point.dir} mean the same folder to every
+	// step, whatever its working directory (steps run in their point folder);
+	// plan shows the same paths run uses.
+	if abs, err := filepath.Abs(*out); err == nil {
+		*out = abs
 	}
 	plan, code := compile(files[0], sets, *out, stderr)
 	if plan == nil {
