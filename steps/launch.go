@@ -81,7 +81,7 @@ func (l *Launch) Run(ctx context.Context, env *Env) error {
 		StopGrace:  l.StopGrace.D(),
 	})
 	if err != nil {
-		return fmt.Errorf("start %s: %w", l.Command[0], err)
+		return err // proc's error names the program and why
 	}
 	s := &Server{ID: l.ID, Proc: p, Host: l.Host, Port: l.Port, LogPath: logFile, Started: time.Now()}
 	if l.Port > 0 {
