@@ -5,6 +5,7 @@ import (
 	"encoding/csv"
 	"encoding/json"
 	"fmt"
+	"math"
 	"os"
 	"path/filepath"
 	"sort"
@@ -28,7 +29,7 @@ func pointRow(pr *PointResult) (Row, []string) {
 		if _, ok := row[k]; !ok {
 			order = append(order, k)
 		}
-		row[k] = v
+		row[k] = finite(v)
 	}
 	set("point", pr.ID)
 	for _, v := range pr.Sweep {
@@ -67,13 +68,29 @@ func tableRows(points []*PointResult, table string) ([]Row, []string) {
 			}
 			for _, k := range tv.Keys() {
 				x, _ := tv.Get(k)
-				row[k] = x
+				row[k] = finite(x)
 				add(k)
 			}
 			rows = append(rows, row)
 		}
 	}
 	return rows, order
+}
+
+// finite maps NaN and ±Inf (which JSON cannot hold) to nil, so one odd
+// reading cannot make a study's JSON artifacts unwritable.
+func finite(v any) any {
+	switch f := v.(type) {
+	case float64:
+		if math.IsNaN(f) || math.IsInf(f, 0) {
+			return nil
+		}
+	case float32:
+		if math.IsNaN(float64(f)) || math.IsInf(float64(f), 0) {
+			return nil
+		}
+	}
+	return v
 }
 
 func studyRows(points []*PointResult) ([]Row, []string) {

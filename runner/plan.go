@@ -91,12 +91,22 @@ type UsageError struct{ Err error }
 func (u *UsageError) Error() string { return u.Err.Error() }
 func (u *UsageError) Unwrap() error { return u.Err }
 
-// RunDirFor returns runs/<name>/<UTC timestamp>.
+// RunDirFor returns runs/<name>/<UTC timestamp>, with a -2, -3, ... suffix
+// when a run of the same second already has that folder. (Execute creates
+// the folder exclusively, so a race between two processes fails rather than
+// mixing two runs.)
 func RunDirFor(outDir, name string, now time.Time) string {
 	if outDir == "" {
 		outDir = "runs"
 	}
-	return filepath.Join(outDir, name, now.UTC().Format("20060102T150405Z"))
+	base := filepath.Join(outDir, name, now.UTC().Format("20060102T150405Z"))
+	dir := base
+	for i := 2; ; i++ {
+		if _, err := os.Lstat(dir); os.IsNotExist(err) {
+			return dir
+		}
+		dir = fmt.Sprintf("%s-%d", base, i)
+	}
 }
 
 // Compile builds the plan for x. Errors are a spec.ErrorList (exit 2) or a

@@ -110,8 +110,12 @@ func Execute(ctx context.Context, p *Plan, opt ExecOptions) (*Result, error) {
 	opt.specDir = p.SpecDir
 	opt.gpus = steps.NewGPUCache()
 	defer opt.gpus.Close()
-	if err := os.MkdirAll(p.RunDir, 0o755); err != nil {
+	if err := os.MkdirAll(filepath.Dir(p.RunDir), 0o755); err != nil {
 		return nil, err
+	}
+	// Exclusive: never write into another run's folder.
+	if err := os.Mkdir(p.RunDir, 0o755); err != nil {
+		return nil, fmt.Errorf("run directory: %w", err)
 	}
 	m := newManifest(p, opt.Version)
 	if err := writeRunFiles(p, m); err != nil {

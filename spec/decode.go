@@ -154,7 +154,7 @@ func (d *Decoder) decode(n *yaml.Node, path string, v reflect.Value) ErrorList {
 		if v.Type().Key().Kind() != reflect.String {
 			panic("spec: only map[string]T is supported")
 		}
-		var errs ErrorList
+		errs := d.duplicateKeys(n, path)
 		if v.IsNil() {
 			v.Set(reflect.MakeMap(v.Type()))
 		}
@@ -343,7 +343,7 @@ func (d *Decoder) decodeStruct(n *yaml.Node, path string, v reflect.Value) Error
 	for i, f := range fields {
 		names[i] = f.name
 	}
-	var errs ErrorList
+	errs := d.duplicateKeys(n, path)
 	for i := 0; i+1 < len(n.Content); i += 2 {
 		k, val := resolve(n.Content[i]), n.Content[i+1]
 		var fi *fieldInfo
@@ -359,6 +359,25 @@ func (d *Decoder) decodeStruct(n *yaml.Node, path string, v reflect.Value) Error
 			continue
 		}
 		errs = append(errs, d.decode(val, joinPath(path, k.Value), v.FieldByIndex(fi.index))...)
+	}
+	return errs
+}
+
+// duplicateKeys reports every key of mapping n that appeared before (yaml.v3
+// does not, when it decodes into nodes).
+func (d *Decoder) duplicateKeys(n *yaml.Node, path string) ErrorList {
+	var errs ErrorList
+	first := map[string]int{}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		k := resolve(n.Content[i])
+		if k.Kind != yaml.ScalarNode {
+			continue
+		}
+		if line, dup := first[k.Value]; dup {
+			errs = append(errs, d.Errorf(k, joinPath(path, k.Value), "duplicate key (also on line %d)", line)...)
+			continue
+		}
+		first[k.Value] = k.Line
 	}
 	return errs
 }

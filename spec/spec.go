@@ -226,20 +226,28 @@ func CheckSteps(d *Decoder, path string, steps []Step) ErrorList {
 	for i := range s.Steps {
 		st := &s.Steps[i]
 		sp := fmt.Sprintf("%s[%d]", path, i)
+		if st.Node == nil {
+			continue // not a mapping: the decoder reported it
+		}
 		if KeyNode(st.Node, "type") == nil {
 			errs.Add(st.Pos, sp+".type", "missing")
 		}
 		if st.ID == "" && st.Type != "" {
 			if typeCount[st.Type] > 1 {
 				errs.Add(st.Pos, sp+".id", "missing: type %q is used more than once, so each needs an id", st.Type)
+			} else {
+				st.ID = st.Type
 			}
-			st.ID = st.Type
 		}
 		if st.ID != "" && KeyNode(st.Node, "id") != nil && !idPattern.MatchString(st.ID) {
 			errs.Add(d.Pos(ValueNode(st.Node, "id")), sp+".id", "%q must start with a letter and use letters, digits, - or _", st.ID)
 		}
-		if j, dup := seen[st.ID]; dup && st.ID != "" && KeyNode(st.Node, "id") != nil {
-			errs.Add(d.Pos(ValueNode(st.Node, "id")), sp+".id", "duplicate step id %q (also steps[%d])", st.ID, j)
+		if j, dup := seen[st.ID]; dup && st.ID != "" {
+			pos := st.Pos
+			if v := ValueNode(st.Node, "id"); v != nil {
+				pos = d.Pos(v)
+			}
+			errs.Add(pos, sp+".id", "duplicate step id %q (also steps[%d])", st.ID, j)
 		}
 		if st.ID != "" {
 			seen[st.ID] = i
@@ -281,6 +289,9 @@ func CheckArtifacts(d *Decoder, path string, artifacts []Artifact) ErrorList {
 	for i := range artifacts {
 		a := &artifacts[i]
 		ap := fmt.Sprintf("%s[%d]", path, i)
+		if a.Node == nil {
+			continue // not a mapping: the decoder reported it
+		}
 		pathPos := d.Pos(ValueNode(a.Node, "path"))
 		switch {
 		case a.Path == "":
@@ -303,6 +314,9 @@ func CheckArtifacts(d *Decoder, path string, artifacts []Artifact) ErrorList {
 				errs.Add(a.Pos, ap+".chart", "chart artifacts need a chart: block")
 			} else if (a.Chart.X == "" || len(a.Chart.Y) == 0) && (a.Chart.Value == "" || a.Chart.Group == "") {
 				errs.Add(d.Pos(ValueNode(a.Node, "chart")), ap+".chart", "give x and y (line chart) or value and group (box plot)")
+			}
+			if !strings.HasSuffix(a.Path, ".svg") && !strings.HasSuffix(a.Path, ".png") {
+				errs.Add(pathPos, ap+".path", "a chart is written as .svg or .png, got %q", a.Path)
 			}
 		case "":
 			errs.Add(a.Pos, ap+".format", "missing (one of %s)", strings.Join(ArtifactFormats, ", "))

@@ -49,10 +49,14 @@ func (s *Sweep) UnmarshalSpec(d *Decoder, n *yaml.Node, path string) ErrorList {
 		errs = append(errs, d.Errorf(n, path+".axes", "a sweep needs at least one axis: axes: {name: [values...]}")...)
 		return errs
 	}
+	errs = append(errs, d.duplicateKeys(axes, path+".axes")...)
 	index := map[string]int{}
 	for i := 0; i+1 < len(axes.Content); i += 2 {
 		k, v := resolve(axes.Content[i]), resolve(axes.Content[i+1])
 		ap := path + ".axes." + k.Value
+		if _, dup := index[k.Value]; dup {
+			continue // reported by duplicateKeys
+		}
 		if !idPattern.MatchString(k.Value) || strings.Contains(k.Value, "-") {
 			errs = append(errs, d.Errorf(k, ap, "axis names use letters, digits and _ and start with a letter")...)
 			continue
@@ -217,16 +221,25 @@ func (s *Sweep) Expand() []Point {
 		}
 		dims = append(dims, d)
 	}
+	// A zip group advances as far as its shortest axis (unequal lengths are
+	// reported by UnmarshalSpec; this keeps Expand safe regardless).
+	dimLen := func(d dim) int {
+		n := len(s.Axes[d.axes[0]].Values)
+		for _, ai := range d.axes {
+			n = min(n, len(s.Axes[ai].Values))
+		}
+		return n
+	}
 	total := 1
 	for _, d := range dims {
-		total *= len(s.Axes[d.axes[0]].Values)
+		total *= dimLen(d)
 	}
 	var out []Point
 	for idx := 0; idx < total; idx++ {
 		pos := make([]int, len(s.Axes))
 		rem := idx
 		for di := len(dims) - 1; di >= 0; di-- {
-			n := len(s.Axes[dims[di].axes[0]].Values)
+			n := dimLen(dims[di])
 			for _, ai := range dims[di].axes {
 				pos[ai] = rem % n
 			}

@@ -41,10 +41,13 @@ func (vs *Vars) UnmarshalSpec(d *Decoder, n *yaml.Node, path string) ErrorList {
 	if n.Kind != yaml.MappingNode {
 		return d.Errorf(n, path, "expected a mapping of name: value, got %s", kindName(n))
 	}
-	var errs ErrorList
+	errs := d.duplicateKeys(n, path)
 	for i := 0; i+1 < len(n.Content); i += 2 {
 		k, val := resolve(n.Content[i]), resolve(n.Content[i+1])
 		vp := joinPath(path, k.Value)
+		if _, dup := vs.Lookup(k.Value); dup {
+			continue // reported by duplicateKeys
+		}
 		if !idPattern.MatchString(k.Value) || strings.Contains(k.Value, "-") {
 			errs = append(errs, d.Errorf(k, vp, "var names use letters, digits and _ and start with a letter")...)
 			continue

@@ -245,17 +245,29 @@ func execute(plan *runner.Plan, stdout, stderr io.Writer) int {
 	sigs := make(chan os.Signal, 2)
 	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM, syscall.SIGHUP)
 	defer signal.Stop(sigs)
+	// A closed stdout (`runexp ... | tee log`, and Ctrl-C ended tee) must not
+	// kill runexp before its servers are torn down: with SIGPIPE caught, the
+	// write fails with EPIPE instead. (Caught, not ignored, so launched
+	// servers still get the default disposition.)
+	pipes := make(chan os.Signal, 1)
+	signal.Notify(pipes, syscall.SIGPIPE)
+	defer signal.Stop(pipes)
+	done := make(chan struct{})
+	defer close(done)
 	go func() {
-		sig, ok := <-sigs
-		if !ok {
+		select {
+		case sig := <-sigs:
+			fmt.Fprintf(stderr, "\nrunexp: %v: stopping gracefully, tearing down servers (again to kill everything now)\n", sig)
+			cancel(runner.ErrInterrupted)
+		case <-done:
 			return
 		}
-		fmt.Fprintf(stderr, "\nrunexp: %v: stopping gracefully, tearing down servers (again to kill everything now)\n", sig)
-		cancel(runner.ErrInterrupted)
-		if _, ok := <-sigs; ok {
+		select {
+		case <-sigs:
 			fmt.Fprintln(stderr, "runexp: killing every process group now")
 			proc.KillAll()
 			os.Exit(ExitInterrupted)
+		case <-done:
 		}
 	}()
 	start := time.Now()

@@ -466,13 +466,32 @@ func snippet(b []byte) string {
 
 // fail records an error, with the API key redacted from the message.
 func (c *client) fail(r *RequestResult, class, msg string) {
-	if c.apiKey != "" && strings.Contains(msg, c.apiKey) {
-		msg = strings.ReplaceAll(msg, c.apiKey, redacted)
-	}
+	msg = redactIn(msg, c.apiKey)
 	if len(msg) > maxErrString {
 		msg = msg[:maxErrString] + "..."
 	}
 	r.ErrorClass, r.Error = class, msg
+}
+
+// redactIn replaces the key in msg, and also a trailing piece of it: error
+// bodies are cut (to maxErrBody, or a snippet) before they get here, and a
+// server that echoes the key may have it cut in half. Pieces shorter than 4
+// bytes are left, since they reveal nothing and would match too often.
+func redactIn(msg, key string) string {
+	if key == "" {
+		return msg
+	}
+	msg = strings.ReplaceAll(msg, key, redacted)
+	body, tail := msg, ""
+	if strings.HasSuffix(msg, "...") {
+		body, tail = msg[:len(msg)-3], "..."
+	}
+	for n := min(len(key)-1, len(body)); n >= 4; n-- {
+		if strings.HasSuffix(body, key[:n]) {
+			return body[:len(body)-n] + redacted + tail
+		}
+	}
+	return msg
 }
 
 // classify maps a transport or body-read error to an error class.

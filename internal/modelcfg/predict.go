@@ -378,17 +378,21 @@ func Predict(cfg Config, in PredictInput) (Prediction, error) {
 	p.Formula = formula.String()
 
 	p.ExpectedUsedBytes = p.RequestedBytes + CUDAContextBytes
-	if in.KVCacheMemoryBytes > 0 {
+	switch {
+	case in.NumGPUBlocksOverride > 0:
+		// Only the overridden blocks are allocated.
+		p.ExpectedUsedBytes = p.NonKVBytes + p.NumBlocks*p.BlockBytes + CUDAContextBytes
+	case in.KVCacheMemoryBytes > 0:
 		p.ExpectedUsedBytes = p.NonKVBytes + p.KVPoolBytes + CUDAContextBytes
 	}
 	if p.CUDAGraphBytes > 0 && !p.CUDAGraphInBudget {
 		p.ExpectedUsedBytes += p.CUDAGraphBytes
 	}
 
+	// vLLM checks that one max-length request fits the profiled pool before
+	// it applies --num-gpu-blocks-override (check_enough_kv_cache_memory, then
+	// get_num_blocks), so the check ignores the override.
 	avail := p.KVPoolBytes
-	if in.NumGPUBlocksOverride > 0 {
-		avail = p.NumBlocks * p.BlockBytes
-	}
 	p.EstimatedMaxModelLen = p.estimateMaxLen(avail)
 	switch {
 	case p.NumBlocks <= 0 || avail <= 0:

@@ -52,7 +52,8 @@ func (g *gen) typ(t reflect.Type) obj {
 	}
 	switch t {
 	case durationType:
-		return obj{"type": "string", "pattern": `^([0-9.]+(ns|us|µs|ms|s|m|h))+$|^0$|\$\{`, "description": "a duration such as 500ms, 30s, 10m"}
+		return obj{"anyOf": []any{obj{"type": "string", "pattern": `^([0-9.]+(ns|us|µs|ms|s|m|h))+$|^0$|\$\{`}, obj{"type": "integer", "const": 0}},
+			"description": "a duration such as 500ms, 30s, 10m"}
 	case varsType:
 		scalar := obj{"type": []string{"string", "number", "integer", "boolean"}}
 		value := obj{"oneOf": []any{scalar, obj{"type": "array", "items": scalar}}}
@@ -89,7 +90,8 @@ func (g *gen) typ(t reflect.Type) obj {
 	case reflect.Map:
 		return obj{"type": "object", "additionalProperties": g.typ(t.Elem())}
 	case reflect.String:
-		return obj{"type": "string"}
+		// The decoder takes numbers and booleans as their text (`--port, 8000`).
+		return obj{"type": []string{"string", "number", "integer", "boolean"}}
 	case reflect.Bool:
 		return obj{"anyOf": []any{obj{"type": "boolean"}, ref}}
 	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,

@@ -90,7 +90,7 @@ func (sc *scheduler) blocksFor(tokens, n int) int {
 // pool is short.
 func (sc *scheduler) grow(s *seq, tokens, n int) bool {
 	need := sc.blocksFor(tokens, n) - s.blocks
-	if need > 0 && sc.used+need > sc.cfg.numBlocks {
+	if need > 0 && sc.used+need > sc.usable() {
 		return false
 	}
 	sc.used += need
@@ -225,10 +225,15 @@ func (sc *scheduler) dropStuck() *seq {
 	return s
 }
 
-// usage is the fraction of usable KV blocks in use (vllm:kv_cache_usage_perc).
+// usable is the blocks requests can hold: vLLM V1's BlockPool keeps one of
+// num_gpu_blocks as the null block.
+func (sc *scheduler) usable() int { return max(sc.cfg.numBlocks-1, 0) }
+
+// usage is the fraction of usable KV blocks in use (vllm:kv_cache_usage_perc,
+// which vLLM's get_usage divides by num_gpu_blocks-1).
 func (sc *scheduler) usage() float64 {
-	if sc.cfg.numBlocks == 0 {
+	if sc.usable() == 0 {
 		return 0
 	}
-	return float64(sc.used) / float64(sc.cfg.numBlocks)
+	return float64(sc.used) / float64(sc.usable())
 }

@@ -145,7 +145,7 @@ func TestSchedulerPreemptsWhenPoolIsShort(t *testing.T) {
 	t.Logf("%d preemptions over %d requests", sc.preemptions, preempted)
 
 	// The same load with a pool that holds it all never preempts.
-	big := newScheduler(schedConfig{numBlocks: 8 * 13, blockSize: 16, maxNumSeqs: 8, maxNumBatchedTokens: 2048})
+	big := newScheduler(schedConfig{numBlocks: 8*13 + 1 /* + vLLM's null block */, blockSize: 16, maxNumSeqs: 8, maxNumBatchedTokens: 2048})
 	for i := range 8 {
 		big.add(&seq{id: uint64(i + 1), prompt: 100, target: 100})
 	}

@@ -168,7 +168,8 @@ func (b *Backend) Devices(ctx context.Context) ([]gpu.Device, error) {
 // memory reads nvmlDeviceGetMemoryInfo_v2 where it succeeds (Used excludes
 // driver-reserved memory, as nvidia-smi shows; an idle GPU reads ~0), else
 // v1, whose Used includes the reserved memory on recent drivers (~615 MiB on
-// the H200): subtract an idle baseline in that case.
+// the H200); it is returned as NVML reports it, and callers compare against
+// a baseline read the same way (the measure step's gpu_mem_delta_mb).
 func (d device) memory() (gpu.DeviceMemory, error) {
 	out := gpu.DeviceMemory{Index: d.index, UUID: d.uuid}
 	if m, ret, perr := call2(d.h.GetMemoryInfo_v2); perr == nil && ret == nv.SUCCESS {

@@ -1,0 +1,112 @@
+package cli
+
+import (
+	"bufio"
+	"bytes"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// findProc returns the pids whose argv is exactly argv.
+func findProc(argv ...string) []int {
+	want := []byte(strings.Join(argv, "\x00") + "\x00")
+	var out []int
+	entries, _ := os.ReadDir("/proc")
+	for _, e := range entries {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		b, err := os.ReadFile(filepath.Join("/proc", e.Name(), "cmdline"))
+		if err == nil && bytes.Equal(b, want) {
+			out = append(out, pid)
+		}
+	}
+	return out
+}
+
+// Regression (found in review, fixed): `runexp x.yaml | tee log` and Ctrl-C: the terminal's SIGINT also ends tee,
+// so runexp's next progress line hits a closed pipe. runexp does not handle
+// SIGPIPE, so the Go runtime kills it on that write to fd 1 — before the
+// cleanup stack runs — and the launched server (in its own process group,
+// untouched by the terminal's Ctrl-C) is left running.
+func TestBrokenStdoutPipeStillTearsDown(t *testing.T) {
+	dir := t.TempDir()
+	bin := filepath.Join(dir, "runexp")
+	if out, err := exec.Command("go", "build", "-o", bin, "../../cmd/runexp").CombinedOutput(); err != nil {
+		t.Fatalf("build: %v\n%s", err, out)
+	}
+	marker := fmt.Sprintf("%d.25", 5000+os.Getpid()%4000)
+	spec := writeSpec(t, fmt.Sprintf(`version: runexp/v1
+name: pipe
+studies:
+  - name: s
+    steps:
+      - {id: server, type: launch, with: {command: [sleep, "%s"], stop_grace: 1s}}
+      - {id: wait, type: sleep, with: {duration: 60s}}
+      - {id: stop, type: teardown, needs: [server], always: true}
+`, marker))
+	r, w, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var stderr bytes.Buffer
+	cmd := exec.Command(bin, spec, "--out", filepath.Join(dir, "runs"))
+	cmd.Stdout, cmd.Stderr = w, &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	w.Close()
+	t.Cleanup(func() {
+		for _, pid := range findProc("sleep", marker) {
+			syscall.Kill(pid, syscall.SIGKILL) // the server this test's runexp started
+		}
+	})
+	sc := bufio.NewScanner(r)
+	for sc.Scan() {
+		if strings.Contains(sc.Text(), "wait (sleep) ...") {
+			break
+		}
+	}
+	r.Close() // the `tee` end of the pipe dies with Ctrl-C
+	time.Sleep(100 * time.Millisecond)
+	cmd.Process.Signal(syscall.SIGINT)
+	done := make(chan struct{})
+	go func() { cmd.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(30 * time.Second):
+		cmd.Process.Kill()
+		t.Fatal("runexp did not exit")
+	}
+	time.Sleep(200 * time.Millisecond)
+	if left := findProc("sleep", marker); len(left) > 0 {
+		t.Fatalf("runexp exited (%v) leaving the launched server running: pids %v\nstderr:\n%s", cmd.ProcessState, left, stderr.String())
+	}
+}
+
+// Regression (found in review, fixed): execute's signal goroutine blocks on the signal channel forever once the
+// run ends (signal.Stop does not close it): one goroutine leaks per run.
+func TestExecuteLeavesNoSignalGoroutine(t *testing.T) {
+	good := writeSpec(t, okSpec)
+	out := t.TempDir()
+	for i := 0; i < 3; i++ {
+		if code, stdout, stderr := run(good, "--out", out); code != 0 {
+			t.Fatalf("exit %d\n%s%s", code, stdout, stderr)
+		}
+	}
+	time.Sleep(100 * time.Millisecond)
+	buf := make([]byte, 1<<20)
+	stacks := string(buf[:runtime.Stack(buf, true)])
+	if n := strings.Count(stacks, "cli.execute.func"); n > 0 {
+		t.Fatalf("%d signal goroutines of finished runs are still alive", n)
+	}
+}

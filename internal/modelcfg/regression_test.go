@@ -1,0 +1,44 @@
+package modelcfg
+
+import "testing"
+
+// Regression (found in review, fixed): vLLM checks that one max_model_len request fits the *profiled* available
+// memory (check_enough_kv_cache_memory(vllm_config, spec, available_memory))
+// before get_num_blocks applies num_gpu_blocks_override, so a small override
+// (the flag exists "for testing preemption") still starts. Predict checks the
+// overridden pool instead and refuses to start.
+func TestOverrideCheckedAgainstProfiledMemory(t *testing.T) {
+	phi, ok := Preset("microsoft/Phi-3-mini-4k-instruct")
+	if !ok {
+		t.Fatal("no Phi-3 preset")
+	}
+	in := PredictInput{TotalMemoryBytes: 85_020_000_000, MaxModelLen: 4096}
+	base, err := Predict(phi, in)
+	if err != nil || !base.Fits {
+		t.Fatalf("baseline does not fit: %v %s", err, base.Failure)
+	}
+	in.NumGPUBlocksOverride = 100 // < cdiv(4096,16)+1 = 257 blocks of one request
+	p, err := Predict(phi, in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !p.Fits {
+		t.Errorf("override 100 blocks: Fits=false (%s); vLLM starts because the check uses the %.2f GiB profiled pool", p.Failure, float64(base.KVPoolBytes)/float64(GiB))
+	}
+}
+
+// Regression (found in review, fixed): With --num-gpu-blocks-override vLLM allocates override × block bytes, but
+// ExpectedUsedBytes still assumes the whole profiled pool
+// (RequestedBytes + context), several GiB too high; the simulator's own
+// state file (sim.Serve) already uses NumBlocks × BlockBytes.
+func TestExpectedUsedFollowsOverride(t *testing.T) {
+	phi, _ := Preset("microsoft/Phi-3-mini-4k-instruct")
+	p, err := Predict(phi, PredictInput{TotalMemoryBytes: 85_020_000_000, MaxModelLen: 1024, NumGPUBlocksOverride: 1000})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := p.NonKVBytes + p.NumBlocks*p.BlockBytes + CUDAContextBytes
+	if d := p.ExpectedUsedBytes - want; d > p.BlockBytes || d < -p.BlockBytes {
+		t.Errorf("ExpectedUsedBytes %.2f GiB, allocated %.2f GiB (off by %.2f GiB)", float64(p.ExpectedUsedBytes)/float64(GiB), float64(want)/float64(GiB), float64(d)/float64(GiB))
+	}
+}
