@@ -1,7 +1,6 @@
 package runner_test
 
 import (
-	"bytes"
 	"fmt"
 	"os"
 	"os/exec"
@@ -11,6 +10,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/runexp/runexp/internal/testutil"
 )
 
 // These tests run a real third-party server: Ollama, built from the Go
@@ -30,39 +31,12 @@ func ollamaBin(t *testing.T) string {
 
 // ollamaLeftovers lists live processes running the Ollama binary.
 func ollamaLeftovers(bin string) []string {
-	var out []string
-	entries, _ := os.ReadDir("/proc")
-	for _, e := range entries {
-		pid, err := strconv.Atoi(e.Name())
-		if err != nil {
-			continue
-		}
-		cmdline, err := os.ReadFile(filepath.Join("/proc", e.Name(), "cmdline"))
-		if err != nil || !bytes.HasPrefix(cmdline, []byte(bin+"\x00")) {
-			continue
-		}
-		stat, _ := os.ReadFile(filepath.Join("/proc", e.Name(), "stat"))
-		if i := bytes.LastIndexByte(stat, ')'); i > 0 && i+2 < len(stat) && (stat[i+2] == 'Z' || stat[i+2] == 'X') {
-			continue
-		}
-		out = append(out, fmt.Sprintf("%d %s", pid, strings.ReplaceAll(string(cmdline), "\x00", " ")))
-	}
-	return out
+	return testutil.Processes(testutil.CmdlineStartsWith(bin))
 }
 
 func assertNoOllama(t *testing.T, bin string) {
 	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for {
-		left := ollamaLeftovers(bin)
-		if len(left) == 0 {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("ollama processes left behind:\n%s", strings.Join(left, "\n"))
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	testutil.AssertNoProcesses(t, testutil.CmdlineStartsWith(bin), 5*time.Second)
 }
 
 func TestOllamaCPUExperiment(t *testing.T) {

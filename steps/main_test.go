@@ -1,15 +1,15 @@
 package steps
 
 import (
+	"github.com/runexp/runexp/internal/testutil"
+
 	"bytes"
 	"context"
 	"errors"
 	"fmt"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -92,37 +92,7 @@ func fieldOf(t *testing.T, err error) string {
 	return fe.Field
 }
 
-func freePort(t *testing.T) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
-}
-
-// leftovers lists live (non-zombie) processes whose command line mentions
-// marker.
-func leftovers(marker string) []string {
-	var out []string
-	entries, _ := os.ReadDir("/proc")
-	for _, e := range entries {
-		pid, err := strconv.Atoi(e.Name())
-		if err != nil || pid == os.Getpid() {
-			continue
-		}
-		cmdline, err := os.ReadFile(filepath.Join("/proc", e.Name(), "cmdline"))
-		if err != nil || !bytes.Contains(cmdline, []byte(marker)) {
-			continue
-		}
-		if !pidAlive(pid) {
-			continue
-		}
-		out = append(out, fmt.Sprintf("%d %s", pid, bytes.ReplaceAll(cmdline, []byte{0}, []byte{' '})))
-	}
-	return out
-}
+func freePort(t *testing.T) int { return testutil.FreePort(t) }
 
 // pidAlive reports whether pid is a live process (zombies count as gone).
 func pidAlive(pid int) bool {
@@ -138,17 +108,7 @@ func pidAlive(pid int) bool {
 // is still alive (after a short grace for the kernel to reap it).
 func assertNoLeftovers(t *testing.T, marker string) {
 	t.Helper()
-	deadline := time.Now().Add(3 * time.Second)
-	for {
-		left := leftovers(marker)
-		if len(left) == 0 {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("processes left behind: %v", left)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	testutil.AssertNoProcesses(t, testutil.CmdlineContains(marker), 3*time.Second)
 }
 
 // waitFor polls cond until it holds or the timeout passes.

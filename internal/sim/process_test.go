@@ -1,12 +1,13 @@
 package sim_test
 
 import (
+	"github.com/runexp/runexp/internal/testutil"
+
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -16,22 +17,7 @@ import (
 	"github.com/runexp/runexp/internal/sim"
 )
 
-type lockedBuf struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (l *lockedBuf) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuf) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
+type lockedBuf = testutil.Buffer
 
 // startProcess runs the test binary as `runexp sim serve args...` (see
 // TestMain) with its GPU state in dir.
