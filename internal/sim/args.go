@@ -35,6 +35,10 @@ type Options struct {
 	GPU                  string
 	StartupDelay         time.Duration
 	TimeScale            float64
+	// PrintMemory prints the memory plan and exits, without serving: the
+	// capacity-planning answer ("what will max-model-len 8192 give me on an
+	// L4?") with no GPU and no server.
+	PrintMemory bool
 	// StateDir is where the server publishes its simulated GPU allocation;
 	// Main sets it from StateDir().
 	StateDir string
@@ -182,6 +186,10 @@ var flagDefs = []flagDef{
 		d, err := parseDuration(v)
 		o.StartupDelay = d
 		return err
+	}},
+	{name: "print-memory", help: "[sim] print the memory plan (weights, activation, graphs, KV pool, tokens, concurrency, formula) and exit without serving; exit 1 if the length does not fit", set: func(o *Options, v string) error {
+		o.PrintMemory = true
+		return nil
 	}},
 	{name: "time-scale", value: true, help: "[sim] multiply modelled step times by this (default 1; 0 = no waiting)", set: func(o *Options, v string) error {
 		f, err := strconv.ParseFloat(v, 64)

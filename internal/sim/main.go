@@ -194,6 +194,9 @@ func Serve(ctx context.Context, o Options, stdout, stderr io.Writer) int {
 	if modelName == "" {
 		modelName = st.cfg.Name
 	}
+	if o.PrintMemory {
+		return printMemory(stdout, modelName, g, p)
+	}
 
 	log.info(procAPI, "sim.go:1", "runexp simulator: simulated vLLM engine, GPU preset %s (%s, %.2f GiB, %.0f GB/s, %.0f TFLOP/s); no GPU is used and every number is modelled", g.Name, g.Product, gibs(int64(g.MemoryBytes)), g.MemoryBandwidth/1e9, g.PeakFLOPS/1e12)
 	log.info(procAPI, "api_server.py:1895", "vLLM API server version %s", Version)
@@ -379,4 +382,24 @@ func pyBool(b bool) string {
 		return "True"
 	}
 	return "False"
+}
+
+// printMemory is `sim serve --print-memory`: vLLM's startup numbers for this
+// model, GPU and flags, computed by the same model the server uses, as a
+// short report. It returns 1 when the length does not fit, as vLLM would.
+func printMemory(w io.Writer, model string, g GPU, p modelcfg.Prediction) int {
+	fmt.Fprintf(w, "memory plan (SIMULATED, runexp's model of vLLM V1): %s on %s (%.2f GiB), --gpu-memory-utilization %.2f, --max-model-len %d\n",
+		model, g.Name, gibs(int64(g.MemoryBytes)), p.GPUMemoryUtilization, p.MaxModelLen)
+	fmt.Fprintf(w, "  weights %.2f GiB, activation peak %.2f GiB, non-torch %.2f GiB, CUDA graphs %.2f GiB\n",
+		gibs(p.WeightsBytes), gibs(p.ActivationPeakBytes), gibs(p.NonTorchBytes), gibs(p.CUDAGraphBytes))
+	fmt.Fprintf(w, "  Available KV cache memory: %.2f GiB (%d bytes per token)\n", gibs(p.KVPoolBytes), p.KVBytesPerToken)
+	if !p.Fits {
+		fmt.Fprintf(w, "  does not fit: %s\n", p.Failure)
+		return 1
+	}
+	fmt.Fprintf(w, "  GPU KV cache size: %s tokens\n", commas(p.KVTokens))
+	fmt.Fprintf(w, "  Maximum concurrency for %s tokens per request: %.2fx\n", commas(int64(p.MaxModelLen)), p.EngineConcurrency)
+	fmt.Fprintf(w, "  expected device memory used: %.2f GiB\n", gibs(p.ExpectedUsedBytes))
+	fmt.Fprintf(w, "  %s\n", p.Formula)
+	return 0
 }
