@@ -102,7 +102,7 @@ echo "## runexp load engine vs seed client vs wrk"
 echo
 echo "Machine: $(nproc) CPUs ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)), $(uname -sr), $(go version | cut -d' ' -f3)."
 echo "Load average at start: $(cut -d' ' -f1-3 /proc/loadavg) (the machine is shared; figures are medians of $REPS interleaved runs of ${DUR}s)."
-echo "Stub: bench/stub (Go, internal/load/loadtest), zero think time, $TOKENS tokens per response, one flush per SSE event."
+echo "Stub: bench/stub (Go, internal/load/loadtest), zero think time, $TOKENS tokens per response, one flush per SSE event; scripted times count from the request's arrival at the stub's socket (kernel receive timestamp) and wake on a timerfd."
 echo
 
 # ---- throughput against the zero-think stub ---------------------------------
@@ -170,7 +170,7 @@ for rep in $(seq "$REPS"); do
 	measure "$TMP/lag.$rep" "$TMP/loadcli" --url "$URL" --model m --mode rate --rate 640 --arrival poisson --seed "$rep" \
 		--max-in-flight 256 --duration "${DUR}s" --max-tokens $TOKENS --stream --warmup 64 --json
 	srv=$(stats first_token_p50_ms)
-	json "$TMP/lag.$rep" "'| generator lag, open loop, run $rep | poisson 640 req/s for ${DUR}s, max_in_flight 256, stub 50 ms / 10 ms; load avg $(cut -d' ' -f1 /proc/loadavg) | lag p50 %.3f ms, **p99 %.3f ms**, max %.3f ms; %d sent, %d dropped, %d failed, achieved max_concurrent_requests %d; median TTFT %.3f ms (**%+.3f ms**), stub-side first-token p50 %.3f ms; stub CPU %s %% |' % (j[0]['lag_p50_ms'], j[0]['lag_p99_ms'], j[0]['lag_max_ms'], j[0]['completed']+j[0]['failed'], j[0]['dropped'], j[0]['failed'], j[0]['max_concurrent_requests'], j[0]['median_ttft_ms'], j[0]['median_ttft_ms']-50, $srv, '$(cat "$TMP/lag.$rep.cpu")')"
+	json "$TMP/lag.$rep" "'| generator lag, open loop, run $rep | poisson 640 req/s for ${DUR}s, max_in_flight 256, stub 50 ms / 10 ms; load avg $(cut -d' ' -f1 /proc/loadavg) | lag p50 %.3f ms, **p99 %.3f ms**, max %.3f ms; %d sent, %d dropped, %d failed, achieved max_concurrent_requests %d; median TTFT %.3f ms (**%+.3f ms**), stub-side first-token p50 %.3f ms (from arrival at its socket); stub CPU %s %% |' % (j[0]['lag_p50_ms'], j[0]['lag_p99_ms'], j[0]['lag_max_ms'], j[0]['completed']+j[0]['failed'], j[0]['dropped'], j[0]['failed'], j[0]['max_concurrent_requests'], j[0]['median_ttft_ms'], j[0]['median_ttft_ms']-50, $srv, '$(cat "$TMP/lag.$rep.cpu")')"
 	LAGS+="$(json "$TMP/lag.$rep" "round(j[0]['lag_p99_ms'],2)") "
 	TTFT_OPENS+="$(json "$TMP/lag.$rep" "j[0]['median_ttft_ms']-50") "
 done
@@ -182,7 +182,7 @@ for rep in $(seq "$REPS"); do
 		measure "$TMP/ttft.$c.$rep" "$TMP/loadcli" --url "$URL" --model m --mode concurrent --concurrency $c --requests $n \
 			--max-tokens $TOKENS --stream --warmup $c --json
 		srv=$(stats first_token_p50_ms)
-		json "$TMP/ttft.$c.$rep" "'| TTFT accuracy, closed loop c=$c, run $rep | $n requests (+$c warm-up), stub TTFT 50 ms, ITL 10 ms; load avg $(cut -d' ' -f1 /proc/loadavg) | median TTFT %.3f ms (**%+.3f ms**), p90 %.3f ms; median ITL %.3f ms (%+.3f); median TPOT %.3f ms; stub-side first-token p50 %.3f ms; stub CPU %s %% |' % (j[0]['median_ttft_ms'], j[0]['median_ttft_ms']-50, j[0]['p90_ttft_ms'], j[0]['median_itl_ms'], j[0]['median_itl_ms']-10, j[0]['median_tpot_ms'], $srv, '$(cat "$TMP/ttft.$c.$rep.cpu")')"
+		json "$TMP/ttft.$c.$rep" "'| TTFT accuracy, closed loop c=$c, run $rep | $n requests (+$c warm-up), stub TTFT 50 ms, ITL 10 ms; load avg $(cut -d' ' -f1 /proc/loadavg) | median TTFT %.3f ms (**%+.3f ms**), p90 %.3f ms; median ITL %.3f ms (%+.3f); median TPOT %.3f ms; stub-side first-token p50 %.3f ms (from arrival at its socket); stub CPU %s %% |' % (j[0]['median_ttft_ms'], j[0]['median_ttft_ms']-50, j[0]['p90_ttft_ms'], j[0]['median_itl_ms'], j[0]['median_itl_ms']-10, j[0]['median_tpot_ms'], $srv, '$(cat "$TMP/ttft.$c.$rep.cpu")')"
 	done
 	TTFT1S+="$(json "$TMP/ttft.1.$rep" "j[0]['median_ttft_ms']-50") "
 	TTFT256S+="$(json "$TMP/ttft.256.$rep" "j[0]['median_ttft_ms']-50") "

@@ -12,7 +12,6 @@ import (
 	"fmt"
 	"log"
 	"net"
-	"net/http"
 	"os"
 	"runtime"
 
@@ -35,6 +34,5 @@ func main() {
 	}
 	h := loadtest.NewHandler(loadtest.Script{TTFT: *ttft, ITL: *itl, Tokens: *tokens})
 	fmt.Fprintf(os.Stdout, "listening on http://%s\n", ln.Addr())
-	srv := &http.Server{Handler: h, ErrorLog: log.New(os.Stderr, "stub: ", 0)}
-	log.Fatal(srv.Serve(ln))
+	log.Fatal(h.Serve(ln))
 }

@@ -4,10 +4,18 @@
 // (missing usage, Ollama's zero-usage chunks, malformed JSON, split writes,
 // trickling bytes, mid-stream disconnects, 4xx/5xx bursts, no [DONE]).
 //
-// Use NewServer in tests (an httptest.Server) or NewHandler to serve it
+// Use NewServer in tests (an httptest.Server) or Handler.Serve to serve it
 // yourself (bench/stub). Token i (from 0) of a response is sent at
-// arrival + TTFT + i*ITL (absolute deadlines, so there is no drift), where
-// arrival is the handler's start. Every SSE event is flushed on its own.
+// arrival + TTFT + i*ITL (absolute deadlines, so there is no drift). Every
+// SSE event is flushed on its own.
+//
+// The fake server is a reference for measuring clients, so its own timing
+// must not be the error being measured. Served by NewServer or Serve, on
+// Linux, arrival is the kernel's receive time of the request's first bytes
+// (SO_TIMESTAMPNS), so a burst of requests queueing for the handler does
+// not delay the script; and deadlines wait on a timerfd, because Go's
+// timers wake up to 1 ms late. As a bare http.Handler, or off Linux,
+// arrival is the handler's start; off Linux deadlines use time.Sleep.
 //
 // GET /loadtest/stats reports requests seen, peak requests in flight and
 // the server-side first-token delays actually achieved (?reset=1 clears
@@ -16,8 +24,10 @@
 package loadtest
 
 import (
+	"context"
 	"encoding/json"
 	"io"
+	"log"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -100,7 +110,7 @@ func (h *Handler) Requests() int64 { return h.requests.Load() }
 func (h *Handler) MaxInFlight() int64 { return h.maxInFlight.Load() }
 
 // FirstTokenDelays returns, for every streamed response that sent a token,
-// the server-side delay from the handler's start to the first token's flush:
+// the server-side delay from the request's arrival to the first token's flush:
 // the TTFT the server actually produced, to tell client measurement error
 // from server (or machine) lateness.
 func (h *Handler) FirstTokenDelays() []time.Duration {
@@ -114,7 +124,7 @@ type Stats struct {
 	Requests       int64   `json:"requests"`
 	MaxInFlight    int64   `json:"max_in_flight"`
 	FirstTokens    int     `json:"first_tokens"`
-	FirstTokenP50  float64 `json:"first_token_p50_ms"` // server-side handler start → first token flushed
+	FirstTokenP50  float64 `json:"first_token_p50_ms"` // server-side arrival → first token flushed
 	FirstTokenP90  float64 `json:"first_token_p90_ms"`
 	FirstTokenP99  float64 `json:"first_token_p99_ms"`
 	ScriptedTTFTms float64 `json:"scripted_ttft_ms"`
@@ -158,7 +168,28 @@ type Server struct {
 // NewServer starts a fake server; Close it when done.
 func NewServer(s Script) *Server {
 	h := NewHandler(s)
-	return &Server{Server: httptest.NewServer(h), Handler: h}
+	ts := httptest.NewUnstartedServer(h)
+	ts.Listener = wrapListener(ts.Listener)
+	ts.Config.ConnContext = withConn
+	ts.Start()
+	return &Server{Server: ts, Handler: h}
+}
+
+// Serve serves h on ln until it fails. Requests are timed from their
+// arrival at the socket (see the package comment), not from the handler's
+// start.
+func (h *Handler) Serve(ln net.Listener) error {
+	srv := &http.Server{Handler: h, ConnContext: withConn, ErrorLog: log.New(io.Discard, "", 0)}
+	return srv.Serve(wrapListener(ln))
+}
+
+type connKey struct{}
+
+func withConn(ctx context.Context, c net.Conn) context.Context {
+	if ac, ok := c.(*arrivalConn); ok {
+		return context.WithValue(ctx, connKey{}, ac)
+	}
+	return ctx
 }
 
 type request struct {
@@ -179,6 +210,12 @@ var bufPool = sync.Pool{New: func() any { b := make([]byte, 0, 1024); return &b 
 // ServeHTTP implements http.Handler.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	arrival := time.Now()
+	conn, _ := r.Context().Value(connKey{}).(*arrivalConn)
+	if conn != nil {
+		if t, ok := conn.takeArrival(); ok {
+			arrival = t
+		}
+	}
 	if r.URL.Path == "/loadtest/stats" {
 		h.serveStats(w, r)
 		return
@@ -209,6 +246,9 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	body, err := io.ReadAll(r.Body)
 	if err != nil {
 		return
+	}
+	if conn != nil {
+		conn.clearArrival() // later reads of this request's body are not a new arrival
 	}
 	h.mu.Lock()
 	h.lastBody, h.lastHeader = body, r.Header
@@ -264,12 +304,6 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	usage := req.StreamOptions != nil && req.StreamOptions.IncludeUsage && !sc.NoUsage
 	e.stream(w, r, arrival, tokens, promptTokens, finish, usage)
-}
-
-func sleepUntil(t time.Time) {
-	if d := time.Until(t); d > 0 {
-		time.Sleep(d)
-	}
 }
 
 type emitter struct {
@@ -505,7 +539,7 @@ func disconnect(w http.ResponseWriter) {
 	if err != nil {
 		return
 	}
-	if tc, ok := conn.(*net.TCPConn); ok {
+	if tc, ok := conn.(interface{ SetLinger(int) error }); ok {
 		tc.SetLinger(0)
 	}
 	conn.Close()
