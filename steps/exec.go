@@ -64,20 +64,25 @@ func (x *Exec) Run(ctx context.Context, env *Env) error {
 		cmd.Dir = env.PointDir
 	}
 	cmd.Env = append(os.Environ(), envList(x.Env)...)
-	var out tailBuffer
-	cmd.Stdout = &multiWriter{logFile, &out}
-	cmd.Stderr = cmd.Stdout
+	// The child writes to the log file itself, not through a pipe: a
+	// background child that keeps its output open cannot hold up Wait. The
+	// output is read back from the log afterwards.
+	var from int64
+	if fi, err := logFile.Stat(); err == nil {
+		from = fi.Size()
+	}
+	cmd.Stdout, cmd.Stderr = logFile, logFile
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
-	cmd.WaitDelay = 5 * time.Second
 	err = cmd.Run()
 	code := cmd.ProcessState.ExitCode()
 	if cmd.Process != nil {
 		syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) // leftovers of the group
 	}
+	out := readTail(logFile.Name(), from, 4096)
 	env.Set(x.ID+"_exit", code)
 	if x.Record != "" {
-		env.Set(x.Record, strings.TrimSpace(out.String()))
+		env.Set(x.Record, strings.TrimSpace(out))
 	}
 	if ctx.Err() != nil {
 		// The group was killed for the deadline or an interrupt: that, not the
@@ -89,33 +94,28 @@ func (x *Exec) Run(ctx context.Context, env *Env) error {
 		return fmt.Errorf("%s: %w", x.Command[0], err)
 	}
 	if code != x.ExpectExit {
-		return fmt.Errorf("%s exited with %d (expected %d): %s", x.Command[0], code, x.ExpectExit, lastLine(out.String()))
+		return fmt.Errorf("%s exited with %d (expected %d): %s", x.Command[0], code, x.ExpectExit, lastLine(out))
 	}
 	return nil
 }
 
-type multiWriter struct {
-	a *os.File
-	b *tailBuffer
-}
-
-func (m *multiWriter) Write(p []byte) (int, error) {
-	m.b.Write(p)
-	return m.a.Write(p)
-}
-
-// tailBuffer keeps the last 4 KiB written.
-type tailBuffer struct{ buf []byte }
-
-func (t *tailBuffer) Write(p []byte) (int, error) {
-	t.buf = append(t.buf, p...)
-	if len(t.buf) > 4096 {
-		t.buf = t.buf[len(t.buf)-4096:]
+// readTail returns up to limit bytes of what path holds past offset from,
+// the last ones.
+func readTail(path string, from, limit int64) string {
+	f, err := os.Open(path)
+	if err != nil {
+		return ""
 	}
-	return len(p), nil
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return ""
+	}
+	from = min(max(from, fi.Size()-limit), fi.Size())
+	b := make([]byte, fi.Size()-from)
+	n, _ := f.ReadAt(b, from)
+	return string(b[:n])
 }
-
-func (t *tailBuffer) String() string { return string(t.buf) }
 
 func lastLine(s string) string {
 	s = strings.TrimSpace(s)

@@ -214,7 +214,9 @@ func runLoadModes(ctx context.Context, cfg load.Config, onResult func(load.Reque
 			name = m.Kind
 		}
 		if mark != nil {
-			mark.(func(string))(name)
+			// The window opens after the warm-up, so the mode's GPU
+			// figures cover its measured requests only.
+			one.OnModeStart = func(string) { mark.(func(string))(name) }
 		}
 		sums, err := load.Run(ctx, one, onResult)
 		out = append(out, sums...)

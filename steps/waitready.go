@@ -97,10 +97,18 @@ func (w *WaitReady) Run(ctx context.Context, env *Env) error {
 	}
 	client := &http.Client{Timeout: w.AttemptTimeout.D()}
 	start := time.Now()
-	var done <-chan struct{}
 	if srv != nil {
-		done = srv.Proc.Done()
 		start = srv.Started
+	}
+	// A url without server: still watch the last launched server, if any,
+	// so its death ends the wait at once.
+	watch := srv
+	if watch == nil {
+		watch, _ = env.Server("")
+	}
+	var done <-chan struct{}
+	if watch != nil {
+		done = watch.Proc.Done()
 	}
 	tick := time.NewTicker(w.Interval.D())
 	defer tick.Stop()
@@ -120,16 +128,20 @@ func (w *WaitReady) Run(ctx context.Context, env *Env) error {
 		select {
 		case <-done:
 			reason := ""
-			if text, err := readLog(srv.LogPath); err == nil {
+			if text, err := readLog(watch.LogPath); err == nil {
 				// A recognised engine failure (vLLM's "larger than the available
 				// KV cache memory", CUDA OOM, ...) reads better than a raw line.
 				if r := enginelog.FailureReason(text); r != "" {
 					reason = ": " + r
-				} else if line := failureLine(proc.Tail(srv.LogPath, 40)); line != "" {
+				} else if line := failureLine(proc.Tail(watch.LogPath, 40)); line != "" {
 					reason = ": " + line
 				}
 			}
-			return fmt.Errorf("%w (%v)%s", ErrExited, srv.Proc.ExitErr(), reason)
+			status := "exit status 0"
+			if err := watch.Proc.ExitErr(); err != nil {
+				status = err.Error()
+			}
+			return fmt.Errorf("%w (%s: %s)%s", ErrExited, watch.ID, status, reason)
 		case <-ctx.Done():
 			if errors.Is(context.Cause(ctx), context.DeadlineExceeded) {
 				return fmt.Errorf("not ready (last probe: %s)", lastStatus)

@@ -363,6 +363,9 @@ func (c *client) readStream(ctx context.Context, w *worker, r *RequestResult, bo
 			drain(body, w.buf[:cap(w.buf)])
 			break
 		}
+		if len(bytes.TrimSpace(data)) == 0 {
+			continue // an empty data event carries nothing (a keep-alive)
+		}
 		ch := &w.ch
 		if perr := parseChunk(data, ch); perr != nil {
 			r.E2ELms = ms(now.Sub(r.Start))

@@ -47,6 +47,10 @@ type Config struct {
 	Extra     map[string]any // merged into the JSON body (ignore_eos, min_tokens, temperature, stream_options...)
 	Prompts   Prompts        // default: the seed's fixed prompt
 	Warmup    int            // requests sent (closed loop) before each mode, excluded from results
+	// OnModeStart, if not nil, is called with a mode's name after its
+	// warm-up, just before its first measured request (telemetry marks
+	// mode windows with it, so warm-up traffic stays out of them).
+	OnModeStart func(mode string)
 
 	RequestTimeout time.Duration // whole request incl. stream; default DefaultRequestTimeout
 	Modes          []Mode        // run in order against the same server

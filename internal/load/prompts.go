@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"os"
+	"strconv"
 	"strings"
 )
 
@@ -25,8 +26,9 @@ type Prompts struct {
 	// skipped.
 	File string
 	// SyntheticTokens asks for generated prompts of about this many tokens
-	// each (one common English word ≈ one token for BPE tokenizers), all
-	// different from their first word so prefix caching cannot share them.
+	// each (one common English word ≈ one token for BPE tokenizers); each
+	// starts with its own number, so prompts differ from their first token
+	// and prefix caching cannot share them.
 	SyntheticTokens int
 	SyntheticCount  int   // distinct synthetic prompts; default 64
 	Seed            int64 // synthetic: generator seed (same seed, same prompts)
@@ -141,10 +143,9 @@ func Synthetic(tokens, n int, seed int64) []string {
 	var b strings.Builder
 	for i := range out {
 		b.Reset()
-		for j := 0; j < tokens; j++ {
-			if j > 0 {
-				b.WriteByte(' ')
-			}
+		b.WriteString(strconv.Itoa(i))
+		for j := 1; j < tokens; j++ {
+			b.WriteByte(' ')
 			b.WriteString(words[r.IntN(len(words))])
 		}
 		out[i] = b.String()

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"math"
 	"math/rand/v2"
 	"slices"
 	"sync"
@@ -69,7 +70,9 @@ func Schedule(m Mode) []time.Duration {
 				t = float64(i) / m.Rate
 			}
 		}
-		off := time.Duration(t * 1e9)
+		// Rounded: i/rate is inexact in binary, and truncation would put a
+		// send 1 ns before the Duration boundary that belongs on it.
+		off := time.Duration(math.Round(t * 1e9))
 		if m.Duration > 0 && off >= m.Duration {
 			break
 		}
@@ -117,6 +120,9 @@ func Run(ctx context.Context, cfg Config, onResult func(RequestResult)) ([]Summa
 		}
 		if ctx.Err() != nil {
 			return out, ctx.Err()
+		}
+		if cfg.OnModeStart != nil {
+			cfg.OnModeStart(m.label())
 		}
 		results := runMode(ctx, cl, m, onResult)
 		out = append(out, Summarize(m, results, cfg.ErrorThreshold))

@@ -119,6 +119,7 @@ func TestStreamCases(t *testing.T) {
 		{name: "split writes", script: loadtest.Script{SplitWrites: true, SplitDelay: time.Millisecond}},
 		{name: "trickle", script: loadtest.Script{Trickle: true}},
 		{name: "crlf no-space comments multi-line", script: loadtest.Script{CRLF: true, NoSpace: true, Comments: true, MultiLine: true}},
+		{name: "bare CR line ends, empty data events", script: loadtest.Script{CR: true, EmptyEvents: true, SplitWrites: true, SplitDelay: time.Millisecond}},
 		{name: "malformed chunk", script: loadtest.Script{MalformedAt: 3}, class: load.ClassMalformedSSE, status: 200},
 		{name: "disconnect mid-stream", script: loadtest.Script{DisconnectAfter: 2}, class: load.ClassReset, status: 200},
 		{name: "missing done", script: loadtest.Script{NoDone: true}, class: load.ClassNoDone, status: 200},
@@ -411,6 +412,13 @@ func TestPrompts(t *testing.T) {
 	if n := len(strings.Fields(a[0])); n != 100 || a[0] == a[1] {
 		t.Fatalf("%d words", n)
 	}
+	first := map[string]bool{}
+	for _, p := range load.Synthetic(8, 64, 1) {
+		first[strings.Fields(p)[0]] = true
+	}
+	if len(first) != 64 {
+		t.Fatalf("64 synthetic prompts share first words (%d distinct): prefix caching could share them", len(first))
+	}
 	if p, _ := (load.Prompts{}).Load(); p[0] != load.DefaultPrompt {
 		t.Fatal("default prompt")
 	}
@@ -505,5 +513,25 @@ func TestRunCLI(t *testing.T) {
 		if code := load.RunCLI(context.Background(), args, &out, &errOut); code != load.ExitUsage {
 			t.Errorf("%v: exit %d, want 2", args, code)
 		}
+	}
+}
+
+// OnModeStart comes after each mode's warm-up and before its first
+// measured request, so telemetry windows exclude warm-up traffic.
+func TestOnModeStartAfterWarmup(t *testing.T) {
+	srv := loadtest.NewServer(loadtest.Script{})
+	defer srv.Close()
+	cfg := cfgFor(srv.URL, true,
+		load.Mode{Kind: load.KindSequential, Requests: 2},
+		load.Mode{Name: "burst", Kind: load.KindConcurrent, Requests: 4, Concurrency: 4})
+	cfg.Warmup = 3
+	var got []string
+	cfg.OnModeStart = func(mode string) {
+		got = append(got, fmt.Sprintf("%s@%d", mode, srv.Requests()))
+	}
+	run(t, cfg)
+	// sequential after 3 warm-ups; burst after 3 + 2 measured + 3 warm-ups.
+	if want := "sequential@3 burst@8"; strings.Join(got, " ") != want {
+		t.Fatalf("OnModeStart calls %q, want %q", strings.Join(got, " "), want)
 	}
 }

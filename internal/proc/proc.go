@@ -39,8 +39,9 @@
 // Limits: a process that leaves the group (setsid/setpgid) and loses its
 // parent chain to the leader (it double-forked, or its parent exited, and it
 // was reparented to init or a subreaper) before any snapshot saw it is not
-// found. Calling TreePIDs periodically (the runner does, to sample memory)
-// narrows that window. Once the leader has been reaped and its group has been
+// found. While the leader runs, every Process snapshots its tree every
+// trackInterval (100 ms), so only a worker that leaves the group and loses
+// its parent within that window escapes. Once the leader has been reaped and its group has been
 // seen empty, the group id is never signalled again, because the kernel may
 // hand the number to an unrelated process. Signals to tracked pids are sent
 // by number after a start-time check, which leaves a window of microseconds
@@ -73,6 +74,11 @@ const (
 
 // pollInterval is how often Stop rescans /proc while it waits.
 const pollInterval = 20 * time.Millisecond
+
+// trackInterval is how often a running leader's tree is snapshotted, so
+// that a worker which leaves the group (setsid) is known before a crash of
+// its parent reparents it to init.
+const trackInterval = 100 * time.Millisecond
 
 // Options describes a process to start.
 type Options struct {
@@ -110,8 +116,9 @@ type Process struct {
 	stopSignal syscall.Signal
 	stopGrace  time.Duration
 
-	done    chan struct{}
-	exitErr error // written by the reaper before done is closed
+	done     chan struct{}
+	exitErr  error         // written by the reaper before done is closed
+	stopping chan struct{} // closed when Stop begins; ends track
 
 	// emptyScans counts scans that found the group empty after the leader
 	// was reaped; at 2 the group is gone for good (groupGone).
@@ -178,11 +185,31 @@ func Start(opts Options) (*Process, error) {
 		stopSignal: opts.StopSignal,
 		stopGrace:  opts.StopGrace,
 		done:       make(chan struct{}),
+		stopping:   make(chan struct{}),
 		tracked:    map[int]uint64{},
 	}
 	registry[p] = struct{}{}
 	go p.reap()
+	go p.track()
 	return p, nil
+}
+
+// track snapshots the tree until the leader exits or Stop begins. It stops
+// at the leader's exit so that it never races the group-gone inference,
+// which counts scans made after the reap; the pids it saw stay tracked.
+func (p *Process) track() {
+	t := time.NewTicker(trackInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-p.done:
+			return
+		case <-p.stopping:
+			return
+		case <-t.C:
+			p.collect()
+		}
+	}
 }
 
 func (p *Process) reap() {
@@ -248,6 +275,7 @@ func (p *Process) groupGone() bool { return p.emptyScans.Load() >= 2 }
 // The error is non-nil when a process survived or a signal could not be sent.
 func (p *Process) Stop(ctx context.Context) (StopReport, error) {
 	p.stopOnce.Do(func() {
+		close(p.stopping)
 		p.report, p.stopErr = p.stop(ctx)
 		regMu.Lock()
 		delete(registry, p)

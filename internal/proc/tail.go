@@ -26,15 +26,19 @@ func Tail(path string, maxLines int) string {
 	if err != nil {
 		return ""
 	}
-	off := max(fi.Size()-tailBytes, 0)
-	b, err := io.ReadAll(io.NewSectionReader(f, off, tailBytes))
+	// One byte more than the window, from before it: when that byte is a
+	// newline, the window's first line is whole and is kept.
+	off := max(fi.Size()-tailBytes-1, 0)
+	b, err := io.ReadAll(io.NewSectionReader(f, off, tailBytes+1))
 	if err != nil {
 		return ""
 	}
 	s := strings.TrimRight(string(b), "\n")
-	if off > 0 {
+	if off > 0 && s != "" {
 		if i := strings.IndexByte(s, '\n'); i >= 0 {
 			s = s[i+1:]
+		} else {
+			s = s[1:]
 		}
 	}
 	if s == "" {

@@ -30,6 +30,8 @@ func TestTail(t *testing.T) {
 		{"big file", big.String(), 3, "line 19997\nline 19998\nline 19999"},
 		{"partial first line dropped", long + "\nend\n", 5, "end"},
 		{"one huge line", long, 1, long[len(long)-tailBytes:]},
+		// The window starts right after a newline: its first line is whole.
+		{"window at a line start", "head\n" + strings.Repeat("y", tailBytes-1) + "\n", 5, strings.Repeat("y", tailBytes-1)},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -63,6 +63,8 @@ type Script struct {
 	SplitDelay      time.Duration // default 2ms
 	Trickle         bool          // write each event one byte at a time, flushing each (slow)
 	CRLF            bool          // end lines with \r\n
+	CR              bool          // end lines with a bare \r (legal SSE, rarely seen)
+	EmptyEvents     bool          // an empty "data:" event before each event
 	NoSpace         bool          // "data:{...}" instead of "data: {...}"
 	Comments        bool          // ": keep-alive" comment line before each event
 	MultiLine       bool          // split each JSON payload over two data: lines
@@ -423,6 +425,9 @@ func (e *emitter) stream(w http.ResponseWriter, r *http.Request, arrival time.Ti
 	if sc.CRLF {
 		eol = "\r\n"
 	}
+	if sc.CR {
+		eol = "\r"
+	}
 	prefix := "data: "
 	if sc.NoSpace {
 		prefix = "data:"
@@ -434,6 +439,10 @@ func (e *emitter) stream(w http.ResponseWriter, r *http.Request, arrival time.Ti
 		if sc.Comments {
 			ev = append(ev, ": keep-alive"...)
 			ev = append(ev, eol...)
+		}
+		if sc.EmptyEvents {
+			ev = append(ev, "data:"...)
+			ev = append(ev, eol+eol...)
 		}
 		if sc.MultiLine {
 			if i := strings.IndexByte(string(p), ','); i > 0 {

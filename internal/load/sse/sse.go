@@ -4,7 +4,7 @@
 //
 // It follows the WHATWG event-stream rules that matter for these servers:
 //
-//   - lines end in LF or CRLF (a bare CR is not treated as a line end);
+//   - lines end in LF, CRLF or a bare CR;
 //   - "data:" with or without one following space; several data lines in one
 //     event are joined with "\n";
 //   - a blank line dispatches the event; lines starting with ':' are comments;
@@ -36,9 +36,10 @@ var ErrEventTooLarge = errors.New("sse: event too large")
 
 // Reader reads events from an event stream. It is not safe for concurrent use.
 type Reader struct {
-	br   *bufio.Reader
-	data []byte // current event's data
-	line []byte // spill buffer for lines longer than the bufio buffer
+	br     *bufio.Reader
+	data   []byte // current event's data
+	line   []byte // spill buffer for lines longer than the bufio buffer
+	skipLF bool   // the last line ended in a CR that was the last buffered byte
 	// MaxEventSize bounds one line and one event's data; 0 means
 	// DefaultMaxEventSize.
 	MaxEventSize int
@@ -57,6 +58,7 @@ func NewReaderSize(r io.Reader, size int) *Reader {
 func (r *Reader) Reset(rd io.Reader) {
 	r.br.Reset(rd)
 	r.data = r.data[:0]
+	r.skipLF = false
 }
 
 func (r *Reader) max() int {
@@ -66,40 +68,74 @@ func (r *Reader) max() int {
 	return DefaultMaxEventSize
 }
 
-// readLine returns the next complete line without its LF/CRLF. A final
-// unterminated line is discarded and the read error (io.EOF) returned.
+// readLine returns the next complete line without its line end (CRLF, LF
+// or a bare CR). A final unterminated line is discarded and the read error
+// (io.EOF) returned. The slice is valid until the next read.
 func (r *Reader) readLine() ([]byte, error) {
-	line, err := r.br.ReadSlice('\n')
-	if err == nil {
-		return trimEOL(line), nil
+	if r.skipLF {
+		// The last line ended in CR at the end of the buffered bytes: an LF
+		// right after it belongs to that line end. Checked only now, so an
+		// event is never held back waiting for the next byte.
+		r.skipLF = false
+		if b, err := r.br.Peek(1); err == nil && b[0] == '\n' {
+			r.br.Discard(1)
+		}
 	}
-	if err != bufio.ErrBufferFull {
-		return nil, err
-	}
-	r.line = append(r.line[:0], line...)
+	r.line = r.line[:0]
 	for {
-		line, err = r.br.ReadSlice('\n')
-		r.line = append(r.line, line...)
-		if len(r.line) > r.max() {
-			return nil, ErrEventTooLarge
+		n := r.br.Buffered()
+		if n == 0 {
+			if _, err := r.br.Peek(1); err != nil {
+				return nil, err
+			}
+			n = r.br.Buffered()
 		}
-		switch err {
-		case nil:
-			return trimEOL(r.line), nil
-		case bufio.ErrBufferFull:
+		buf, _ := r.br.Peek(n)
+		i := indexEOL(buf)
+		if i < 0 {
+			r.line = append(r.line, buf...)
+			r.br.Discard(n)
+			if len(r.line) > r.max() {
+				return nil, ErrEventTooLarge
+			}
+			if _, err := r.br.Peek(1); err != nil {
+				return nil, err
+			}
 			continue
-		default:
-			return nil, err
 		}
+		line := buf[:i]
+		if len(r.line) > 0 {
+			r.line = append(r.line, line...)
+			line = r.line
+			if len(line) > r.max() {
+				return nil, ErrEventTooLarge
+			}
+		}
+		skip := i + 1
+		if buf[i] == '\r' {
+			switch {
+			case i+1 == n:
+				r.skipLF = true
+			case buf[i+1] == '\n':
+				skip++
+			}
+		}
+		r.br.Discard(skip)
+		return line, nil
 	}
 }
 
-func trimEOL(b []byte) []byte {
-	b = b[:len(b)-1] // '\n'
-	if n := len(b); n > 0 && b[n-1] == '\r' {
-		b = b[:n-1]
+// indexEOL returns the index of the first CR or LF in b, or -1.
+func indexEOL(b []byte) int {
+	i := bytes.IndexByte(b, '\n')
+	end := b
+	if i >= 0 {
+		end = b[:i]
 	}
-	return b
+	if j := bytes.IndexByte(end, '\r'); j >= 0 {
+		return j
+	}
+	return i
 }
 
 // Next returns the data of the next event that has a data field. The slice
