@@ -146,6 +146,9 @@ func renderArtifact(p *Plan, s *StudyPlan, a spec.Artifact, rows []Row, order []
 		}
 		return renderCSV(rows, cols)
 	case "json":
+		if rows == nil {
+			rows = []Row{} // a list, also when no point produced a row
+		}
 		return json.MarshalIndent(rows, "", "  ")
 	case "jsonl":
 		var b bytes.Buffer

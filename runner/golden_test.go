@@ -132,7 +132,7 @@ func TestOverrides(t *testing.T) {
 	}{
 		{spec.Override{Name: "prot", Value: "1"}, `--set prot: no such var (did you mean "port"?)`},
 		{spec.Override{Name: "port", Value: "abc"}, "--set port=abc: expected an integer"},
-		{spec.Override{Name: "engine", Value: "gpu"}, `var server: engine="gpu" has no case (cases: real, sim)`},
+		{spec.Override{Name: "engine", Value: "gpu"}, `--set engine=gpu: var server has no case "gpu" (cases: real, sim)`},
 		{spec.Override{Name: "server", Value: "x"}, `--set server: this var is chosen by "engine"; set that instead`},
 	} {
 		_, err := compileFile("testdata/good/sweeps.yaml", tc.set)

@@ -118,9 +118,14 @@ func Compile(x *spec.Experiment, reg *steps.Registry, opt Options) (*Plan, error
 	if opt.Now.IsZero() {
 		opt.Now = time.Now()
 	}
+	var errs spec.ErrorList
 	vals, err := x.Vars.Resolve(opt.Overrides)
 	if err != nil {
-		return nil, &UsageError{err}
+		list, ok := err.(spec.ErrorList)
+		if !ok {
+			return nil, &UsageError{err}
+		}
+		errs = list // reported with the studies' problems
 	}
 	p := &Plan{
 		Experiment: x.Name, Description: x.Description, File: x.File, SpecSHA256: x.SHA256(),
@@ -142,7 +147,6 @@ func Compile(x *spec.Experiment, reg *steps.Registry, opt Options) (*Plan, error
 	if abs, err := filepath.Abs(p.SpecDir); err == nil {
 		base.SetString("spec.dir", abs)
 	}
-	var errs spec.ErrorList
 	for i := range x.Studies {
 		sp, e := compileStudy(d, reg, x, i, base, p)
 		errs = append(errs, e...)

@@ -209,8 +209,9 @@ func (d *Decoder) decodeScalar(n *yaml.Node, path string, v reflect.Value) Error
 	switch v.Kind() {
 	case reflect.String:
 		switch tag {
-		case "!!str", "!!int", "!!float", "!!bool":
-			// Numbers and booleans keep their literal text: `OLLAMA_NUM_PARALLEL: 4`.
+		case "!!str", "!!int", "!!float", "!!bool", "!!timestamp":
+			// Numbers, booleans and dates keep their literal text:
+			// `OLLAMA_NUM_PARALLEL: 4`, `--revision, 2024-05-01`.
 			v.SetString(n.Value)
 		case "!!null":
 			v.SetString("")

@@ -1,6 +1,7 @@
 package spec
 
 import (
+	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
@@ -73,27 +74,27 @@ type Step struct {
 
 // Artifact is one file the study writes into its run directory.
 type Artifact struct {
-	Path     string   `yaml:"path" doc:"file path relative to the study's folder in the run directory"`
-	Format   string   `yaml:"format" doc:"csv | json | jsonl | markdown | chart"`
-	From     string   `yaml:"from" doc:"what to write: points (one row per point, default) or a table that steps append to, e.g. load.summary"`
-	Columns  []string `yaml:"columns" doc:"csv: columns in order (default: every key, sorted)"`
-	Template string   `yaml:"template" doc:"markdown: text/template file, relative to the spec file"`
-	Chart    *Chart   `yaml:"chart" doc:"chart: what to plot"`
+	Path     string   `yaml:"path" json:"path,omitempty" doc:"file path relative to the study's folder in the run directory"`
+	Format   string   `yaml:"format" json:"format,omitempty" doc:"csv | json | jsonl | markdown | chart"`
+	From     string   `yaml:"from" json:"from,omitempty" doc:"what to write: points (one row per point, default) or a table that steps append to, e.g. load.summary"`
+	Columns  []string `yaml:"columns" json:"columns,omitempty" doc:"csv: columns in order (default: every key, in order of first appearance)"`
+	Template string   `yaml:"template" json:"template,omitempty" doc:"markdown: text/template file, relative to the spec file"`
+	Chart    *Chart   `yaml:"chart" json:"chart,omitempty" doc:"chart: what to plot"`
 
-	Pos  Pos        `yaml:"-"`
-	Node *yaml.Node `yaml:"-"`
+	Pos  Pos        `yaml:"-" json:"-"`
+	Node *yaml.Node `yaml:"-" json:"-"`
 }
 
 // Chart describes a chart artifact: line series over X, or a box plot of a
 // per-request column grouped by a key.
 type Chart struct {
-	Title  string   `yaml:"title" doc:"chart title"`
-	X      string   `yaml:"x" doc:"column for the x axis (line charts)"`
-	Y      []string `yaml:"y" doc:"columns plotted against x, each its own line and its own axis scale"`
-	Value  string   `yaml:"value" doc:"box plot: the column whose distribution is drawn"`
-	Group  string   `yaml:"group" doc:"box plot: the column that splits rows into boxes"`
-	XLabel string   `yaml:"x_label" doc:"x axis label"`
-	YLabel string   `yaml:"y_label" doc:"y axis label"`
+	Title  string   `yaml:"title" json:"title,omitempty" doc:"chart title"`
+	X      string   `yaml:"x" json:"x,omitempty" doc:"column for the x axis (line charts)"`
+	Y      []string `yaml:"y" json:"y,omitempty" doc:"columns plotted against x, each its own line and its own axis scale"`
+	Value  string   `yaml:"value" json:"value,omitempty" doc:"box plot: the column whose distribution is drawn"`
+	Group  string   `yaml:"group" json:"group,omitempty" doc:"box plot: the column that splits rows into boxes"`
+	XLabel string   `yaml:"x_label" json:"x_label,omitempty" doc:"x axis label"`
+	YLabel string   `yaml:"y_label" json:"y_label,omitempty" doc:"y axis label"`
 }
 
 var (
@@ -118,7 +119,7 @@ func Load(path string) (*Experiment, error) {
 func Parse(file string, data []byte) (*Experiment, error) {
 	var root yaml.Node
 	if err := yaml.Unmarshal(data, &root); err != nil {
-		return nil, yamlSyntaxError(file, err)
+		return nil, yamlSyntaxError(file, data, err)
 	}
 	x := &Experiment{File: file, Source: data, Root: &root}
 	d := &Decoder{File: file}
@@ -135,15 +136,35 @@ func Parse(file string, data []byte) (*Experiment, error) {
 }
 
 // yamlSyntaxError turns yaml.v3's "yaml: line 3: ..." into a positioned Error.
-func yamlSyntaxError(file string, err error) error {
+func yamlSyntaxError(file string, data []byte, err error) error {
 	msg := err.Error()
 	var line int
 	if _, e := fmt.Sscanf(strings.TrimPrefix(msg, "yaml: "), "line %d:", &line); e == nil {
 		_, rest, _ := strings.Cut(msg, ": line ")
 		_, rest, _ = strings.Cut(rest, ": ")
+		if parserProblems[rest] {
+			// yaml.v3 numbers the lines of parser (not scanner) errors
+			// from 0: the line of the construct that could not be parsed.
+			line = min(line+1, max(bytes.Count(data, []byte("\n")), 1))
+		}
 		return ErrorList{{Pos: Pos{File: file, Line: line, Col: 1}, Msg: "YAML syntax: " + rest}}
 	}
 	return ErrorList{{Pos: Pos{File: file, Line: 1, Col: 1}, Msg: "YAML: " + strings.TrimPrefix(msg, "yaml: ")}}
+}
+
+// parserProblems are the messages of yaml.v3's parser (parserc.go); its
+// scanner's messages carry 1-based lines already.
+var parserProblems = map[string]bool{
+	"did not find expected ',' or ']'":       true,
+	"did not find expected ',' or '}'":       true,
+	"did not find expected '-' indicator":    true,
+	"did not find expected <document start>": true,
+	"did not find expected key":              true,
+	"did not find expected node content":     true,
+	"found duplicate %TAG directive":         true,
+	"found duplicate %YAML directive":        true,
+	"found incompatible YAML document":       true,
+	"found undefined tag handle":             true,
 }
 
 // SHA256 is the hex digest of the spec's bytes, recorded in manifests.
@@ -180,9 +201,21 @@ func (x *Experiment) check(d *Decoder, doc *yaml.Node) ErrorList {
 		errs.Add(at("studies"), "studies", "at least one study is required")
 	}
 	studyNames := map[string]bool{}
+	var items []*yaml.Node
+	if n := resolve(ValueNode(doc, "studies")); n != nil && n.Kind == yaml.SequenceNode {
+		items = n.Content
+	}
 	for i := range x.Studies {
 		s := &x.Studies[i]
 		path := fmt.Sprintf("studies[%d]", i)
+		if resolve(s.Node) == nil || resolve(s.Node).Kind != yaml.MappingNode {
+			// The decoder reports a scalar or list where a study belongs; a
+			// null item decodes silently, so it is reported here.
+			if i < len(items) && IsNull(items[i]) {
+				errs.Add(d.Pos(items[i]), path, "must be a mapping (name, steps, ...), got null")
+			}
+			continue
+		}
 		if s.Name == "" {
 			errs.Add(s.Pos, path+".name", "missing")
 		} else if !namePattern.MatchString(s.Name) {

@@ -28,6 +28,7 @@ func TestSweepExpand(t *testing.T) {
 			[]string{"ctx=512 mem=1 p=1", "ctx=512 mem=1 p=4", "ctx=1024 mem=2 p=1", "ctx=1024 mem=2 p=4"}, nil},
 		{"exclude keeps stable ids", `{axes: {a: [x, y], b: [1, 2]}, exclude: [{a: x, b: 2}]}`,
 			[]string{"a=x b=1", "a=y b=1", "a=y b=2"}, []string{"000", "002", "003"}},
+		{"exclude matches numbers by value", `{axes: {u: [0.9, 1]}, exclude: [{u: 1.0}, {u: 0.90}]}`, nil, nil},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			d := &Decoder{File: "f.yaml"}
@@ -176,5 +177,20 @@ func TestParseNeverPanics(t *testing.T) {
 			}()
 			Parse("f.yaml", []byte(src))
 		}()
+	}
+}
+
+func TestSweepValuesCompareAsNumbers(t *testing.T) {
+	d := &Decoder{File: "f.yaml"}
+	var s Sweep
+	errs := d.Decode(node(t, "{axes: {u: [0.9, 0.90, 1]}, exclude: [{}]}"), "sweep", &s)
+	want := []string{"sweep.axes.u[1]: duplicate value 0.90", "sweep.exclude[0]: empty entry"}
+	if len(errs) != len(want) {
+		t.Fatalf("got %v, want %d problems", errs, len(want))
+	}
+	for i, w := range want {
+		if !strings.Contains(errs[i].Error(), w) {
+			t.Errorf("problem %d: %v, want %q", i, errs[i], w)
+		}
 	}
 }

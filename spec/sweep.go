@@ -3,6 +3,7 @@ package spec
 import (
 	"fmt"
 	"regexp"
+	"strconv"
 	"strings"
 
 	"go.yaml.in/yaml/v3"
@@ -81,10 +82,10 @@ func (s *Sweep) UnmarshalSpec(d *Decoder, n *yaml.Node, path string) ErrorList {
 				errs = append(errs, d.Errorf(item, fmt.Sprintf("%s[%d]", ap, j), "axis values must be scalars")...)
 				continue
 			}
-			if seen[item.Value] {
+			if seen[valueKey(item)] {
 				errs = append(errs, d.Errorf(item, fmt.Sprintf("%s[%d]", ap, j), "duplicate value %s", item.Value)...)
 			}
-			seen[item.Value] = true
+			seen[valueKey(item)] = true
 			ax.Values = append(ax.Values, item)
 		}
 		index[ax.Name] = len(s.Axes)
@@ -122,6 +123,9 @@ func (s *Sweep) UnmarshalSpec(d *Decoder, n *yaml.Node, path string) ErrorList {
 	exNode := resolve(ValueNode(n, "exclude"))
 	for ei, ex := range raw.Exclude {
 		ep := fmt.Sprintf("%s.exclude[%d]", path, ei)
+		if len(ex) == 0 && exNode != nil && ei < len(exNode.Content) {
+			errs = append(errs, d.Errorf(exNode.Content[ei], ep, "empty entry: name the axis values of the points to drop, e.g. {max_model_len: 4096}")...)
+		}
 		for name, val := range ex {
 			i, ok := index[name]
 			if !ok {
@@ -134,7 +138,7 @@ func (s *Sweep) UnmarshalSpec(d *Decoder, n *yaml.Node, path string) ErrorList {
 			}
 			found := false
 			for _, v := range s.Axes[i].Values {
-				found = found || v.Value == resolve(val).Value
+				found = found || sameValue(v, resolve(val))
 			}
 			if !found {
 				errs = append(errs, d.Errorf(val, ep+"."+name, "value %s is not on axis %s, so this entry excludes nothing", resolve(val).Value, name)...)
@@ -262,7 +266,7 @@ func (s *Sweep) excluded(p Point) bool {
 		for name, val := range ex {
 			hit := false
 			for _, v := range p.Values {
-				if v.Name == name && v.Value.Value == resolve(val).Value {
+				if v.Name == name && sameValue(v.Value, resolve(val)) {
 					hit = true
 				}
 			}
@@ -274,3 +278,18 @@ func (s *Sweep) excluded(p Point) bool {
 	}
 	return false
 }
+
+// valueKey identifies a scalar by value: numbers by their number, so 0.9
+// and 0.90 are the same point; anything else by its text.
+func valueKey(n *yaml.Node) string {
+	switch n.ShortTag() {
+	case "!!int", "!!float":
+		var f float64
+		if err := n.Decode(&f); err == nil {
+			return "num:" + strconv.FormatFloat(f, 'g', -1, 64)
+		}
+	}
+	return "str:" + n.Value
+}
+
+func sameValue(a, b *yaml.Node) bool { return valueKey(a) == valueKey(b) }

@@ -21,7 +21,8 @@ type Var struct {
 	Select string     // select var: the var that chooses
 	Cases  []Case     // select var: the choices in file order
 
-	Pos Pos
+	Pos       Pos // the var's name
+	SelectPos Pos // select var: its select value
 }
 
 // Case is one choice of a select var.
@@ -72,6 +73,11 @@ func (vs *Vars) UnmarshalSpec(d *Decoder, n *yaml.Node, path string) ErrorList {
 				continue
 			}
 			v.Select = sel.Select
+			v.SelectPos = d.Pos(ValueNode(val, "select"))
+			if e := d.duplicateKeys(cases, vp+".cases"); e != nil {
+				errs = append(errs, e...)
+				continue
+			}
 			for j := 0; j+1 < len(cases.Content); j += 2 {
 				ck, cv := resolve(cases.Content[j]), resolve(cases.Content[j+1])
 				if e := checkVarValue(d, cv, joinPath(vp, "cases."+ck.Value)); e != nil {
@@ -139,9 +145,9 @@ func (vs Vars) check(d *Decoder) ErrorList {
 			}
 		}
 		if j < 0 {
-			errs.Add(v.Pos, "vars."+v.Name+".select", "%q must name an earlier var%s", v.Select, DidYouMean(v.Select, vs.Names()))
+			errs.Add(v.SelectPos, "vars."+v.Name+".select", "%q must name an earlier var%s", v.Select, DidYouMean(v.Select, vs.Names()))
 		} else if vs[j].Value == nil || vs[j].Value.Kind != yaml.ScalarNode {
-			errs.Add(v.Pos, "vars."+v.Name+".select", "%q must be a plain scalar var", v.Select)
+			errs.Add(v.SelectPos, "vars."+v.Name+".select", "%q must be a plain scalar var", v.Select)
 		}
 	}
 	return errs
@@ -161,10 +167,15 @@ func ParseOverride(s string) (Override, error) {
 
 // Resolve applies overrides and evaluates select vars. It returns each var's
 // final value node. Overrides are parsed as YAML scalars and must keep the
-// declared type (an int var stays an int).
+// declared type (an int var stays an int). Problems with the overrides are
+// returned as a plain error (a usage error); a select var whose chooser, as
+// written in the file, has no case is a spec problem, returned as an
+// ErrorList positioned at the chooser's value, together with values (using
+// the first case) so that the caller can check the rest of the file.
 func (vs Vars) Resolve(overrides []Override) (map[string]*yaml.Node, error) {
 	values := map[string]*yaml.Node{}
 	var problems []string
+	var specErrs ErrorList
 	set := map[string]string{}
 	for _, o := range overrides {
 		v, ok := vs.Lookup(o.Name)
@@ -193,7 +204,15 @@ func (vs Vars) Resolve(overrides []Override) (map[string]*yaml.Node, error) {
 				}
 			}
 			if !found {
-				problems = append(problems, fmt.Sprintf("var %s: %s=%q has no case (cases: %s)", v.Name, v.Select, chooser.Value, strings.Join(keys, ", ")))
+				if _, overridden := set[v.Select]; overridden {
+					problems = append(problems, fmt.Sprintf("--set %s=%s: var %s has no case %q (cases: %s)", v.Select, chooser.Value, v.Name, chooser.Value, strings.Join(keys, ", ")))
+				} else {
+					at := Pos{File: v.Pos.File, Line: chooser.Line, Col: chooser.Column}
+					specErrs.Add(at, "vars."+v.Select, "%q has no case in var %s (cases: %s)", chooser.Value, v.Name, strings.Join(keys, ", "))
+					// Go on with the first case, so the rest of the file is
+					// checked without errors that follow from this one.
+					values[v.Name] = v.Cases[0].Value
+				}
 			}
 			continue
 		}
@@ -211,6 +230,9 @@ func (vs Vars) Resolve(overrides []Override) (map[string]*yaml.Node, error) {
 	}
 	if len(problems) > 0 {
 		return nil, fmt.Errorf("%s", strings.Join(problems, "\n"))
+	}
+	if len(specErrs) > 0 {
+		return values, specErrs
 	}
 	return values, nil
 }

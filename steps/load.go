@@ -5,9 +5,10 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
-	"sort"
+	"slices"
 	"strings"
 	"sync"
 
@@ -18,26 +19,27 @@ import (
 // Load sends OpenAI-compatible requests to a server, one or more modes in
 // order, and records per-request results and per-mode summaries.
 type Load struct {
-	ID              string         `yaml:"-" json:"-"`
-	Server          string         `yaml:"server" json:"server,omitempty" doc:"id of the launch step (default: the last launched server)"`
-	URL             string         `yaml:"url" json:"url,omitempty" doc:"base URL instead of a launched server's, e.g. http://127.0.0.1:8000"`
-	API             string         `yaml:"api" json:"api" doc:"completions (/v1/completions) or chat (/v1/chat/completions)"`
-	Model           string         `yaml:"model" json:"model" doc:"model name sent in every request"`
-	APIKeyEnv       string         `yaml:"api_key_env" json:"api_key_env,omitempty" doc:"name of the environment variable holding the API key (the key itself is never written anywhere)"`
-	Stream          bool           `yaml:"stream" json:"stream" doc:"stream with SSE (needed for TTFT and inter-token latency)"`
-	MaxTokens       int            `yaml:"max_tokens" json:"max_tokens" doc:"max_tokens of every request"`
-	Extra           map[string]any `yaml:"extra" json:"extra,omitempty" doc:"fields merged into every request body: ignore_eos, min_tokens, temperature, ..."`
-	Prompt          string         `yaml:"prompt" json:"prompt,omitempty" doc:"one prompt for every request (default: the seed's)"`
-	Prompts         []string       `yaml:"prompts" json:"prompts,omitempty" doc:"prompts used in turn"`
-	PromptFile      string         `yaml:"prompt_file" json:"prompt_file,omitempty" doc:"file of prompts: one per line, or JSONL with a prompt field"`
-	SyntheticTokens int            `yaml:"synthetic_tokens" json:"synthetic_tokens,omitempty" doc:"generate distinct prompts of about this many tokens"`
-	Seed            int64          `yaml:"seed" json:"seed,omitempty" doc:"seed of synthetic prompts"`
-	Warmup          int            `yaml:"warmup" json:"warmup" doc:"requests before each mode, excluded from results"`
-	RequestTimeout  spec.Duration  `yaml:"request_timeout" json:"request_timeout" doc:"timeout of one request, stream included"`
-	ErrorThreshold  float64        `yaml:"error_threshold" json:"error_threshold" doc:"fraction of failed requests a mode tolerates before the step fails (0: any error fails)"`
-	Modes           []LoadMode     `yaml:"modes" json:"modes" doc:"modes run in order against the same server"`
-	Requests        string         `yaml:"requests_file" json:"requests_file" doc:"per-request results (JSONL) in the point folder"`
-	Target          string         `yaml:"-" json:"target,omitempty"`
+	ID              string            `yaml:"-" json:"-"`
+	Server          string            `yaml:"server" json:"server,omitempty" doc:"id of the launch step (default: the last launched server)"`
+	URL             string            `yaml:"url" json:"url,omitempty" doc:"base URL instead of a launched server's, e.g. http://127.0.0.1:8000"`
+	API             string            `yaml:"api" json:"api" doc:"completions (/v1/completions) or chat (/v1/chat/completions)"`
+	Model           string            `yaml:"model" json:"model" doc:"model name sent in every request"`
+	APIKeyEnv       string            `yaml:"api_key_env" json:"api_key_env,omitempty" doc:"name of the environment variable holding the API key (the key itself is never written anywhere)"`
+	Stream          bool              `yaml:"stream" json:"stream" doc:"stream with SSE (needed for TTFT and inter-token latency)"`
+	MaxTokens       int               `yaml:"max_tokens" json:"max_tokens" doc:"max_tokens of every request"`
+	Extra           map[string]any    `yaml:"extra" json:"extra,omitempty" doc:"fields merged into every request body: ignore_eos, min_tokens, temperature, ..."`
+	Prompt          string            `yaml:"prompt" json:"prompt,omitempty" doc:"one prompt for every request (default: the seed's)"`
+	Prompts         []string          `yaml:"prompts" json:"prompts,omitempty" doc:"prompts used in turn"`
+	PromptFile      string            `yaml:"prompt_file" json:"prompt_file,omitempty" doc:"file of prompts: one per line, or JSONL with a prompt field"`
+	SyntheticTokens int               `yaml:"synthetic_tokens" json:"synthetic_tokens,omitempty" doc:"generate distinct prompts of about this many tokens"`
+	Seed            int64             `yaml:"seed" json:"seed,omitempty" doc:"seed of synthetic prompts"`
+	Warmup          int               `yaml:"warmup" json:"warmup" doc:"requests before each mode, excluded from results"`
+	RequestTimeout  spec.Duration     `yaml:"request_timeout" json:"request_timeout" doc:"timeout of one request, stream included"`
+	ErrorThreshold  float64           `yaml:"error_threshold" json:"error_threshold" doc:"fraction of failed requests a mode tolerates before the step fails (0: any error fails)"`
+	Modes           []LoadMode        `yaml:"modes" json:"modes" doc:"modes run in order against the same server"`
+	Requests        string            `yaml:"requests_file" json:"requests_file" doc:"per-request results (JSONL) in the point folder"`
+	Metadata        map[string]string `yaml:"metadata" json:"metadata,omitempty" doc:"name: value pairs added to every row of load.summary and load.requests and recorded as values (as vllm bench serve --metadata), e.g. {engine: \"${engine}\"} to label where numbers came from"`
+	Target          string            `yaml:"-" json:"target,omitempty"`
 }
 
 // SetTarget records the endpoint for the plan.
@@ -100,6 +102,15 @@ func (l *Load) Validate() error {
 			return spec.FieldErrorf(fmt.Sprintf("modes[%d].kind", i), "must be sequential, concurrent or rate, got %q", m.Kind)
 		}
 	}
+	recorded := (load.Summary{}).Values()
+	for _, k := range []string{"mode", "index", "ttft_ms", "e2el_ms", "completion_tokens", "finish_reason", "error_class"} {
+		recorded[k] = nil
+	}
+	for _, k := range sortedKeys(l.Metadata) {
+		if _, clash := recorded[k]; clash || k == "" {
+			return spec.FieldErrorf("metadata."+k, "%q is a name the load step records itself", k)
+		}
+	}
 	if !spec.Confined(l.Requests) {
 		return spec.FieldErrorf("requests_file", "%q must be a file name inside the point folder", l.Requests)
 	}
@@ -142,6 +153,10 @@ func (l *Load) Run(ctx context.Context, env *Env) error {
 	var mu sync.Mutex
 	var writeErr error
 	enc := json.NewEncoder(w)
+	meta := sortedKeys(l.Metadata)
+	for _, k := range meta {
+		env.Set(k, l.Metadata[k])
+	}
 	onResult := func(r load.RequestResult) {
 		mu.Lock()
 		defer mu.Unlock()
@@ -156,6 +171,9 @@ func (l *Load) Run(ctx context.Context, env *Env) error {
 		row.Set("completion_tokens", r.CompletionTokens)
 		row.Set("finish_reason", r.FinishReason)
 		row.Set("error_class", r.ErrorClass)
+		for _, k := range meta {
+			row.Set(k, l.Metadata[k])
+		}
 		env.Append("load.requests", row)
 	}
 	sums, runErr := runLoadModes(ctx, cfg, onResult, env)
@@ -168,6 +186,9 @@ func (l *Load) Run(ctx context.Context, env *Env) error {
 		row := Values{}
 		for _, k := range sortedKeys(vals) {
 			row.Set(k, vals[k])
+		}
+		for _, k := range meta {
+			row.Set(k, l.Metadata[k])
 		}
 		env.Append("load.summary", row)
 		p := s.Mode + "_"
@@ -247,11 +268,6 @@ func toAny(m map[string]int) map[string]any {
 	return out
 }
 
-func sortedKeys(m map[string]any) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out
+func sortedKeys[V any](m map[string]V) []string {
+	return slices.Sorted(maps.Keys(m))
 }

@@ -289,3 +289,42 @@ func TestLoadCancelled(t *testing.T) {
 	}
 	mustValue(t, env, "sequential_completed")
 }
+
+// metadata labels every summary and request row and the point's values,
+// and may not shadow a name the step records.
+func TestLoadMetadata(t *testing.T) {
+	srv := loadtest.NewServer(loadtest.Script{})
+	defer srv.Close()
+	env := newTestEnv(t)
+	l := newLoadStep(srv.URL, LoadMode{Kind: "sequential", Requests: 2})
+	l.Metadata = map[string]string{"engine": "SIMULATED", "gpu": "H100"}
+	if err := l.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	if err := runWithTimeout(l, env, 30*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	if v := mustValue(t, env, "engine"); v != "SIMULATED" {
+		t.Errorf("value engine = %v", v)
+	}
+	tabs := env.Tables()
+	for _, table := range []string{"load.summary", "load.requests"} {
+		if len(tabs[table]) == 0 {
+			t.Fatalf("%s is empty", table)
+		}
+		for i, row := range tabs[table] {
+			if e, _ := row.Get("engine"); e != "SIMULATED" {
+				t.Errorf("%s row %d: engine %v", table, i, e)
+			}
+			if g, _ := row.Get("gpu"); g != "H100" {
+				t.Errorf("%s row %d: gpu %v", table, i, g)
+			}
+		}
+	}
+	for _, name := range []string{"mode", "completed", "median_ttft_ms"} {
+		l.Metadata = map[string]string{name: "x"}
+		if err := l.Validate(); err == nil || !strings.Contains(err.Error(), "records itself") {
+			t.Errorf("metadata %s: %v, want a clash error", name, err)
+		}
+	}
+}

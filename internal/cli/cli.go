@@ -125,12 +125,8 @@ func Main(args []string, stdout, stderr io.Writer) int {
 	case "ollama-create":
 		return ollama.CreateMain(args[1:], stdout, stderr)
 	}
-	if strings.HasPrefix(args[0], "-") && len(args) > 1 && !strings.HasPrefix(args[len(args)-1], "-") {
-		return cmdRun(args, stdout, stderr, false)
-	}
 	if strings.HasPrefix(args[0], "-") {
-		fmt.Fprintf(stderr, "runexp: unknown flag %s\n\n%s", args[0], usage)
-		return ExitUsage
+		return cmdRun(args, stdout, stderr, false) // run's flags before the file; run reports unknown ones
 	}
 	if _, err := os.Stat(args[0]); err != nil && !strings.HasSuffix(args[0], ".yaml") && !strings.HasSuffix(args[0], ".yml") {
 		fmt.Fprintf(stderr, "runexp: unknown command %q%s\n\n%s", args[0],
