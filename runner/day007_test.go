@@ -102,6 +102,14 @@ func TestDay007OnSimulator(t *testing.T) {
 		if m["completed"] != "32" || m["failed"] != "0" || m["total_output_tokens"] != "1024" {
 			t.Errorf("mode %v: completed %v failed %v tokens %v", m["mode"], m["completed"], m["failed"], m["total_output_tokens"])
 		}
+		if m["data"] != "SIMULATED" {
+			t.Errorf("mode %v: data %q, want SIMULATED (simulated rows must say so)", m["mode"], m["data"])
+		}
+	}
+	for _, f := range []string{"kv-scaling/kv_cache_scaling.svg", "batching/latency.svg"} {
+		if !strings.Contains(readFile(t, filepath.Join(run, f)), "SIMULATED") {
+			t.Errorf("%s does not say SIMULATED", f)
+		}
 	}
 	bench := readFile(t, filepath.Join(run, "batching", "batching_benchmark.md"))
 	for _, want := range []string{"SIMULATED", "sequential_s = ", "concurrent_s = ", "faster", "GPU utilisation"} {

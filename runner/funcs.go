@@ -19,6 +19,7 @@ import (
 //	add/sub/mul/div A B        arithmetic (div by 0 is NaN)
 //	minf/maxf/meanf XS         over a column
 //	first/last XS              ends of a column
+//	row ROWS KEY VALUE         the first row with KEY = VALUE, or nil
 //	ratio A B PREC             A/B formatted, e.g. "3.2"
 //	mib BYTES, gib BYTES       bytes as MiB / GiB numbers
 //	keys MAP                   sorted keys
@@ -26,6 +27,14 @@ func TemplateFuncs() template.FuncMap {
 	return template.FuncMap{
 		"col":   col,
 		"where": where,
+		// row returns the first row whose key equals value, or nil (false
+		// in an if), so a template can test for a missing mode.
+		"row": func(rows []Row, key string, value any) Row {
+			if r := where(rows, key, value); len(r) > 0 {
+				return r[0]
+			}
+			return nil
+		},
 		"ok": func(rows []Row) []Row {
 			return where(rows, "status", "ok")
 		},

@@ -14,4 +14,4 @@ import (
 	"github.com/runexp/runexp/internal/gguf"
 )
 
-func main() { os.Exit(gguf.Main(os.Args[1:], os.Stdout, os.Stderr)) }
+func main() { os.Exit(gguf.Main("gengguf", os.Args[1:], os.Stdout, os.Stderr)) }

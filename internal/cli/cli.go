@@ -121,7 +121,7 @@ func Main(args []string, stdout, stderr io.Writer) int {
 	case "sim":
 		return cmdSim(args[1:], stdout, stderr)
 	case "gguf":
-		return gguf.Main(args[1:], stdout, stderr)
+		return gguf.Main("runexp gguf", args[1:], stdout, stderr)
 	case "ollama-create":
 		return ollama.CreateMain(args[1:], stdout, stderr)
 	}
@@ -149,6 +149,15 @@ func (s *setFlags) Set(v string) error {
 }
 
 // parseInterleaved parses flags that may come before or after the file.
+// flagErrorCode is the exit code for a flag parse error: -h asked for the
+// usage (printed by the flag package), anything else is a usage error.
+func flagErrorCode(err error) int {
+	if errors.Is(err, flag.ErrHelp) {
+		return ExitOK
+	}
+	return ExitUsage
+}
+
 func parseInterleaved(fs *flag.FlagSet, args []string) ([]string, error) {
 	var positional []string
 	for {
@@ -177,7 +186,7 @@ func cmdRun(args []string, stdout, stderr io.Writer, planOnly bool) int {
 	asJSON := fs.Bool("json", false, "plan: print JSON")
 	files, err := parseInterleaved(fs, args)
 	if err != nil {
-		return ExitUsage
+		return flagErrorCode(err)
 	}
 	if len(files) != 1 {
 		fmt.Fprintf(stderr, "runexp %s: want exactly one spec file, got %d\n", name, len(files))
@@ -283,7 +292,7 @@ func cmdValidate(args []string, stdout, stderr io.Writer) int {
 	fs.Var(&sets, "set", "override a var: NAME=VALUE (repeatable)")
 	files, err := parseInterleaved(fs, args)
 	if err != nil {
-		return ExitUsage
+		return flagErrorCode(err)
 	}
 	if len(files) == 0 {
 		fmt.Fprintln(stderr, "runexp validate: give one or more spec files")
@@ -307,7 +316,7 @@ func cmdValidate(args []string, stdout, stderr io.Writer) int {
 
 func cmdSteps(stdout io.Writer) int {
 	for _, k := range steps.Builtin().Kinds() {
-		fmt.Fprintf(stdout, "%-12s %s (default timeout %s)\n", k.Name, k.Doc, k.Timeout)
+		fmt.Fprintf(stdout, "%-14s %s (default timeout %s)\n", k.Name, k.Doc, k.Timeout)
 	}
 	return ExitOK
 }

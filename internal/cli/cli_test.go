@@ -62,6 +62,12 @@ func TestExitCodes(t *testing.T) {
 		{"missing file", []string{"validate", filepath.Join(out, "nope.yaml")}, 2, "no such file"},
 		{"steps", []string{"steps"}, 0, "wait-ready"},
 		{"sim usage", []string{"sim"}, 2, "usage: runexp sim serve"},
+		{"run -h", []string{"run", "-h"}, 0, "-set"},
+		{"validate -h", []string{"validate", "-h"}, 0, "-set"},
+		{"unknown flag first", []string{"--bogus", good}, 2, "-bogus"},
+		{"gguf -h", []string{"gguf", "-h"}, 0, "Usage of runexp gguf"},
+		{"gguf bad flag", []string{"gguf", "--bogus"}, 2, "-bogus"},
+		{"ollama-create -h", []string{"ollama-create", "-h"}, 0, "-gguf"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			code, stdout, stderr := run(tc.args...)

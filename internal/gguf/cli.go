@@ -2,6 +2,7 @@ package gguf
 
 import (
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -9,19 +10,27 @@ import (
 	"time"
 )
 
-// Main is the gengguf command (also `runexp gguf`): it writes a
-// random-weight model and a JSON sidecar, or prints a shape. It returns the
-// exit code.
-func Main(args []string, stdout, stderr io.Writer) int {
-	if err := run(args, stdout, stderr); err != nil {
-		fmt.Fprintln(stderr, "gengguf:", err)
-		return 1
+// Main is the gengguf command (also `runexp gguf`, so prog is the name it
+// was called by): it writes a random-weight model and a JSON sidecar, or
+// prints a shape. It returns the exit code: 0 (also for -h), 2 for bad
+// flags, 1 otherwise.
+func Main(prog string, args []string, stdout, stderr io.Writer) int {
+	err := run(prog, args, stdout, stderr)
+	switch {
+	case err == nil, errors.Is(err, flag.ErrHelp):
+		return 0
+	case errors.Is(err, errUsage):
+		return 2
 	}
-	return 0
+	fmt.Fprintf(stderr, "%s: %v\n", prog, err)
+	return 1
 }
 
-func run(args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("gengguf", flag.ContinueOnError)
+// errUsage marks a flag error that the flag package has already printed.
+var errUsage = errors.New("usage")
+
+func run(prog string, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet(prog, flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	preset := fs.String("shape", "tiny", "preset shape: "+strings.Join(PresetNames(), ", ")+"; other flags override it")
 	dim := fs.Int("dim", 0, "embedding length")
@@ -38,7 +47,10 @@ func run(args []string, stdout, stderr io.Writer) error {
 	sidecar := fs.String("sidecar", "", `shape JSON path (default <out>.json; "none" to skip)`)
 	printShape := fs.Bool("print-shape", false, "print the shape JSON to stdout and exit without writing")
 	if err := fs.Parse(args); err != nil {
-		return err
+		if errors.Is(err, flag.ErrHelp) {
+			return err
+		}
+		return fmt.Errorf("%w: %v", errUsage, err)
 	}
 	if fs.NArg() > 0 {
 		return fmt.Errorf("unexpected arguments: %q", fs.Args())

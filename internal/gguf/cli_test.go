@@ -11,7 +11,7 @@ import (
 
 func TestPrintShapeOverrides(t *testing.T) {
 	var out, errb bytes.Buffer
-	err := run([]string{"--shape", "phi3-mini", "--layers", "2", "--heads", "16", "--print-shape"}, &out, &errb)
+	err := run("gengguf", []string{"--shape", "phi3-mini", "--layers", "2", "--heads", "16", "--print-shape"}, &out, &errb)
 	if err != nil {
 		t.Fatal(err, errb.String())
 	}
@@ -30,7 +30,7 @@ func TestWritesFileAndSidecar(t *testing.T) {
 	dir := t.TempDir()
 	out := filepath.Join(dir, "m.gguf")
 	var stdout, stderr bytes.Buffer
-	if err := run([]string{"--out", out, "--dtype", "f16", "--kv-heads", "2", "--seed", "5"}, &stdout, &stderr); err != nil {
+	if err := run("gengguf", []string{"--out", out, "--dtype", "f16", "--kv-heads", "2", "--seed", "5"}, &stdout, &stderr); err != nil {
 		t.Fatal(err, stderr.String())
 	}
 	info, err := ReadInfo(out + ".json")
@@ -53,7 +53,7 @@ func TestRejectsBadInput(t *testing.T) {
 		{}, // no --out
 	} {
 		var o, e bytes.Buffer
-		if err := run(args, &o, &e); err == nil {
+		if err := run("gengguf", args, &o, &e); err == nil {
 			t.Errorf("run(%q) succeeded", args)
 		}
 	}

@@ -2,6 +2,7 @@ package ollama
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -37,12 +38,19 @@ func (p params) Set(s string) error {
 // register a GGUF file as a model on a running server, optionally load it.
 // It returns the exit code.
 func CreateMain(args []string, stdout, stderr io.Writer) int {
-	if err := runCreate(args, stdout, stderr); err != nil {
-		fmt.Fprintln(stderr, "ollama-create:", err)
-		return 1
+	err := runCreate(args, stdout, stderr)
+	switch {
+	case err == nil, errors.Is(err, flag.ErrHelp):
+		return 0
+	case errors.Is(err, errUsage):
+		return 2
 	}
-	return 0
+	fmt.Fprintln(stderr, "ollama-create:", err)
+	return 1
 }
+
+// errUsage marks a flag error that the flag package has already printed.
+var errUsage = errors.New("usage")
 
 func runCreate(args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("ollama-create", flag.ContinueOnError)
@@ -64,7 +72,10 @@ func runCreate(args []string, stdout, stderr io.Writer) error {
 	ps := params{}
 	fs.Var(ps, "param", "model parameter key=value (repeatable), e.g. temperature=0")
 	if err := fs.Parse(args); err != nil {
-		return err
+		if errors.Is(err, flag.ErrHelp) {
+			return err
+		}
+		return fmt.Errorf("%w: %v", errUsage, err)
 	}
 	if *gguf == "" || *name == "" || fs.NArg() > 0 {
 		return fmt.Errorf("usage: ollama-create --gguf FILE --name NAME [--url URL] [--models-dir DIR]")
