@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"os"
+	"path"
 	"regexp"
 	"strings"
 
@@ -314,14 +315,14 @@ func CheckSteps(d *Decoder, path string, steps []Step) ErrorList {
 	return errs
 }
 
-// CheckArtifacts checks artifact paths, formats and their options. path is
+// CheckArtifacts checks artifact paths, formats and their options. field is
 // the artifacts list's path.
-func CheckArtifacts(d *Decoder, path string, artifacts []Artifact) ErrorList {
+func CheckArtifacts(d *Decoder, field string, artifacts []Artifact) ErrorList {
 	var errs ErrorList
 	artifactPaths := map[string]bool{}
 	for i := range artifacts {
 		a := &artifacts[i]
-		ap := fmt.Sprintf("%s[%d]", path, i)
+		ap := fmt.Sprintf("%s[%d]", field, i)
 		if a.Node == nil {
 			continue // not a mapping: the decoder reported it
 		}
@@ -331,10 +332,12 @@ func CheckArtifacts(d *Decoder, path string, artifacts []Artifact) ErrorList {
 			errs.Add(a.Pos, ap+".path", "missing")
 		case !Confined(a.Path):
 			errs.Add(pathPos, ap+".path", "%q escapes the run directory; use a relative path without ..", a.Path)
-		case artifactPaths[a.Path]:
+		case strings.HasSuffix(a.Path, "/") || path.Base(path.Clean(a.Path)) == ".":
+			errs.Add(pathPos, ap+".path", "%q names a folder; give a file name, e.g. results.csv", a.Path)
+		case artifactPaths[path.Clean(a.Path)]:
 			errs.Add(pathPos, ap+".path", "duplicate artifact path %q", a.Path)
 		}
-		artifactPaths[a.Path] = true
+		artifactPaths[path.Clean(a.Path)] = true
 		fmtPos := d.Pos(ValueNode(a.Node, "format"))
 		switch a.Format {
 		case "csv", "json", "jsonl":

@@ -194,3 +194,21 @@ func TestSweepValuesCompareAsNumbers(t *testing.T) {
 		}
 	}
 }
+
+func TestArtifactPathNamesAFile(t *testing.T) {
+	d := &Decoder{File: "f.yaml"}
+	var as []Artifact
+	if errs := d.Decode(node(t, "[{path: ., format: csv}, {path: sub/, format: csv}, {path: a.csv, format: csv}, {path: ./a.csv, format: csv}]"), "artifacts", &as); errs != nil {
+		t.Fatal(errs)
+	}
+	errs := CheckArtifacts(d, "artifacts", as)
+	want := []string{`artifacts[0].path: "." names a folder`, `artifacts[1].path: "sub/" names a folder`, `artifacts[3].path: duplicate artifact path "./a.csv"`}
+	if len(errs) != len(want) {
+		t.Fatalf("got %v, want %d problems", errs, len(want))
+	}
+	for i, w := range want {
+		if !strings.Contains(errs[i].Error(), w) {
+			t.Errorf("problem %d: %v, want %q", i, errs[i], w)
+		}
+	}
+}
