@@ -146,7 +146,11 @@ func yamlSyntaxError(file string, data []byte, err error) error {
 		if parserProblems[rest] {
 			// yaml.v3 numbers the lines of parser (not scanner) errors
 			// from 0: the line of the construct that could not be parsed.
-			line = min(line+1, max(bytes.Count(data, []byte("\n")), 1))
+			lines := bytes.Count(data, []byte("\n"))
+			if !bytes.HasSuffix(data, []byte("\n")) {
+				lines++ // an unterminated last line
+			}
+			line = min(line+1, max(lines, 1))
 		}
 		return ErrorList{{Pos: Pos{File: file, Line: line, Col: 1}, Msg: "YAML syntax: " + rest}}
 	}

@@ -280,10 +280,19 @@ func (s *Sweep) excluded(p Point) bool {
 }
 
 // valueKey identifies a scalar by value: numbers by their number, so 0.9
-// and 0.90 are the same point; anything else by its text.
+// and 0.90 (or 1 and 1.0) are the same point; integers beyond float64's
+// exact range by their integer; anything else by its text.
 func valueKey(n *yaml.Node) string {
 	switch n.ShortTag() {
-	case "!!int", "!!float":
+	case "!!int":
+		var i int64
+		if err := n.Decode(&i); err == nil {
+			if i > 1<<53 || i < -(1<<53) {
+				return "int:" + strconv.FormatInt(i, 10)
+			}
+			return "num:" + strconv.FormatFloat(float64(i), 'g', -1, 64)
+		}
+	case "!!float":
 		var f float64
 		if err := n.Decode(&f); err == nil {
 			return "num:" + strconv.FormatFloat(f, 'g', -1, 64)
@@ -292,4 +301,6 @@ func valueKey(n *yaml.Node) string {
 	return "str:" + n.Value
 }
 
-func sameValue(a, b *yaml.Node) bool { return valueKey(a) == valueKey(b) }
+// sameValue matches an exclude value to an axis value: the same text
+// (so a quoted "8" still matches 8), or the same number.
+func sameValue(a, b *yaml.Node) bool { return a.Value == b.Value || valueKey(a) == valueKey(b) }

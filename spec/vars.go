@@ -191,8 +191,8 @@ func (vs Vars) Resolve(overrides []Override) (map[string]*yaml.Node, error) {
 	for _, v := range vs {
 		if v.Select != "" {
 			chooser := values[v.Select]
-			if chooser == nil {
-				continue // reported by check
+			if chooser == nil || chooser.Kind != yaml.ScalarNode || len(v.Cases) == 0 {
+				continue // reported by check (or by the parser, for invalid cases)
 			}
 			found := false
 			var keys []string

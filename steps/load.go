@@ -103,7 +103,8 @@ func (l *Load) Validate() error {
 		}
 	}
 	recorded := (load.Summary{}).Values()
-	for _, k := range []string{"mode", "index", "ttft_ms", "e2el_ms", "completion_tokens", "finish_reason", "error_class"} {
+	for _, k := range []string{"mode", "index", "ttft_ms", "e2el_ms", "completion_tokens", "finish_reason", "error_class",
+		"point", "status", "phase", "error", "seconds"} { // and the runner's row names
 		recorded[k] = nil
 	}
 	for _, k := range sortedKeys(l.Metadata) {
@@ -240,6 +241,9 @@ func runLoadModes(ctx context.Context, cfg load.Config, onResult func(load.Reque
 			one.OnModeStart = func(string) { mark.(func(string))(name) }
 		}
 		sums, err := load.Run(ctx, one, onResult)
+		if mark != nil {
+			mark.(func(string))("") // close the window before the next mode's warm-up
+		}
 		out = append(out, sums...)
 		if err != nil {
 			return out, err

@@ -104,7 +104,9 @@ func (w *WaitReady) Run(ctx context.Context, env *Env) error {
 	// so its death ends the wait at once.
 	watch := srv
 	if watch == nil {
-		watch, _ = env.Server("")
+		if s, err := env.Server(""); err == nil && !s.Proc.Stopped() {
+			watch = s // not one already torn down
+		}
 	}
 	var done <-chan struct{}
 	if watch != nil {

@@ -68,6 +68,8 @@ func TestExitCodes(t *testing.T) {
 		{"gguf -h", []string{"gguf", "-h"}, 0, "Usage of runexp gguf"},
 		{"gguf bad flag", []string{"gguf", "--bogus"}, 2, "-bogus"},
 		{"ollama-create -h", []string{"ollama-create", "-h"}, 0, "-gguf"},
+		{"ollama-create without flags", []string{"ollama-create"}, 2, "usage: ollama-create --gguf FILE"},
+		{"gguf extra argument", []string{"gguf", "extra"}, 2, "unexpected arguments"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			code, stdout, stderr := run(tc.args...)

@@ -19,15 +19,20 @@ func Main(prog string, args []string, stdout, stderr io.Writer) int {
 	switch {
 	case err == nil, errors.Is(err, flag.ErrHelp):
 		return 0
-	case errors.Is(err, errUsage):
-		return 2
+	case errors.Is(err, errFlags):
+		return 2 // the flag package has printed it
 	}
 	fmt.Fprintf(stderr, "%s: %v\n", prog, err)
+	if errors.Is(err, errUsage) {
+		return 2
+	}
 	return 1
 }
 
-// errUsage marks a flag error that the flag package has already printed.
-var errUsage = errors.New("usage")
+var (
+	errFlags = errors.New("bad flags")
+	errUsage = errors.New("usage")
+)
 
 func run(prog string, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet(prog, flag.ContinueOnError)
@@ -50,14 +55,14 @@ func run(prog string, args []string, stdout, stderr io.Writer) error {
 		if errors.Is(err, flag.ErrHelp) {
 			return err
 		}
-		return fmt.Errorf("%w: %v", errUsage, err)
+		return fmt.Errorf("%w: %v", errFlags, err)
 	}
 	if fs.NArg() > 0 {
-		return fmt.Errorf("unexpected arguments: %q", fs.Args())
+		return fmt.Errorf("%w: unexpected arguments: %q", errUsage, fs.Args())
 	}
 	s, ok := Presets[*preset]
 	if !ok {
-		return fmt.Errorf("unknown shape %q (have %s)", *preset, strings.Join(PresetNames(), ", "))
+		return fmt.Errorf("%w: unknown shape %q (have %s)", errUsage, *preset, strings.Join(PresetNames(), ", "))
 	}
 	set := map[string]bool{}
 	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })

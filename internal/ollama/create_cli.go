@@ -42,15 +42,20 @@ func CreateMain(args []string, stdout, stderr io.Writer) int {
 	switch {
 	case err == nil, errors.Is(err, flag.ErrHelp):
 		return 0
-	case errors.Is(err, errUsage):
-		return 2
+	case errors.Is(err, errFlags):
+		return 2 // the flag package has printed it
 	}
 	fmt.Fprintln(stderr, "ollama-create:", err)
+	if errors.Is(err, errUsage) {
+		return 2
+	}
 	return 1
 }
 
-// errUsage marks a flag error that the flag package has already printed.
-var errUsage = errors.New("usage")
+var (
+	errFlags = errors.New("bad flags")
+	errUsage = errors.New("usage")
+)
 
 func runCreate(args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("ollama-create", flag.ContinueOnError)
@@ -75,10 +80,10 @@ func runCreate(args []string, stdout, stderr io.Writer) error {
 		if errors.Is(err, flag.ErrHelp) {
 			return err
 		}
-		return fmt.Errorf("%w: %v", errUsage, err)
+		return fmt.Errorf("%w: %v", errFlags, err)
 	}
 	if *gguf == "" || *name == "" || fs.NArg() > 0 {
-		return fmt.Errorf("usage: ollama-create --gguf FILE --name NAME [--url URL] [--models-dir DIR]")
+		return fmt.Errorf("%w: ollama-create --gguf FILE --name NAME [--url URL] [--models-dir DIR]", errUsage)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), *timeout)
 	defer cancel()

@@ -207,6 +207,9 @@ func (p *Process) track() {
 		case <-p.stopping:
 			return
 		case <-t.C:
+			if p.exited() {
+				return // never scan after the reap: the group-gone inference counts those scans
+			}
 			p.collect()
 		}
 	}
@@ -218,6 +221,16 @@ func (p *Process) reap() {
 		p.emptyScans.Add(1)
 	}
 	close(p.done)
+}
+
+// Stopped reports whether Stop has been called.
+func (p *Process) Stopped() bool {
+	select {
+	case <-p.stopping:
+		return true
+	default:
+		return false
+	}
 }
 
 // PID returns the leader's pid.

@@ -22,7 +22,20 @@ import (
 // connection; other connections pass through.
 type arrivalListener struct{ net.Listener }
 
-func wrapListener(ln net.Listener) net.Listener { return arrivalListener{ln} }
+func wrapListener(ln net.Listener) net.Listener {
+	// Set on the listening socket too: accepted sockets inherit it, and the
+	// kernel turns receive timestamps on for the system only after a
+	// deferred work item runs, so turning them on now, before any client
+	// connects, keeps the first requests from arriving unstamped.
+	if tl, ok := ln.(*net.TCPListener); ok {
+		if rc, err := tl.SyscallConn(); err == nil {
+			rc.Control(func(fd uintptr) {
+				unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_TIMESTAMPNS, 1)
+			})
+		}
+	}
+	return arrivalListener{ln}
+}
 
 func (l arrivalListener) Accept() (net.Conn, error) {
 	c, err := l.Listener.Accept()
@@ -54,6 +67,7 @@ type arrivalConn struct {
 	rc      syscall.RawConn
 	pending atomic.Int64 // wall-clock ns of the first unclaimed arrival; 0: none
 	oob     [128]byte
+	stamped bool // the last read carried a kernel timestamp (tests)
 }
 
 // Read reads with recvmsg to get the kernel's receive timestamp.
@@ -76,23 +90,28 @@ func (c *arrivalConn) Read(p []byte) (int, error) {
 	if n == 0 {
 		return 0, io.EOF
 	}
+	ts, ok := rxTimestamp(c.oob[:oobn])
+	c.stamped = ok
+	if !ok {
+		ts = time.Now().UnixNano()
+	}
 	if c.pending.Load() == 0 {
-		c.pending.CompareAndSwap(0, rxTimestamp(c.oob[:oobn]))
+		c.pending.CompareAndSwap(0, ts)
 	}
 	return n, nil
 }
 
-// rxTimestamp returns the SCM_TIMESTAMPNS in oob, or now.
-func rxTimestamp(oob []byte) int64 {
+// rxTimestamp returns the SCM_TIMESTAMPNS in oob, if there is one.
+func rxTimestamp(oob []byte) (int64, bool) {
 	msgs, _ := unix.ParseSocketControlMessage(oob)
 	for _, m := range msgs {
 		if m.Header.Level == unix.SOL_SOCKET && m.Header.Type == unix.SCM_TIMESTAMPNS && len(m.Data) >= 16 {
 			sec := int64(binary.NativeEndian.Uint64(m.Data[0:8]))
 			nsec := int64(binary.NativeEndian.Uint64(m.Data[8:16]))
-			return sec*1e9 + nsec
+			return sec*1e9 + nsec, true
 		}
 	}
-	return time.Now().UnixNano()
+	return 0, false
 }
 
 // WriteTo and ReadFrom hide the TCPConn's, which would bypass Read.

@@ -37,9 +37,26 @@ func TestArrivalIsReceiveTime(t *testing.T) {
 		t.Fatal("arrival before any byte")
 	}
 
+	// The system turns receive timestamps on with a deferred work item:
+	// wait until reads carry them.
+	buf := make([]byte, 2)
+	for start := time.Now(); ; {
+		client.Write([]byte("z"))
+		if n, err := ac.Read(buf[:1]); n != 1 || err != nil {
+			t.Fatal(n, err)
+		}
+		if ac.stamped {
+			break
+		}
+		if time.Since(start) > 5*time.Second {
+			t.Fatal("no kernel receive timestamps after 5s")
+		}
+		time.Sleep(time.Millisecond)
+	}
+	ac.clearArrival()
+
 	client.Write([]byte("abc"))
 	time.Sleep(40 * time.Millisecond) // the bytes wait in the socket
-	buf := make([]byte, 2)
 	if n, err := ac.Read(buf); n != 2 || err != nil {
 		t.Fatal(n, err)
 	}

@@ -13,7 +13,9 @@
 // must not be the error being measured. Served by NewServer or Serve, on
 // Linux, arrival is the kernel's receive time of the request's first bytes
 // (SO_TIMESTAMPNS), so a burst of requests queueing for the handler does
-// not delay the script; and deadlines wait on a timerfd, because Go's
+// not delay the script (a pipelined request, whose bytes were read with the
+// previous one, falls back to its handler's start); and deadlines wait on a
+// timerfd, because Go's
 // timers wake up to 1 ms late. As a bare http.Handler, or off Linux,
 // arrival is the handler's start; off Linux deadlines use time.Sleep.
 //
@@ -173,6 +175,7 @@ func NewServer(s Script) *Server {
 	ts := httptest.NewUnstartedServer(h)
 	ts.Listener = wrapListener(ts.Listener)
 	ts.Config.ConnContext = withConn
+	ts.Config.ConnState = clearOnIdle
 	ts.Start()
 	return &Server{Server: ts, Handler: h}
 }
@@ -181,11 +184,20 @@ func NewServer(s Script) *Server {
 // arrival at the socket (see the package comment), not from the handler's
 // start.
 func (h *Handler) Serve(ln net.Listener) error {
-	srv := &http.Server{Handler: h, ConnContext: withConn, ErrorLog: log.New(io.Discard, "", 0)}
+	srv := &http.Server{Handler: h, ConnContext: withConn, ConnState: clearOnIdle, ErrorLog: log.New(io.Discard, "", 0)}
 	return srv.Serve(wrapListener(ln))
 }
 
 type connKey struct{}
+
+// clearOnIdle forgets, once a response is done, the arrival of bytes read
+// for the finished request (net/http discards an unread body after the
+// handler returns), so the next request is timed from its own bytes.
+func clearOnIdle(c net.Conn, st http.ConnState) {
+	if ac, ok := c.(*arrivalConn); ok && st == http.StateIdle {
+		ac.clearArrival()
+	}
+}
 
 func withConn(ctx context.Context, c net.Conn) context.Context {
 	if ac, ok := c.(*arrivalConn); ok {
@@ -248,9 +260,6 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	body, err := io.ReadAll(r.Body)
 	if err != nil {
 		return
-	}
-	if conn != nil {
-		conn.clearArrival() // later reads of this request's body are not a new arrival
 	}
 	h.mu.Lock()
 	h.lastBody, h.lastHeader = body, r.Header

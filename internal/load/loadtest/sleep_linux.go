@@ -16,10 +16,11 @@ import (
 // from one timerfd instead: the netpoller wakes on the fd with microsecond
 // precision. Deadlines wait in a heap; the fd is armed for the earliest.
 type preciseClock struct {
-	mu  sync.Mutex
-	fd  int
-	f   *os.File
-	due deadlines
+	mu     sync.Mutex
+	fd     int
+	f      *os.File
+	due    deadlines
+	broken bool // the fd failed: sleepers fall back to time.Sleep
 }
 
 type deadline struct {
@@ -74,6 +75,14 @@ func (c *preciseClock) loop() {
 	var buf [8]byte
 	for {
 		if _, err := c.f.Read(buf[:]); err != nil {
+			// Never expected; wake everyone early rather than never.
+			c.mu.Lock()
+			c.broken = true
+			for _, d := range c.due {
+				close(d.wake)
+			}
+			c.due = nil
+			c.mu.Unlock()
 			return
 		}
 		now := monoNow()
@@ -100,10 +109,18 @@ func sleepUntil(t time.Time) {
 	// always far from 0 on a running system.
 	dl := deadline{at: monoNow() + int64(d), wake: make(chan struct{})}
 	clock.mu.Lock()
+	if clock.broken {
+		clock.mu.Unlock()
+		time.Sleep(d)
+		return
+	}
 	heap.Push(&clock.due, dl)
 	if clock.due[0].wake == dl.wake {
 		clock.arm()
 	}
 	clock.mu.Unlock()
 	<-dl.wake
+	if rest := time.Until(t); rest > 0 { // woken early by a failed fd
+		time.Sleep(rest)
+	}
 }

@@ -77,7 +77,11 @@ func (r *Reader) readLine() ([]byte, error) {
 		// right after it belongs to that line end. Checked only now, so an
 		// event is never held back waiting for the next byte.
 		r.skipLF = false
-		if b, err := r.br.Peek(1); err == nil && b[0] == '\n' {
+		b, err := r.br.Peek(1)
+		if err != nil {
+			return nil, err // bufio hands an error out once: keep it
+		}
+		if b[0] == '\n' {
 			r.br.Discard(1)
 		}
 	}
