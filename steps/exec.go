@@ -10,6 +10,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/runexp/runexp/internal/proc"
 	"github.com/runexp/runexp/spec"
 )
 
@@ -79,7 +80,8 @@ func (x *Exec) Run(ctx context.Context, env *Env) error {
 	if cmd.Process != nil {
 		syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) // leftovers of the group
 	}
-	out := readTail(logFile.Name(), from, 4096)
+	b, _, _ := proc.ReadTail(logFile.Name(), from, 4096)
+	out := string(b)
 	env.Set(x.ID+"_exit", code)
 	if x.Record != "" {
 		env.Set(x.Record, strings.TrimSpace(out))
@@ -97,24 +99,6 @@ func (x *Exec) Run(ctx context.Context, env *Env) error {
 		return fmt.Errorf("%s exited with %d (expected %d): %s", x.Command[0], code, x.ExpectExit, lastLine(out))
 	}
 	return nil
-}
-
-// readTail returns up to limit bytes of what path holds past offset from,
-// the last ones.
-func readTail(path string, from, limit int64) string {
-	f, err := os.Open(path)
-	if err != nil {
-		return ""
-	}
-	defer f.Close()
-	fi, err := f.Stat()
-	if err != nil {
-		return ""
-	}
-	from = min(max(from, fi.Size()-limit), fi.Size())
-	b := make([]byte, fi.Size()-from)
-	n, _ := f.ReadAt(b, from)
-	return string(b[:n])
 }
 
 func lastLine(s string) string {

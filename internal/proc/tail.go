@@ -17,19 +17,9 @@ func Tail(path string, maxLines int) string {
 	if maxLines <= 0 {
 		return ""
 	}
-	f, err := os.Open(path)
-	if err != nil {
-		return ""
-	}
-	defer f.Close()
-	fi, err := f.Stat()
-	if err != nil {
-		return ""
-	}
 	// One byte more than the window, from before it: when that byte is a
 	// newline, the window's first line is whole and is kept.
-	off := max(fi.Size()-tailBytes-1, 0)
-	b, err := io.ReadAll(io.NewSectionReader(f, off, tailBytes+1))
+	b, off, err := ReadTail(path, 0, tailBytes+1)
 	if err != nil {
 		return ""
 	}
@@ -49,4 +39,21 @@ func Tail(path string, maxLines int) string {
 		lines = lines[len(lines)-maxLines:]
 	}
 	return strings.ToValidUTF8(strings.Join(lines, "\n"), "\uFFFD")
+}
+
+// ReadTail returns the last limit bytes of the file at path that lie at or
+// after offset from, and the offset where they start.
+func ReadTail(path string, from, limit int64) ([]byte, int64, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, 0, err
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return nil, 0, err
+	}
+	off := min(max(from, fi.Size()-limit), fi.Size())
+	b, err := io.ReadAll(io.NewSectionReader(f, off, fi.Size()-off))
+	return b, off, err
 }
