@@ -74,11 +74,14 @@ var VLLM = []Rule{
 var Ollama = []Rule{
 	{Pattern: `llama_kv_cache\w*:\s+(?P<device>\S+) KV buffer size =\s*(?P<kv_buffer_mib>` + n + `) (?P<kv_buffer_mib_unit>[KMG]i?B)`,
 		Units: map[string]string{"kv_buffer_mib": "MiB"}, SuffixFrom: "device"},
-	{Pattern: `llama_kv_cache\w*: size =\s*(?P<kv_size_mib>` + n + `) MiB \(\s*(?P<kv_cells>\d+) cells,\s*(?P<kv_layers>\d+) layers,\s*(?P<kv_seqs>\d+)/\d+ seqs\)`},
+	{Pattern: `llama_kv_cache\w*: size =\s*(?P<kv_size_mib>` + n + `) MiB \(\s*(?P<kv_cells>\d+) cells,\s*(?P<kv_layers>\d+) layers,\s*(?P<kv_seqs>\d+)(?:/\s*\d+)? seqs\)`}, // "1/1 seqs"; mid-2025 builds print "1 seqs"
 	{Pattern: `KV self size\s*=\s*(?P<kv_size_mib>` + n + `) MiB`},
 	{Pattern: `(?P<device>\S+) compute buffer size =\s*(?P<compute_buffer_mib>` + n + `) (?P<compute_buffer_mib_unit>[KMG]i?B)`,
 		Units: map[string]string{"compute_buffer_mib": "MiB"}, SuffixFrom: "device"},
 	{Pattern: `(?P<device>\S+) model buffer size =\s*(?P<model_buffer_mib>` + n + `) (?P<model_buffer_mib_unit>[KMG]i?B)`,
+		Units: map[string]string{"model_buffer_mib": "MiB"}, SuffixFrom: "device"},
+	// Older llama.cpp: "llm_load_tensors:      CUDA0 buffer size = 7100.64 MiB".
+	{Pattern: `llm_load_tensors:\s+(?P<device>\S+) buffer size =\s*(?P<model_buffer_mib>` + n + `) (?P<model_buffer_mib_unit>[KMG]i?B)`,
 		Units: map[string]string{"model_buffer_mib": "MiB"}, SuffixFrom: "device"},
 	{Pattern: `offloaded (?P<offloaded_layers>\d+)/(?P<total_layers>\d+) layers to GPU`},
 	{Pattern: `llama_(?:context|new_context_with_model): n_ctx\s*=\s*(?P<n_ctx>\d+)`},

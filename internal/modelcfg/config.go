@@ -40,6 +40,11 @@ type Config struct {
 	// SlidingWindow is the attention window in tokens, 0 when absent or
 	// disabled by use_sliding_window=false (Qwen2.5 carries a window it ignores).
 	SlidingWindow int `json:"sliding_window,omitempty"`
+	// FullAttentionLayers counts the layers that keep the whole context when
+	// the model alternates sliding-window and full attention (HF
+	// layer_types: gpt-oss, Gemma-2/3, OLMo-3); 0 when every layer follows
+	// SlidingWindow.
+	FullAttentionLayers int `json:"full_attention_layers,omitempty"`
 
 	// MLA (DeepSeek-V2/V3, Kimi-K2): KVLoraRank > 0 marks an MLA model.
 	KVLoraRank    int `json:"kv_lora_rank,omitempty"`
@@ -79,6 +84,7 @@ type rawConfig struct {
 	AttentionBias         *bool           `json:"attention_bias"`
 	SlidingWindow         *int            `json:"sliding_window"`
 	UseSlidingWindow      *bool           `json:"use_sliding_window"`
+	LayerTypes            []string        `json:"layer_types"`
 	KVLoraRank            *int            `json:"kv_lora_rank"`
 	QKRopeHeadDim         *int            `json:"qk_rope_head_dim"`
 	QKNopeHeadDim         *int            `json:"qk_nope_head_dim"`
@@ -151,6 +157,23 @@ func Parse(data []byte) (Config, error) {
 	}
 	if raw.SlidingWindow != nil && (raw.UseSlidingWindow == nil || *raw.UseSlidingWindow) {
 		c.SlidingWindow = *raw.SlidingWindow
+	}
+	if c.SlidingWindow > 0 && len(raw.LayerTypes) > 0 {
+		// vLLM gives full-attention layers a FullAttentionSpec and the rest a
+		// SlidingWindowSpec (kv_cache_utils.get_kv_cache_groups).
+		full := 0
+		for _, t := range raw.LayerTypes {
+			if t == "full_attention" {
+				full++
+			}
+		}
+		switch full {
+		case len(raw.LayerTypes):
+			c.SlidingWindow = 0
+		case 0:
+		default:
+			c.FullAttentionLayers = full
+		}
 	}
 	c.NumExperts = intOr(raw.NRoutedExperts, intOr(raw.NumLocalExperts, intOr(raw.NumExperts, 0)))
 	if err := c.Validate(); err != nil {

@@ -84,6 +84,8 @@ type Prediction struct {
 	DType                string  `json:"dtype"`
 	KVCacheDType         string  `json:"kv_cache_dtype"`
 	SlidingWindow        int     `json:"sliding_window,omitempty"` // 0 = full attention
+	FullAttentionLayers  int     `json:"full_attention_layers,omitempty"`
+	Layers               int     `json:"layers"`
 
 	RequestedBytes      int64 `json:"requested_bytes"` // total × utilisation
 	WeightsBytes        int64 `json:"weights_bytes"`
@@ -325,9 +327,16 @@ func Predict(cfg Config, in PredictInput) (Prediction, error) {
 	if err != nil {
 		return Prediction{}, err
 	}
+	if p.KVCacheDType == "auto" && p.DType != "fp8" {
+		// "auto" is the dtype the model is served in, already resolved here
+		// (so an explicit --dtype float32 keeps a 4-byte cache).
+		kvElem = DTypeBytes(p.DType)
+	}
 	if !in.DisableSlidingWindow {
 		p.SlidingWindow = cfg.SlidingWindow
+		p.FullAttentionLayers = cfg.FullAttentionLayers
 	}
+	p.Layers = cfg.NumHiddenLayers
 
 	actBytes := DTypeBytes(p.DType)
 	if p.DType == "fp8" {
@@ -395,7 +404,7 @@ func Predict(cfg Config, in PredictInput) (Prediction, error) {
 	avail := p.KVPoolBytes
 	p.EstimatedMaxModelLen = p.estimateMaxLen(avail)
 	switch {
-	case p.NumBlocks <= 0 || avail <= 0:
+	case avail <= 0:
 		p.err = ErrNoCacheMemory
 	case p.RequestKVBytes > avail:
 		p.err = &DoesNotFitError{MaxModelLen: p.MaxModelLen, NeededBytes: p.RequestKVBytes,
@@ -408,14 +417,30 @@ func Predict(cfg Config, in PredictInput) (Prediction, error) {
 	return p, nil
 }
 
-// blocksFor is the worst-case block count of one request of l tokens.
+// blocksFor is the worst-case block count of one request of l tokens, in
+// blocks of every layer (BlockBytes each). Sliding-window layers hold
+// cdiv(min(W−1+max_num_batched_tokens, l), block)+1 blocks; in a model that
+// mixes them with full-attention layers each kind is counted by its share
+// of the layers, as vLLM sums max_memory_usage_bytes over layers.
 func (p Prediction) blocksFor(l int) int64 {
 	bs := int64(p.BlockSize)
-	if p.SlidingWindow > 0 {
-		n := min(int64(p.SlidingWindow-1+p.MaxNumBatchedTokens), int64(l))
-		return cdiv(n, bs) + 1
+	all := cdiv(int64(l), bs)
+	if p.SlidingWindow <= 0 {
+		return all
 	}
-	return cdiv(int64(l), bs)
+	n := min(int64(p.SlidingWindow-1+p.MaxNumBatchedTokens), int64(l))
+	return MixLayers(all, cdiv(n, bs)+1, p.FullAttentionLayers, p.Layers)
+}
+
+// MixLayers is the block count, in blocks of every layer, of a request that
+// needs full blocks in each full-attention layer and swa blocks in each
+// sliding-window layer, when full of layers layers use full attention (0:
+// all sliding): each kind weighted by its share of the layers, rounded up.
+func MixLayers(full, swa int64, fullLayers, layers int) int64 {
+	if fullLayers <= 0 || layers <= fullLayers {
+		return swa
+	}
+	return cdiv(int64(fullLayers)*full+int64(layers-fullLayers)*swa, int64(layers))
 }
 
 // estimateMaxLen binary-searches the largest L ≤ MaxModelLen whose request

@@ -8,6 +8,8 @@ package sim
 // (recompute: its blocks are freed and its prompt plus generated tokens are
 // prefilled again when it is resumed).
 
+import "github.com/runexp/runexp/internal/modelcfg"
+
 type reqState int
 
 const (
@@ -49,6 +51,7 @@ type schedConfig struct {
 	numBlocks           int // KV blocks in the pool (vLLM's num_gpu_blocks)
 	blockSize           int
 	window              int // sliding window in tokens, 0 for full attention
+	fullLayers, layers  int // a hybrid model's full-attention layers (0: all follow window) of layers
 	maxNumSeqs          int
 	maxNumBatchedTokens int
 }
@@ -81,7 +84,8 @@ func cdiv(a, b int) int { return (a + b - 1) / b }
 func (sc *scheduler) blocksFor(tokens, n int) int {
 	b := cdiv(tokens, sc.cfg.blockSize)
 	if w := sc.cfg.window; w > 0 {
-		b = min(b, cdiv(w-1+n, sc.cfg.blockSize)+1)
+		swa := min(b, cdiv(w-1+n, sc.cfg.blockSize)+1)
+		b = int(modelcfg.MixLayers(int64(b), int64(swa), sc.cfg.fullLayers, sc.cfg.layers))
 	}
 	return b
 }

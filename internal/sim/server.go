@@ -103,6 +103,12 @@ func writeError(w http.ResponseWriter, status int, typ, msg string) {
 	writeJSON(w, status, map[string]apiError{"error": {Message: msg, Type: typ, Code: status}})
 }
 
+// writeParamError is writeError naming the request field at fault, as
+// vLLM's "param" (e.g. "model" for an unknown model).
+func writeParamError(w http.ResponseWriter, status int, typ, msg, param string) {
+	writeJSON(w, status, map[string]apiError{"error": {Message: msg, Type: typ, Param: &param, Code: status}})
+}
+
 func badRequest(w http.ResponseWriter, format string, args ...any) {
 	writeError(w, http.StatusBadRequest, "BadRequestError", fmt.Sprintf(format, args...))
 }
@@ -292,7 +298,7 @@ func (s *server) generate(w http.ResponseWriter, r *http.Request, chat bool) {
 		return
 	}
 	if !s.servesModel(req.Model) {
-		writeError(w, http.StatusNotFound, "NotFoundError", fmt.Sprintf("The model `%s` does not exist.", req.Model))
+		writeParamError(w, http.StatusNotFound, "NotFoundError", fmt.Sprintf("The model `%s` does not exist.", req.Model), "model")
 		return
 	}
 	var (
@@ -355,10 +361,8 @@ func (s *server) generate(w http.ResponseWriter, r *http.Request, chat bool) {
 		prefix, object = "chatcmpl", "chat.completion"
 	}
 	id := fmt.Sprintf("%s-%032x", prefix, s.ids.Add(1))
+	// vLLM answers with its first served name, whatever alias was asked for.
 	base := completion{ID: id, Object: object, Created: time.Now().Unix(), Model: s.names[0]}
-	if req.Model != "" {
-		base.Model = req.Model
-	}
 
 	er := s.eng.submit(prompt, target, reason)
 	if req.Stream {
@@ -476,9 +480,9 @@ func (s *server) stream(w http.ResponseWriter, r *http.Request, er *request, bas
 	})
 	if err != nil {
 		if !errors.Is(err, errClientGone) {
-			// vLLM reports mid-stream failures as an error event.
+			// vLLM reports mid-stream failures as an error event, then [DONE].
 			b, _ := json.Marshal(map[string]apiError{"error": {Message: err.Error(), Type: "InternalServerError", Code: 500}})
-			fmt.Fprintf(w, "data: %s\n\n", b)
+			fmt.Fprintf(w, "data: %s\n\ndata: [DONE]\n\n", b)
 			rc.Flush()
 		}
 		return
