@@ -21,11 +21,7 @@ type GPUSpec struct {
 
 func (g GPUSpec) validate() error {
 	names := open.Names() // includes "auto"
-	ok := false
-	for _, n := range names {
-		ok = ok || n == g.GPU
-	}
-	if !ok {
+	if _, ok := open.Canonical(g.GPU); !ok {
 		return fieldErr("gpu", "unknown backend %q%s (one of %v)", g.GPU, didYouMean(g.GPU, names), names)
 	}
 	return nil

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/runexp/runexp/internal/enginelog"
+	"github.com/runexp/runexp/internal/gpu"
 	"github.com/runexp/runexp/internal/modelcfg"
 	"github.com/runexp/runexp/internal/proc"
 	"github.com/runexp/runexp/internal/promscrape"
@@ -96,7 +97,12 @@ func (m *Measure) SetTarget(launches map[string]*Launch, last string) {
 	}
 }
 
-const sharedBaseline = "gpu.baseline"
+// baselineKey is the Env key of the device memory a measure step read with
+// baseline: true, per backend and device selection, so a delta or a release
+// check compares readings of the same devices.
+func baselineKey(b gpu.Backend, g GPUSpec) string {
+	return "gpu.baseline|" + b.Name() + "|" + g.Device
+}
 
 // recorder records named values; Env is one, prefixed adds a name prefix.
 type recorder interface {
@@ -145,11 +151,11 @@ func (m *Measure) Run(ctx context.Context, env *Env) error {
 		rec.Set(dev+"total_mb", round1(mib(t.total)))
 		if m.Baseline {
 			rec.Set(dev+"mem_baseline_mb", round1(mib(t.used)))
-			env.SetShared(sharedBaseline, t.used)
+			env.SetShared(baselineKey(b, m.GPUSpec), t.used)
 			return nil
 		}
 		rec.Set(dev+"mem_used_mb", round1(mib(t.used)))
-		if base, ok := env.Shared(sharedBaseline); ok {
+		if base, ok := env.Shared(baselineKey(b, m.GPUSpec)); ok {
 			rec.Set(dev+"mem_delta_mb", round1(mib(t.used)-mib(base.(uint64))))
 		}
 		if s, err := env.Server(m.Server); err == nil {
@@ -159,16 +165,25 @@ func (m *Measure) Run(ctx context.Context, env *Env) error {
 				problems = append(problems, "per-process memory: "+err.Error())
 			} else {
 				var used, pss uint64
+				unknown := 0
 				for _, p := range procs {
 					used += p.Used
 					pss += p.PSS
+					if p.Unknown {
+						unknown++
+					}
+				}
+				if unknown > 0 {
+					// No number beats a wrong 0 (containers, MIG, permissions);
+					// the device figures still stand, so the step goes on.
+					fmt.Fprintf(env.Log, "per-process GPU memory: the driver does not report it for %d of %d processes of the server; gpu_proc_mem_mb not recorded\n", unknown, len(procs))
 				}
 				if dev == "host_" {
 					rec.Set("host_rss_mb", round1(mib(used)))
 					if pss > 0 {
 						rec.Set("host_pss_mb", round1(mib(pss)))
 					}
-				} else {
+				} else if unknown == 0 {
 					rec.Set("gpu_proc_mem_mb", round1(mib(used)))
 				}
 				rec.Set(dev+"procs", len(procs))

@@ -51,18 +51,23 @@ func (r *ReleaseCheck) Validate() error {
 
 // Run polls device memory until it is back within tolerance of the baseline.
 func (r *ReleaseCheck) Run(ctx context.Context, env *Env) error {
-	base, ok := env.Shared(sharedBaseline)
-	if !ok {
-		return fmt.Errorf("no baseline: add a measure step with baseline: true before the launch")
-	}
-	baseline := base.(uint64)
 	b, err := env.GPUs.Open(ctx, r.GPUSpec)
 	if err != nil {
 		return err
 	}
+	base, ok := env.Shared(baselineKey(b, r.GPUSpec))
+	if !ok {
+		return fmt.Errorf("no %s baseline: add a measure step with baseline: true (same gpu and device) before the launch", b.Name())
+	}
+	baseline := base.(uint64)
 	limit := float64(baseline) + r.ToleranceMB*(1<<20)
 	start := time.Now()
 	deadline := start.Add(r.Within.D())
+	if d, ok := ctx.Deadline(); ok && d.Before(deadline) {
+		// The step's timeout ends first: stop polling a little before it, so
+		// the outcome is a dirty GPU with its processes, not a bare timeout.
+		deadline = d.Add(-min(time.Second, time.Until(d)/10))
+	}
 	var last deviceTotals
 	for {
 		t, err := readMemory(ctx, b)
@@ -78,7 +83,7 @@ func (r *ReleaseCheck) Run(ctx context.Context, env *Env) error {
 		if time.Now().After(deadline) {
 			break
 		}
-		if err := sleepCtx(ctx, r.Interval.D()); err != nil {
+		if err := sleepCtx(ctx, min(r.Interval.D(), max(time.Until(deadline), 0))); err != nil {
 			return err
 		}
 	}

@@ -44,7 +44,7 @@ func TestReleaseCheckNeedsBaseline(t *testing.T) {
 	_, gs := newFakeGPU(t)
 	env := newTestEnv(t)
 	err := releaseCheck(gs, time.Second, "abort").Run(context.Background(), env)
-	if err == nil || err.Error() != "no baseline: add a measure step with baseline: true before the launch" {
+	if err == nil || err.Error() != "no fake baseline: add a measure step with baseline: true (same gpu and device) before the launch" {
 		t.Errorf("err %v", err)
 	}
 }
@@ -115,12 +115,21 @@ func TestReleaseCheckCancelAndReadError(t *testing.T) {
 	env := newTestEnv(t)
 	baselineOn(t, env, f, gs, 0)
 	f.setUsed(10 * gib)
+	// The step's timeout ends before within: the outcome is a dirty GPU
+	// (so the runner aborts), reported just before the deadline.
 	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
 	defer cancel()
 	start := time.Now()
 	err := releaseCheck(gs, time.Hour, "abort").Run(ctx, env)
-	if !errors.Is(err, context.DeadlineExceeded) || errors.Is(err, ErrDirtyGPU) || time.Since(start) > 2*time.Second {
-		t.Errorf("cancel: %v after %v", err, time.Since(start))
+	if !errors.Is(err, ErrDirtyGPU) || time.Since(start) > 2*time.Second {
+		t.Errorf("step timeout: %v after %v, want ErrDirtyGPU", err, time.Since(start))
+	}
+	// An interrupt is not a verdict on the GPU.
+	ctx, cancel = context.WithCancel(context.Background())
+	time.AfterFunc(50*time.Millisecond, cancel)
+	err = releaseCheck(gs, time.Hour, "abort").Run(ctx, env)
+	if !errors.Is(err, context.Canceled) || errors.Is(err, ErrDirtyGPU) {
+		t.Errorf("interrupt: %v", err)
 	}
 	f.mu.Lock()
 	f.memErr = errors.New("nvml gone")

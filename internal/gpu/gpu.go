@@ -60,6 +60,10 @@ type ProcessMemory struct {
 	// PSS is the proportional set size (host backend only, from
 	// /proc/PID/smaps_rollup; Used is then the RSS). 0 when unknown.
 	PSS uint64 `json:"pss_bytes,omitempty"`
+	// Unknown: the driver would not say how much this process uses (NVML's
+	// NOT_AVAILABLE, nvidia-smi's [N/A]: containers, MIG, permissions);
+	// Used is then 0 and means nothing.
+	Unknown bool `json:"unknown,omitempty"`
 }
 
 // Sample is one telemetry reading of one device. Fields a backend cannot read

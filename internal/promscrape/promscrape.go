@@ -26,9 +26,12 @@ type Families map[string]*dto.MetricFamily
 // MaxBodyBytes bounds a scraped body.
 const MaxBodyBytes = 64 << 20
 
-// acceptHeader asks for the classic text format first (vLLM's
-// prometheus_client serves it), then OpenMetrics, then anything.
-const acceptHeader = `text/plain;version=0.0.4;q=1.0,application/openmetrics-text;version=1.0.0;q=0.5,*/*;q=0.1`
+// acceptHeader asks for the classic text format only: Python's
+// prometheus_client (vLLM's exporter) ignores q values and serves
+// OpenMetrics whenever the header mentions it, and expfmt's OpenMetrics
+// parser is much slower and rejects families (info, stateset) the text
+// parser reads. Parse still decodes OpenMetrics if a server sends it.
+const acceptHeader = `text/plain;version=0.0.4`
 
 // Parse decodes an exposition. contentType is the response's Content-Type
 // ("" means the classic text format). Metric names may contain ':' and any

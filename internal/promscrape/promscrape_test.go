@@ -136,7 +136,8 @@ func TestScrapeHTTP(t *testing.T) {
 	if v.Values["kv_cache_size_tokens"] != 461440 || v.Time.IsZero() {
 		t.Errorf("scraped %+v", v)
 	}
-	if !strings.HasPrefix(accept, "text/plain;version=0.0.4") {
+	// prometheus_client answers OpenMetrics whenever Accept names it, q or not.
+	if !strings.HasPrefix(accept, "text/plain;version=0.0.4") || strings.Contains(accept, "openmetrics") {
 		t.Errorf("Accept %q", accept)
 	}
 	if _, err := Fetch(ctx, nil, srv.URL+"/nope"); err == nil || !strings.Contains(err.Error(), "404") {

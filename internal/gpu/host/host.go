@@ -3,8 +3,8 @@
 //
 //   - Devices/Memory: MemTotal from /proc/meminfo; Used = MemTotal − MemAvailable,
 //     Free = MemAvailable (host-wide, not the container's cgroup limit).
-//   - Processes: resident memory (VmRSS) per pid as Used, and PSS from
-//     /proc/PID/smaps_rollup where readable (0 otherwise).
+//   - Processes: resident memory per pid as Used, and PSS, both from
+//     /proc/PID/smaps_rollup where readable (else VmRSS from status, PSS 0).
 //   - Telemetry: CPU utilisation (all CPUs, busy = not idle/iowait) from
 //     /proc/stat deltas since the previous Telemetry call (the first call
 //     measures from New); power and clock read -1.
@@ -221,6 +221,11 @@ func (b *Backend) process(pid int) (gpu.ProcessMemory, error) {
 	if rollup, err := os.ReadFile(filepath.Join(dir, "smaps_rollup")); err == nil {
 		if r := statusValues(rollup); r["Pss"] > 0 {
 			pm.PSS = r["Pss"]
+			if r["Rss"] > 0 {
+				// RSS and PSS from one snapshot: the two files are read
+				// at different moments of a process that may be growing.
+				pm.Used = r["Rss"]
+			}
 		}
 	}
 	return pm, nil

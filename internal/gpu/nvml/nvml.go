@@ -90,10 +90,18 @@ func NewWithInterface(lib nv.Interface, opt Options) (b *Backend, err error) {
 	if strings.TrimSpace(opt.Device) == "" {
 		for i := 0; i < count; i++ {
 			h, ret, perr := call2(func() (nv.Device, nv.Return) { return lib.DeviceGetHandleByIndex(i) })
+			if perr == nil && ret == nv.ERROR_NO_PERMISSION {
+				// Counted but not ours (device cgroups, as under Slurm):
+				// nvml.h says GetCount_v2 includes such devices.
+				continue
+			}
 			if perr != nil || ret != nv.SUCCESS {
 				return nil, fmt.Errorf("nvml: device %d: %s", i, why(ret, perr))
 			}
 			handles = append(handles, h)
+		}
+		if len(handles) == 0 && count > 0 {
+			return nil, fmt.Errorf("nvml: none of the %d devices is accessible to this process: %w", count, gpu.ErrUnavailable)
 		}
 	} else {
 		for _, sel := range strings.Split(opt.Device, ",") {
@@ -223,7 +231,7 @@ func (b *Backend) Processes(ctx context.Context, pids []int) ([]gpu.ProcessMemor
 		pid  int
 		uuid string
 	}
-	found := map[key]uint64{}
+	found := map[key]gpu.ProcessMemory{}
 	for _, d := range b.devices {
 		if err := ctx.Err(); err != nil {
 			return nil, err
@@ -243,13 +251,16 @@ func (b *Backend) Processes(ctx context.Context, pids []int) ([]gpu.ProcessMemor
 				if want != nil && !want[pid] {
 					continue
 				}
-				used := p.UsedGpuMemory
-				if used == ^uint64(0) { // NVML_VALUE_NOT_AVAILABLE
-					used = 0
-				}
 				k := key{pid, d.uuid}
-				if old, ok := found[k]; !ok || used > old {
-					found[k] = used
+				old, seen := found[k]
+				if p.UsedGpuMemory == ^uint64(0) { // NVML_VALUE_NOT_AVAILABLE
+					if !seen {
+						found[k] = gpu.ProcessMemory{PID: pid, UUID: d.uuid, Unknown: true}
+					}
+					continue
+				}
+				if !seen || old.Unknown || p.UsedGpuMemory > old.Used {
+					found[k] = gpu.ProcessMemory{PID: pid, UUID: d.uuid, Used: p.UsedGpuMemory}
 				}
 			}
 		}
@@ -258,8 +269,8 @@ func (b *Backend) Processes(ctx context.Context, pids []int) ([]gpu.ProcessMemor
 		}
 	}
 	out := make([]gpu.ProcessMemory, 0, len(found))
-	for k, used := range found {
-		out = append(out, gpu.ProcessMemory{PID: k.pid, UUID: k.uuid, Used: used})
+	for _, pm := range found {
+		out = append(out, pm)
 	}
 	sort.Slice(out, func(i, j int) bool {
 		if out[i].UUID != out[j].UUID {

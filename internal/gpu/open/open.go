@@ -104,16 +104,30 @@ func OpenContext(ctx context.Context, name string, opt Options) (gpu.Backend, er
 	return fb, nil
 }
 
-func open1(ctx context.Context, name string, opt Options) (gpu.Backend, error) {
+// Canonical returns the backend name that name selects (case and spaces
+// ignored; smi and nvidia_smi mean nvidia-smi; "" means auto) and whether
+// it is known.
+func Canonical(name string) (string, bool) {
 	n := strings.ToLower(strings.TrimSpace(name))
-	if n == "" || n == "auto" {
-		return openAuto(ctx, opt)
-	}
-	if n == "smi" || n == "nvidia_smi" {
+	switch n {
+	case "", "auto":
+		return "auto", true
+	case "smi", "nvidia_smi":
 		n = smi.Name
 	}
 	mu.RLock()
-	f, ok := factories[n]
+	_, ok := factories[n]
+	mu.RUnlock()
+	return n, ok
+}
+
+func open1(ctx context.Context, name string, opt Options) (gpu.Backend, error) {
+	n, ok := Canonical(name)
+	if n == "auto" {
+		return openAuto(ctx, opt)
+	}
+	mu.RLock()
+	f := factories[n]
 	mu.RUnlock()
 	if !ok {
 		return nil, fmt.Errorf("gpu: unknown backend %q (want one of %s)", name, strings.Join(Names(), ", "))

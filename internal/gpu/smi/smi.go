@@ -312,7 +312,10 @@ func ParseApps(out []byte) ([]gpu.ProcessMemory, error) {
 			return nil, fmt.Errorf("nvidia-smi --query-compute-apps line %d: pid %q", n+1, rec[0])
 		}
 		p := gpu.ProcessMemory{PID: pid, UUID: rec[1]}
-		if m := number(rec[2]); m > 0 {
+		switch m := number(rec[2]); {
+		case m < 0: // [N/A], [Not Supported]
+			p.Unknown = true
+		default:
 			p.Used = uint64(m) * mib
 		}
 		procs = append(procs, p)
@@ -340,11 +343,18 @@ func (b *Backend) Devices(ctx context.Context) ([]gpu.Device, error) {
 	return out, nil
 }
 
-// Memory reads each GPU's memory; unknown values read 0.
+// Memory reads each GPU's memory. A GPU whose used or total memory
+// nvidia-smi does not know ([N/A], [Not Supported], …) is an error, not 0:
+// a 0 would pass a release check whatever the GPU holds.
 func (b *Backend) Memory(ctx context.Context) ([]gpu.DeviceMemory, error) {
 	rows, err := b.query(ctx)
 	if err != nil {
 		return nil, err
+	}
+	for _, r := range rows {
+		if r.UsedMiB < 0 || r.TotalMiB < 0 {
+			return nil, fmt.Errorf("nvidia-smi: GPU %d (%s) does not report memory.used/memory.total", r.Index, r.UUID)
+		}
 	}
 	return memoryOf(rows), nil
 }
