@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -98,10 +99,11 @@ func (m *Measure) SetTarget(launches map[string]*Launch, last string) {
 }
 
 // baselineKey is the Env key of the device memory a measure step read with
-// baseline: true, per backend and device selection, so a delta or a release
+// baseline: true, per backend and set of devices read (their UUIDs, so any
+// spelling of the same selection matches), so that a delta or a release
 // check compares readings of the same devices.
-func baselineKey(b gpu.Backend, g GPUSpec) string {
-	return "gpu.baseline|" + b.Name() + "|" + g.Device
+func baselineKey(b gpu.Backend, uuids []string) string {
+	return "gpu.baseline|" + b.Name() + "|" + strings.Join(slices.Sorted(slices.Values(uuids)), ",")
 }
 
 // recorder records named values; Env is one, prefixed adds a name prefix.
@@ -151,11 +153,11 @@ func (m *Measure) Run(ctx context.Context, env *Env) error {
 		rec.Set(dev+"total_mb", round1(mib(t.total)))
 		if m.Baseline {
 			rec.Set(dev+"mem_baseline_mb", round1(mib(t.used)))
-			env.SetShared(baselineKey(b, m.GPUSpec), t.used)
+			env.SetShared(baselineKey(b, t.uuids), t.used)
 			return nil
 		}
 		rec.Set(dev+"mem_used_mb", round1(mib(t.used)))
-		if base, ok := env.Shared(baselineKey(b, m.GPUSpec)); ok {
+		if base, ok := env.Shared(baselineKey(b, t.uuids)); ok {
 			rec.Set(dev+"mem_delta_mb", round1(mib(t.used)-mib(base.(uint64))))
 		}
 		if s, err := env.Server(m.Server); err == nil {

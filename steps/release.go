@@ -55,12 +55,6 @@ func (r *ReleaseCheck) Run(ctx context.Context, env *Env) error {
 	if err != nil {
 		return err
 	}
-	base, ok := env.Shared(baselineKey(b, r.GPUSpec))
-	if !ok {
-		return fmt.Errorf("no %s baseline: add a measure step with baseline: true (same gpu and device) before the launch", b.Name())
-	}
-	baseline := base.(uint64)
-	limit := float64(baseline) + r.ToleranceMB*(1<<20)
 	start := time.Now()
 	deadline := start.Add(r.Within.D())
 	if d, ok := ctx.Deadline(); ok && d.Before(deadline) {
@@ -68,11 +62,28 @@ func (r *ReleaseCheck) Run(ctx context.Context, env *Env) error {
 		// the outcome is a dirty GPU with its processes, not a bare timeout.
 		deadline = d.Add(-min(time.Second, time.Until(d)/10))
 	}
-	var last deviceTotals
-	for {
+	var (
+		last     deviceTotals
+		baseline uint64
+		limit    float64
+		cut      bool // the step's timeout ended the check
+	)
+	for n := 0; ; n++ {
 		t, err := readMemory(ctx, b)
 		if err != nil {
+			if n > 0 && errors.Is(ctx.Err(), context.DeadlineExceeded) {
+				cut = true // a slow reading ran into the step's timeout
+				break
+			}
 			return err
+		}
+		if n == 0 {
+			base, ok := env.Shared(baselineKey(b, t.uuids))
+			if !ok {
+				return fmt.Errorf("no %s baseline of these devices: add a measure step with baseline: true (same gpu and device) before the launch", b.Name())
+			}
+			baseline = base.(uint64)
+			limit = float64(baseline) + r.ToleranceMB*(1<<20)
 		}
 		last = t
 		if float64(t.used) <= limit {
@@ -84,15 +95,30 @@ func (r *ReleaseCheck) Run(ctx context.Context, env *Env) error {
 			break
 		}
 		if err := sleepCtx(ctx, min(r.Interval.D(), max(time.Until(deadline), 0))); err != nil {
+			if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+				cut = true
+				break
+			}
 			return err
 		}
 	}
+	cut = cut || r.Within.D() > time.Since(start)
 	env.Set("gpu_mem_after_mb", round1(mib(last.used)))
-	msg := fmt.Sprintf("%.0f MiB used vs baseline %.0f MiB after %s", mib(last.used), mib(baseline), r.Within)
-	if procs, err := b.Processes(ctx, nil); err == nil && len(procs) > 0 {
+	msg := fmt.Sprintf("%.0f MiB used vs baseline %.0f MiB after %s", mib(last.used), mib(baseline), time.Since(start).Round(time.Millisecond))
+	if cut {
+		msg += fmt.Sprintf(" (the step's timeout cut the check short of within: %s)", r.Within)
+	}
+	// Its own short deadline: the step's may be spent.
+	pctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer cancel()
+	if procs, err := b.Processes(pctx, nil); err == nil && len(procs) > 0 {
 		var list []string
 		for _, p := range procs {
-			list = append(list, fmt.Sprintf("%d (%s, %.0f MiB)", p.PID, comm(p.PID), mib(p.Used)))
+			used := fmt.Sprintf("%.0f MiB", mib(p.Used))
+			if p.Unknown {
+				used = "memory unknown"
+			}
+			list = append(list, fmt.Sprintf("%d (%s, %s)", p.PID, comm(p.PID), used))
 		}
 		msg += "; processes still on the GPU: " + strings.Join(list, ", ")
 	}

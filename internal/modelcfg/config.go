@@ -85,6 +85,7 @@ type rawConfig struct {
 	SlidingWindow         *int            `json:"sliding_window"`
 	UseSlidingWindow      *bool           `json:"use_sliding_window"`
 	LayerTypes            []string        `json:"layer_types"`
+	SlidingWindowPattern  *int            `json:"sliding_window_pattern"`
 	KVLoraRank            *int            `json:"kv_lora_rank"`
 	QKRopeHeadDim         *int            `json:"qk_rope_head_dim"`
 	QKNopeHeadDim         *int            `json:"qk_nope_head_dim"`
@@ -157,6 +158,27 @@ func Parse(data []byte) (Config, error) {
 	}
 	if raw.SlidingWindow != nil && (raw.UseSlidingWindow == nil || *raw.UseSlidingWindow) {
 		c.SlidingWindow = *raw.SlidingWindow
+	}
+	if c.SlidingWindow > 0 && len(raw.LayerTypes) == 0 {
+		// Older Gemma configs imply layer_types, as transformers derives
+		// them: every n-th layer (1-based) is full attention.
+		n := 0
+		switch c.ModelType {
+		case "gemma2":
+			n = 2
+		case "gemma3", "gemma3_text":
+			n = 6
+			if raw.SlidingWindowPattern != nil && *raw.SlidingWindowPattern > 0 {
+				n = *raw.SlidingWindowPattern
+			}
+		}
+		for i := 0; n > 0 && i < c.NumHiddenLayers; i++ {
+			t := "sliding_attention"
+			if (i+1)%n == 0 {
+				t = "full_attention"
+			}
+			raw.LayerTypes = append(raw.LayerTypes, t)
+		}
 	}
 	if c.SlidingWindow > 0 && len(raw.LayerTypes) > 0 {
 		// vLLM gives full-attention layers a FullAttentionSpec and the rest a

@@ -84,8 +84,15 @@ type Prediction struct {
 	DType                string  `json:"dtype"`
 	KVCacheDType         string  `json:"kv_cache_dtype"`
 	SlidingWindow        int     `json:"sliding_window,omitempty"` // 0 = full attention
-	FullAttentionLayers  int     `json:"full_attention_layers,omitempty"`
-	Layers               int     `json:"layers"`
+	// vLLM's KV-cache groups (kv_cache_utils._get_kv_cache_groups_uniform_page_size):
+	// layers of one kind (full, sliding) split into groups of GroupSize
+	// layers, the last padded; one block holds BlockSize tokens of every
+	// layer of a group. A model of one kind has one group of all layers.
+	FullLayers    int `json:"full_layers"`
+	SlidingLayers int `json:"sliding_layers,omitempty"`
+	GroupSize     int `json:"group_size"`
+	FullGroups    int `json:"full_groups"`
+	SlidingGroups int `json:"sliding_groups,omitempty"`
 
 	RequestedBytes      int64 `json:"requested_bytes"` // total × utilisation
 	WeightsBytes        int64 `json:"weights_bytes"`
@@ -99,20 +106,21 @@ type Prediction struct {
 	// KVPoolBytes is vLLM's "Available KV cache memory" (may be negative).
 	KVPoolBytes     int64 `json:"kv_pool_bytes"`
 	KVBytesPerToken int64 `json:"kv_bytes_per_token"`
-	BlockBytes      int64 `json:"block_bytes"` // one block across all layers
+	BlockBytes      int64 `json:"block_bytes"` // one block of a group: BlockSize tokens × GroupSize layers
 	NumBlocks       int64 `json:"num_blocks"`
-	// KVTokens is "GPU KV cache size: N tokens" = NumBlocks × BlockSize.
+	// KVTokens is "GPU KV cache size: N tokens" = NumBlocks / groups × BlockSize.
 	KVTokens int64 `json:"kv_tokens"`
 	// MaxConcurrency = KVTokens / MaxModelLen, rounded to 2 decimals.
 	MaxConcurrency float64 `json:"max_concurrency"`
-	// BlocksPerRequest is the worst case of one MaxModelLen request:
-	// cdiv(L, block) for full attention, cdiv(min(window−1+max_num_batched_tokens, L), block)+1
-	// for sliding window. EngineConcurrency = NumBlocks / BlocksPerRequest
+	// BlocksPerRequest is the worst case of one MaxModelLen request, summed
+	// over groups: cdiv(L, block) per full group,
+	// cdiv(min(window−1+max_num_batched_tokens, L), block)+1 per sliding
+	// group. EngineConcurrency = NumBlocks / BlocksPerRequest
 	// (2 decimals) is what vLLM logs as "Maximum concurrency"; it is below
 	// MaxConcurrency for sliding-window models such as Phi-3-mini.
 	BlocksPerRequest  int64   `json:"blocks_per_request"`
 	EngineConcurrency float64 `json:"engine_concurrency"`
-	RequestKVBytes    int64   `json:"request_kv_bytes"` // BlocksPerRequest × BlockBytes
+	RequestKVBytes    int64   `json:"request_kv_bytes"` // one request's KV, summed over the real layers (vLLM's fit check)
 	// EstimatedMaxModelLen is the largest L whose request fits the pool.
 	EstimatedMaxModelLen int `json:"estimated_max_model_len"`
 	// ExpectedUsedBytes approximates what nvidia-smi shows for the engine:
@@ -334,9 +342,8 @@ func Predict(cfg Config, in PredictInput) (Prediction, error) {
 	}
 	if !in.DisableSlidingWindow {
 		p.SlidingWindow = cfg.SlidingWindow
-		p.FullAttentionLayers = cfg.FullAttentionLayers
 	}
-	p.Layers = cfg.NumHiddenLayers
+	p.groupLayers(cfg)
 
 	actBytes := DTypeBytes(p.DType)
 	if p.DType == "fp8" {
@@ -344,7 +351,8 @@ func Predict(cfg Config, in PredictInput) (Prediction, error) {
 	}
 	p.WeightsBytes = ParamCount(cfg) * int64(DTypeBytes(p.DType))
 	p.KVBytesPerToken = int64(cfg.NumHiddenLayers) * kvBytesPerTokenPerLayer(cfg, p.KVCacheDType, kvElem)
-	p.BlockBytes = p.KVBytesPerToken * int64(p.BlockSize)
+	layerPage := p.KVBytesPerToken / int64(cfg.NumHiddenLayers) * int64(p.BlockSize)
+	p.BlockBytes = layerPage * int64(p.GroupSize)
 	p.RequestedBytes = int64(float64(in.TotalMemoryBytes) * p.GPUMemoryUtilization)
 	p.ActivationPeakBytes = ActivationPeakBytes(cfg, p.MaxNumBatchedTokens, p.MaxNumSeqs, actBytes)
 	p.NonTorchBytes = NonTorchBytes
@@ -372,15 +380,16 @@ func Predict(cfg Config, in PredictInput) (Prediction, error) {
 	if p.KVPoolBytes > 0 {
 		p.NumBlocks = p.KVPoolBytes / p.BlockBytes
 	}
-	fmt.Fprintf(&formula, "; blocks = floor(kv_pool / (%d × %d B)) = %d", p.BlockSize, p.KVBytesPerToken, p.NumBlocks)
+	fmt.Fprintf(&formula, "; blocks = floor(kv_pool / (%d tokens × %d layers × %d B)) = %d",
+		p.BlockSize, p.GroupSize, p.KVBytesPerToken/int64(cfg.NumHiddenLayers), p.NumBlocks)
 	if in.NumGPUBlocksOverride > 0 {
 		p.NumBlocks = int64(in.NumGPUBlocksOverride)
 		fmt.Fprintf(&formula, " → override %d", p.NumBlocks)
 	}
-	p.KVTokens = p.NumBlocks * int64(p.BlockSize)
+	p.KVTokens = p.NumBlocks / int64(p.FullGroups+p.SlidingGroups) * int64(p.BlockSize)
 	p.MaxConcurrency = round2(float64(p.KVTokens) / float64(p.MaxModelLen))
 	p.BlocksPerRequest = p.blocksFor(p.MaxModelLen)
-	p.RequestKVBytes = p.BlocksPerRequest * p.BlockBytes
+	p.RequestKVBytes = p.requestBytes(p.MaxModelLen, layerPage)
 	p.EngineConcurrency = round2(float64(p.NumBlocks) / float64(p.BlocksPerRequest))
 	fmt.Fprintf(&formula, "; tokens = %d × %d = %d; concurrency = %d / %d = %.2fx",
 		p.NumBlocks, p.BlockSize, p.KVTokens, p.KVTokens, p.MaxModelLen, p.MaxConcurrency)
@@ -402,7 +411,7 @@ func Predict(cfg Config, in PredictInput) (Prediction, error) {
 	// it applies --num-gpu-blocks-override (check_enough_kv_cache_memory, then
 	// get_num_blocks), so the check ignores the override.
 	avail := p.KVPoolBytes
-	p.EstimatedMaxModelLen = p.estimateMaxLen(avail)
+	p.EstimatedMaxModelLen = p.estimateMaxLen(avail, layerPage)
 	switch {
 	case avail <= 0:
 		p.err = ErrNoCacheMemory
@@ -417,39 +426,70 @@ func Predict(cfg Config, in PredictInput) (Prediction, error) {
 	return p, nil
 }
 
-// blocksFor is the worst-case block count of one request of l tokens, in
-// blocks of every layer (BlockBytes each). Sliding-window layers hold
-// cdiv(min(W−1+max_num_batched_tokens, l), block)+1 blocks; in a model that
-// mixes them with full-attention layers each kind is counted by its share
-// of the layers, as vLLM sums max_memory_usage_bytes over layers.
-func (p Prediction) blocksFor(l int) int64 {
-	bs := int64(p.BlockSize)
-	all := cdiv(int64(l), bs)
-	if p.SlidingWindow <= 0 {
-		return all
+// groupLayers splits the layers into vLLM's KV-cache groups: one group for
+// a model of one attention kind; for a hybrid model, groups of the smaller
+// kind's layer count (or the larger's when it is under 1.25× the smaller),
+// each kind padded to whole groups.
+func (p *Prediction) groupLayers(cfg Config) {
+	layers := cfg.NumHiddenLayers
+	full := layers
+	if p.SlidingWindow > 0 {
+		full = cfg.FullAttentionLayers // 0: every layer slides
 	}
-	n := min(int64(p.SlidingWindow-1+p.MaxNumBatchedTokens), int64(l))
-	return MixLayers(all, cdiv(n, bs)+1, p.FullAttentionLayers, p.Layers)
+	p.FullLayers, p.SlidingLayers = full, layers-full
+	if p.FullLayers == 0 || p.SlidingLayers == 0 {
+		p.GroupSize = layers
+		p.FullGroups, p.SlidingGroups = 0, 0
+		if p.FullLayers > 0 {
+			p.FullGroups = 1
+		} else {
+			p.SlidingGroups = 1
+		}
+		return
+	}
+	lo, hi := min(full, layers-full), max(full, layers-full)
+	p.GroupSize = lo
+	if float64(hi) < 1.25*float64(lo) {
+		p.GroupSize = hi
+	}
+	p.FullGroups = int(cdiv(int64(p.FullLayers), int64(p.GroupSize)))
+	p.SlidingGroups = int(cdiv(int64(p.SlidingLayers), int64(p.GroupSize)))
 }
 
-// MixLayers is the block count, in blocks of every layer, of a request that
-// needs full blocks in each full-attention layer and swa blocks in each
-// sliding-window layer, when full of layers layers use full attention (0:
-// all sliding): each kind weighted by its share of the layers, rounded up.
-func MixLayers(full, swa int64, fullLayers, layers int) int64 {
-	if fullLayers <= 0 || layers <= fullLayers {
-		return swa
+// layerBlocks returns the blocks one layer of each kind holds for a request
+// of l tokens: all of them under full attention; under a sliding window W
+// cdiv(min(W−1+max_num_batched_tokens, l), block)+1 (vLLM's
+// max_memory_usage_bytes of the spec).
+func (p Prediction) layerBlocks(l int) (full, sliding int64) {
+	bs := int64(p.BlockSize)
+	full = cdiv(int64(l), bs)
+	if p.SlidingWindow > 0 {
+		sliding = cdiv(min(int64(p.SlidingWindow-1+p.MaxNumBatchedTokens), int64(l)), bs) + 1
 	}
-	return cdiv(int64(fullLayers)*full+int64(layers-fullLayers)*swa, int64(layers))
+	return full, sliding
+}
+
+// blocksFor is the worst-case block count (group blocks) of one request of
+// l tokens: the sum over groups, as vLLM's get_max_concurrency_for_kv_cache_config.
+func (p Prediction) blocksFor(l int) int64 {
+	f, s := p.layerBlocks(l)
+	return int64(p.FullGroups)*f + int64(p.SlidingGroups)*s
+}
+
+// requestBytes is one request's KV bytes summed over the real layers (no
+// padding), which vLLM's check_enough_kv_cache_memory compares with the pool.
+func (p Prediction) requestBytes(l int, layerPage int64) int64 {
+	f, s := p.layerBlocks(l)
+	return (int64(p.FullLayers)*f + int64(p.SlidingLayers)*s) * layerPage
 }
 
 // estimateMaxLen binary-searches the largest L ≤ MaxModelLen whose request
 // fits avail, as vLLM's estimate_max_model_len does; 0 if none.
-func (p Prediction) estimateMaxLen(avail int64) int {
+func (p Prediction) estimateMaxLen(avail, layerPage int64) int {
 	lo, hi := 0, p.MaxModelLen
 	for lo < hi {
 		mid := lo + (hi-lo+1)/2
-		if p.blocksFor(mid)*p.BlockBytes <= avail {
+		if p.requestBytes(mid, layerPage) <= avail {
 			lo = mid
 		} else {
 			hi = mid - 1

@@ -140,8 +140,8 @@ func engineModel(st engineSetup, eager bool) (schedConfig, costModel) {
 			numBlocks:           int(p.NumBlocks),
 			blockSize:           p.BlockSize,
 			window:              p.SlidingWindow,
-			fullLayers:          p.FullAttentionLayers,
-			layers:              p.Layers,
+			fullGroups:          p.FullGroups,
+			slidingGroups:       p.SlidingGroups,
 			maxNumSeqs:          p.MaxNumSeqs,
 			maxNumBatchedTokens: p.MaxNumBatchedTokens,
 		}, costModel{

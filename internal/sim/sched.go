@@ -8,8 +8,6 @@ package sim
 // (recompute: its blocks are freed and its prompt plus generated tokens are
 // prefilled again when it is resumed).
 
-import "github.com/runexp/runexp/internal/modelcfg"
-
 type reqState int
 
 const (
@@ -51,7 +49,8 @@ type schedConfig struct {
 	numBlocks           int // KV blocks in the pool (vLLM's num_gpu_blocks)
 	blockSize           int
 	window              int // sliding window in tokens, 0 for full attention
-	fullLayers, layers  int // a hybrid model's full-attention layers (0: all follow window) of layers
+	fullGroups          int // KV-cache groups of full-attention layers (with window > 0: a hybrid model)
+	slidingGroups       int // KV-cache groups of sliding-window layers
 	maxNumSeqs          int
 	maxNumBatchedTokens int
 }
@@ -81,13 +80,20 @@ func cdiv(a, b int) int { return (a + b - 1) / b }
 // a sliding window W only the blocks the window (plus the chunk) still
 // reaches, cdiv(W−1+n, block)+1, as vLLM's sliding-window manager frees the
 // rest.
+//
+// A hybrid model counts both, per KV-cache group (fullGroups and
+// slidingGroups; a model of one kind has one group).
 func (sc *scheduler) blocksFor(tokens, n int) int {
-	b := cdiv(tokens, sc.cfg.blockSize)
-	if w := sc.cfg.window; w > 0 {
-		swa := min(b, cdiv(w-1+n, sc.cfg.blockSize)+1)
-		b = int(modelcfg.MixLayers(int64(b), int64(swa), sc.cfg.fullLayers, sc.cfg.layers))
+	full := cdiv(tokens, sc.cfg.blockSize)
+	w := sc.cfg.window
+	if w <= 0 {
+		return full
 	}
-	return b
+	swa := min(full, cdiv(w-1+n, sc.cfg.blockSize)+1)
+	if sc.cfg.fullGroups == 0 && sc.cfg.slidingGroups == 0 {
+		return swa // a bare config (tests): one sliding group
+	}
+	return sc.cfg.fullGroups*full + sc.cfg.slidingGroups*swa
 }
 
 // grow makes s hold the blocks for tokens after a chunk of n; false if the
