@@ -66,8 +66,10 @@ func (t *Telemetry) Run(ctx context.Context, env *Env) error {
 			windows = append(windows, modeWindow{name: mode, from: now})
 		}
 	})
-	env.Defer("telemetry", func(context.Context) error {
-		series := s.Stop()
+	env.Defer("telemetry", func(ctx context.Context) error {
+		ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		defer cancel()
+		series := s.StopContext(ctx)
 		mu.Lock()
 		defer mu.Unlock()
 		env.Set("telemetry_samples", len(series.Samples))

@@ -89,9 +89,16 @@ func (s *Sampler) Snapshot() Series {
 
 // Stop ends sampling, waits for a reading in flight, and returns the series.
 // It may be called more than once.
-func (s *Sampler) Stop() Series {
+func (s *Sampler) Stop() Series { return s.StopContext(context.Background()) }
+
+// StopContext is Stop that waits for a reading in flight only until ctx is
+// done: a driver call that hangs must not hold up the teardown that follows.
+func (s *Sampler) StopContext(ctx context.Context) Series {
 	s.cancel()
-	<-s.done
+	select {
+	case <-s.done:
+	case <-ctx.Done():
+	}
 	s.mu.Lock()
 	if s.series.End.IsZero() {
 		s.series.End = time.Now()

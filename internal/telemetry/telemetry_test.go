@@ -106,3 +106,36 @@ func TestSlowBackendAndCancel(t *testing.T) {
 		}
 	})
 }
+
+// hung is a backend whose Telemetry ignores its context until released, as a
+// wedged driver call would.
+type hung struct {
+	fake
+	release chan struct{}
+}
+
+func (h *hung) Telemetry(ctx context.Context) ([]gpu.Sample, error) {
+	<-h.release
+	return nil, nil
+}
+
+// StopContext returns when its context ends even if a reading never does,
+// so a wedged driver cannot hold up the server's teardown.
+func TestStopContextDoesNotWaitForAHungReading(t *testing.T) {
+	h := &hung{release: make(chan struct{})}
+	defer close(h.release)
+	s := Start(t.Context(), h, 10*time.Millisecond)
+	time.Sleep(30 * time.Millisecond) // a reading is in flight
+	ctx, cancel := context.WithTimeout(t.Context(), 50*time.Millisecond)
+	defer cancel()
+	done := make(chan Series, 1)
+	go func() { done <- s.StopContext(ctx) }()
+	select {
+	case series := <-done:
+		if series.End.IsZero() {
+			t.Error("series without an end")
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("StopContext waited for the hung reading")
+	}
+}
