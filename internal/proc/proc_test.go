@@ -133,8 +133,8 @@ func (f *fake) grandchild(t *testing.T) int {
 
 // alive reports whether pid exists and is not a zombie.
 func alive(pid int) bool {
-	pi, ok := readStat(pid)
-	return ok && !pi.zombie()
+	pi, ok := ReadStat(pid)
+	return ok && !pi.Zombie()
 }
 
 // assertGone fails for every pid still alive and for any live member of pgid.
@@ -142,7 +142,7 @@ func assertGone(t *testing.T, pgid int, pids ...int) {
 	t.Helper()
 	for _, pid := range pids {
 		if pid > 0 && alive(pid) {
-			pi, _ := readStat(pid)
+			pi, _ := ReadStat(pid)
 			t.Errorf("pid %d still alive: %+v", pid, pi)
 		}
 	}
