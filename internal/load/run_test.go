@@ -6,6 +6,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"net"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"slices"
@@ -390,6 +392,31 @@ func TestAPIKeyNeverLeaks(t *testing.T) {
 		if strings.Contains(s, "TOPSECRET") {
 			t.Fatalf("key leaked by the CLI:\n%s", s)
 		}
+	}
+}
+
+// The key is redacted before an error body is cut to its recorded length,
+// so a key the server echoes across the cut is not recorded in part.
+func TestAPIKeyRedactedAcrossTruncation(t *testing.T) {
+	const key = "sk-live-0123456789abcdefghijklmnopqrstuvwxyzABCDEF"
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.WriteHeader(http.StatusUnauthorized)
+		// 487 bytes of text, then the echoed header: the 512-byte cut falls
+		// 20 bytes into the key.
+		w.Write([]byte(strings.Repeat("x", 487) + " auth=" + strings.TrimPrefix(r.Header.Get("Authorization"), "Bearer ")))
+	}))
+	defer srv.Close()
+	cfg := load.Config{BaseURL: srv.URL, Model: "m", APIKey: key, RequestTimeout: 5 * time.Second,
+		ErrorThreshold: 1, Modes: []load.Mode{{Kind: load.KindSequential, Requests: 1}}}
+	var rs []load.RequestResult
+	if _, err := load.Run(context.Background(), cfg, func(r load.RequestResult) { rs = append(rs, r) }); err != nil {
+		t.Fatal(err)
+	}
+	if len(rs) != 1 || rs[0].ErrorClass != load.ClassHTTP4xx {
+		t.Fatalf("results %+v", rs)
+	}
+	if prefix := key[:16]; strings.Contains(rs[0].Error, prefix) {
+		t.Errorf("recorded error holds the key prefix %q in clear: ...%s", prefix, rs[0].Error[len(rs[0].Error)-40:])
 	}
 }
 
