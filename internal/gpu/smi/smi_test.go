@@ -212,7 +212,7 @@ func TestBackendSelectAndOldDriver(t *testing.T) {
 // in a bad state). Memory then returns an error naming the memory, as the
 // NVML backend does, never a used reading of 0 bytes that release-check
 // would take for memory released.
-func TestReview4UnknownMemoryUsedIsAnError(t *testing.T) {
+func TestMemoryUnknownUsedIsAnError(t *testing.T) {
 	ctx := context.Background()
 	for _, na := range []string{"[N/A]", "[Not Supported]", "[Unknown Error]"} {
 		run := func(ctx context.Context, args ...string) ([]byte, error) {
