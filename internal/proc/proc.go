@@ -26,9 +26,9 @@
 //     result.
 //   - Kill and KillAll send SIGKILL and do not wait; KillAll is meant for a
 //     second Ctrl-C.
-//   - ParseStat/ReadStat are runexp's one reader of /proc/PID/stat and
-//     Tree/Descendants its one process-tree walker (by ppid links, zombies
-//     left out); other packages use them rather than parse /proc themselves.
+//   - ParseStat/ReadStat are runexp's one reader of /proc/PID/stat, and
+//     Tree its one process-tree walker (by ppid links, zombies left out);
+//     other packages use them rather than parse /proc themselves.
 //
 // Which processes belong to a Process: the leader while it runs, every live
 // member of its process group, and, transitively, the children (by the ppid

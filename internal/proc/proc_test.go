@@ -329,8 +329,10 @@ func TestTreeDiscovery(t *testing.T) {
 			if f.p.PGID() != pid {
 				t.Errorf("PGID %d != PID %d", f.p.PGID(), pid)
 			}
-			if got := Descendants(pid); !reflect.DeepEqual(got, []int{gc}) {
-				t.Errorf("Descendants(%d) = %v, want [%d]", pid, got, gc)
+			tree := []int{pid, gc}
+			slices.Sort(tree)
+			if got, err := Tree(DefaultRoot, pid); err != nil || !reflect.DeepEqual(got, tree) {
+				t.Errorf("Tree(%d) = %v, %v; want %v", pid, got, err, tree)
 			}
 			wantGroup := []int{pid, gc}
 			if setsid {

@@ -154,16 +154,6 @@ func (s *snapshot) descendants(pid int) []int {
 	return out
 }
 
-// Descendants returns, sorted, the live (non-zombie) descendants of pid,
-// found by walking the ppid links of /proc/*/stat; nil without /proc.
-func Descendants(pid int) []int {
-	s := scanProcs()
-	if s == nil {
-		return nil
-	}
-	return s.descendants(pid)
-}
-
 // Tree returns, sorted, pid and its live descendants in the proc filesystem
 // mounted at root ("" = DefaultRoot). pid is included even when it has
 // exited, so a caller asking about a server's tree always gets the server.
