@@ -562,3 +562,62 @@ func TestOnModeStartAfterWarmup(t *testing.T) {
 		t.Fatalf("OnModeStart calls %q, want %q", strings.Join(got, " "), want)
 	}
 }
+
+// No piece of 8 or more bytes of the key, as sent or JSON-escaped, reaches
+// a recorded result, however the server echoes it: whole, broken over
+// lines, or escaped inside a JSON error body.
+func TestAPIKeyEchoedSplitOrEscapedIsNeverRecorded(t *testing.T) {
+	const key = `sk-"quoted"\back<tag>-0123456789abcdefghij`
+	echoes := map[string]func(k string) string{
+		"split over lines": func(k string) string { return "key: " + k[:13] + "\n" + k[13:] },
+		"split over CRLF":  func(k string) string { return k[:9] + "\r\n  " + k[9:] },
+		"json escaped": func(k string) string {
+			b, _ := json.Marshal(map[string]string{"error": "bad key " + k})
+			return string(b)
+		},
+		"json escaped without html escaping": func(k string) string {
+			var b bytes.Buffer
+			enc := json.NewEncoder(&b)
+			enc.SetEscapeHTML(false)
+			enc.Encode(map[string]string{"error": k})
+			return b.String()
+		},
+		"twice": func(k string) string { return k + " and again " + k },
+	}
+	for name, echo := range echoes {
+		t.Run(name, func(t *testing.T) {
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				w.WriteHeader(http.StatusUnauthorized)
+				w.Write([]byte(echo(strings.TrimPrefix(r.Header.Get("Authorization"), "Bearer "))))
+			}))
+			defer srv.Close()
+			cfg := load.Config{BaseURL: srv.URL, Model: "m", APIKey: key, RequestTimeout: 5 * time.Second,
+				ErrorThreshold: 1, Modes: []load.Mode{{Kind: load.KindSequential, Requests: 1}}}
+			var written bytes.Buffer
+			enc := json.NewEncoder(&written) // as requests.jsonl is written
+			if _, err := load.Run(context.Background(), cfg, func(r load.RequestResult) { enc.Encode(r) }); err != nil {
+				t.Fatal(err)
+			}
+			if !strings.Contains(written.String(), "[REDACTED]") {
+				t.Fatalf("nothing redacted: %s", written.String())
+			}
+			for _, form := range []string{key, mustJSONString(key, true), mustJSONString(key, false)} {
+				for i := 0; i+8 <= len(form); i++ {
+					if w := form[i : i+8]; strings.Contains(written.String(), w) {
+						t.Fatalf("piece %q of the key written: %s", w, written.String())
+					}
+				}
+			}
+		})
+	}
+}
+
+// mustJSONString is s as a JSON encoder writes it inside quotes.
+func mustJSONString(s string, escapeHTML bool) string {
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(escapeHTML)
+	enc.Encode(s)
+	q := strings.TrimSpace(b.String())
+	return q[1 : len(q)-1]
+}
