@@ -147,6 +147,9 @@ func Parse(file string, data []byte) (*Experiment, error) {
 	}
 	x := &Experiment{File: file, Source: data, Root: &root}
 	d := &Decoder{File: file}
+	if errs := checkAliases(d, doc); len(errs) > 0 {
+		return nil, errs
+	}
 	errs := d.Decode(doc, "", x)
 	errs = append(errs, x.check(d, doc)...)
 	if err := errs.Err(); err != nil {
