@@ -226,9 +226,9 @@ func compileStudy(d *spec.Decoder, reg *steps.Registry, x *spec.Experiment, i in
 				continue
 			}
 			tpos, tpath := d.Pos(spec.ValueNode(a.Node, "template")), fmt.Sprintf("%s.artifacts[%d].template", path, j)
-			text, err := os.ReadFile(filepath.Join(p.SpecDir, a.Template))
+			text, err := readTemplate(p.SpecDir, a.Template)
 			if err != nil {
-				errs.Add(tpos, tpath, "template file %q not found next to the spec", a.Template)
+				errs.Add(tpos, tpath, "%v", err)
 				continue
 			}
 			// Parse now, so a broken template fails validation rather than the end of a long run.
