@@ -13,6 +13,8 @@ import (
 
 	"github.com/hashicorp/go-multierror"
 
+	"github.com/runexp/runexp/internal/gpu"
+	"github.com/runexp/runexp/internal/gpu/open"
 	"github.com/runexp/runexp/steps"
 )
 
@@ -32,8 +34,11 @@ type ExecOptions struct {
 	Out            io.Writer     // progress lines and the summary table
 	CleanupTimeout time.Duration // bound on each point's cleanup stack (default 5m)
 	Version        string        // runexp version for the manifest
-	specDir        string
-	gpus           *steps.GPUCache
+	// GPUs opens the GPU backends the steps ask for; nil means every
+	// backend runexp ships (internal/gpu/open).
+	GPUs    gpu.Opener
+	specDir string
+	gpus    *steps.GPUCache
 }
 
 // StepResult is how one step went at one point.
@@ -108,7 +113,10 @@ func Execute(ctx context.Context, p *Plan, opt ExecOptions) (*Result, error) {
 	}
 	res := &Result{RunDir: p.RunDir}
 	opt.specDir = p.SpecDir
-	opt.gpus = steps.NewGPUCache()
+	if opt.GPUs == nil {
+		opt.GPUs = open.Opener{}
+	}
+	opt.gpus = steps.NewGPUCache(opt.GPUs)
 	defer opt.gpus.Close()
 	if err := os.MkdirAll(filepath.Dir(p.RunDir), 0o755); err != nil {
 		return nil, err

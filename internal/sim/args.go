@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/runexp/runexp/internal/gpu/simgpu"
 	"github.com/runexp/runexp/internal/modelcfg"
 )
 
@@ -40,7 +41,7 @@ type Options struct {
 	// L4?") with no GPU and no server.
 	PrintMemory bool
 	// StateDir is where the server publishes its simulated GPU allocation;
-	// Main sets it from StateDir().
+	// Main sets it from simgpu.StateDir().
 	StateDir string
 
 	// ready, when set, is called with the listen address once serving
@@ -65,7 +66,7 @@ func DefaultOptions() Options {
 		KVCacheDType:         "auto",
 		Host:                 DefaultHost,
 		Port:                 DefaultPort,
-		GPU:                  DefaultGPU,
+		GPU:                  simgpu.DefaultGPU,
 		StartupDelay:         DefaultStartupDelay,
 		TimeScale:            1,
 	}
@@ -174,8 +175,8 @@ var flagDefs = []flagDef{
 		o.Port = n
 		return nil
 	}},
-	{name: "gpu", value: true, help: "[sim] simulated GPU preset: " + strings.Join(GPUNames(), ", ") + " (default " + DefaultGPU + ")", set: func(o *Options, v string) error {
-		g, err := LookupGPU(v)
+	{name: "gpu", value: true, help: "[sim] simulated GPU preset: " + strings.Join(simgpu.GPUNames(), ", ") + " (default " + simgpu.DefaultGPU + ")", set: func(o *Options, v string) error {
+		g, err := simgpu.LookupGPU(v)
 		if err != nil {
 			return err
 		}

@@ -14,11 +14,12 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/runexp/runexp/internal/gpu/simgpu"
 	"github.com/runexp/runexp/internal/modelcfg"
 )
 
 // Version is what the simulator reports where vLLM reports its version.
-const Version = "0.0.0+runexp.sim"
+const Version = simgpu.Version
 
 // Main runs `runexp sim serve [MODEL] [flags]` (a leading "serve" in args
 // is optional) until ctx is cancelled or the process gets SIGTERM/SIGINT.
@@ -34,7 +35,7 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "runexp sim serve: error: %v\nrun 'runexp sim serve --help' for the accepted flags\n", err)
 		return 2
 	}
-	o.StateDir = StateDir()
+	o.StateDir = simgpu.StateDir()
 	ctx, stop := signal.NotifyContext(ctx, syscall.SIGTERM, os.Interrupt)
 	defer stop()
 	return Serve(ctx, o, stdout, stderr)
@@ -42,7 +43,7 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 
 // engineSetup is everything startup resolves before the engine runs.
 type engineSetup struct {
-	gpu   GPU
+	gpu   simgpu.GPU
 	cfg   modelcfg.Config
 	pred  modelcfg.Prediction
 	names []string
@@ -53,7 +54,7 @@ type engineSetup struct {
 func resolve(o Options, log *logger) (engineSetup, error) {
 	var st engineSetup
 	var err error
-	if st.gpu, err = LookupGPU(o.GPU); err != nil {
+	if st.gpu, err = simgpu.LookupGPU(o.GPU); err != nil {
 		return st, err
 	}
 	if o.ModelConfig != "" {
@@ -182,7 +183,7 @@ func Serve(ctx context.Context, o Options, stdout, stderr io.Writer) int {
 		return 1
 	}
 	if o.StateDir == "" {
-		o.StateDir = StateDir()
+		o.StateDir = simgpu.StateDir()
 	}
 	st, err := resolve(o, log)
 	if err != nil {
@@ -215,7 +216,7 @@ func Serve(ctx context.Context, o Options, stdout, stderr io.Writer) int {
 	}
 
 	// Free memory on the simulated device, as vLLM's init_device checks.
-	others, err := ReadServerStates(o.StateDir, false)
+	others, err := simgpu.ReadServerStates(o.StateDir, false)
 	if err != nil {
 		return fail("RuntimeError", err)
 	}
@@ -254,7 +255,7 @@ func Serve(ctx context.Context, o Options, stdout, stderr io.Writer) int {
 	load := time.Since(t0).Seconds()
 	log.info(procEngine, "default_loader.py:268", "Loading weights took %.2f seconds", load)
 	log.info(procEngine, "gpu_model_runner.py:2653", "Model loading took %.4f GiB memory and %.6f seconds", gibs(p.WeightsBytes), load)
-	state.update(func(s *ServerState) {
+	state.update(func(s *simgpu.ServerState) {
 		s.Phase = "loaded"
 		s.UsedBytes = uint64(modelcfg.CUDAContextBytes + p.WeightsBytes)
 	})
@@ -283,7 +284,7 @@ func Serve(ctx context.Context, o Options, stdout, stderr io.Writer) int {
 	log.info(procEngine, "kv_cache_utils.py:1087", "GPU KV cache size: %s tokens", commas(p.KVTokens))
 	log.info(procEngine, "kv_cache_utils.py:1091", "Maximum concurrency for %s tokens per request: %.2fx", commas(int64(p.MaxModelLen)), p.EngineConcurrency)
 	full := modelcfg.CUDAContextBytes + p.WeightsBytes + p.ActivationPeakBytes + p.NonTorchBytes + p.CUDAGraphBytes + p.NumBlocks*p.BlockBytes
-	state.update(func(s *ServerState) { s.UsedBytes = uint64(full) })
+	state.update(func(s *simgpu.ServerState) { s.UsedBytes = uint64(full) })
 
 	if p.CUDAGraphBytes > 0 {
 		tg := time.Now()
@@ -323,7 +324,7 @@ func Serve(ctx context.Context, o Options, stdout, stderr io.Writer) int {
 	log.access("Waiting for application startup.")
 	log.access("Application startup complete.")
 	port := ln.Addr().(*net.TCPAddr).Port
-	state.update(func(s *ServerState) { s.Phase = "ready"; s.Port = port })
+	state.update(func(s *simgpu.ServerState) { s.Phase = "ready"; s.Port = port })
 	if o.ready != nil {
 		o.ready(addr)
 	}
@@ -342,7 +343,7 @@ func Serve(ctx context.Context, o Options, stdout, stderr io.Writer) int {
 				return
 			case now := <-tick.C:
 				u := eng.utilPercent(now)
-				state.update(func(s *ServerState) { s.UtilPercent = u })
+				state.update(func(s *simgpu.ServerState) { s.UtilPercent = u })
 				if o.DisableLogStats || now.Sub(lastLog) < 5*time.Second {
 					continue
 				}
@@ -367,7 +368,7 @@ func Serve(ctx context.Context, o Options, stdout, stderr io.Writer) int {
 		code = 1
 	}
 	log.info(procAPI, "launcher.py:80", "Shutting down FastAPI HTTP server.")
-	state.update(func(s *ServerState) { s.Phase = "stopping" })
+	state.update(func(s *simgpu.ServerState) { s.Phase = "stopping" })
 	stopEngine() // in-flight requests are aborted, as vLLM does on SIGTERM
 	shutCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
@@ -389,7 +390,7 @@ func pyBool(b bool) string {
 // printMemory is `sim serve --print-memory`: vLLM's startup numbers for this
 // model, GPU and flags, computed by the same model the server uses, as a
 // short report. It returns 1 when the length does not fit, as vLLM would.
-func printMemory(w io.Writer, model string, g GPU, p modelcfg.Prediction) int {
+func printMemory(w io.Writer, model string, g simgpu.GPU, p modelcfg.Prediction) int {
 	fmt.Fprintf(w, "memory plan (SIMULATED, runexp's model of vLLM V1): %s on %s (%.2f GiB), --gpu-memory-utilization %.2f, --max-model-len %d\n",
 		model, g.Name, gibs(int64(g.MemoryBytes)), p.GPUMemoryUtilization, p.MaxModelLen)
 	fmt.Fprintf(w, "  weights %.2f GiB, activation peak %.2f GiB, non-torch %.2f GiB, CUDA graphs %.2f GiB\n",

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/runexp/runexp/internal/gpu/simgpu"
 	"github.com/runexp/runexp/internal/modelcfg"
 )
 
@@ -33,7 +34,7 @@ func TestPrintMemory(t *testing.T) {
 	}
 	// The printed numbers are modelcfg's prediction for the preset GPU.
 	cfg, _ := modelcfg.Preset("meta-llama/Llama-3.1-8B-Instruct")
-	g, _ := LookupGPU("L4")
+	g, _ := simgpu.LookupGPU("L4")
 	p, err := modelcfg.Predict(cfg, modelcfg.PredictInput{TotalMemoryBytes: int64(g.MemoryBytes), GPUName: g.Product, MaxModelLen: 8192})
 	if err != nil {
 		t.Fatal(err)
