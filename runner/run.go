@@ -13,6 +13,7 @@ import (
 
 	"github.com/hashicorp/go-multierror"
 
+	"github.com/runexp/runexp/internal/exitcode"
 	"github.com/runexp/runexp/internal/gpu"
 	"github.com/runexp/runexp/internal/gpu/open"
 	"github.com/runexp/runexp/steps"
@@ -26,8 +27,9 @@ const (
 	StatusInterrupted = "interrupted"
 )
 
-// ErrInterrupted is the cause of the run context's cancellation on Ctrl-C.
-var ErrInterrupted = errors.New("interrupted")
+// ErrInterrupted is the cause of the run context's cancellation on Ctrl-C
+// (exitcode.ErrInterrupted, which the command line's signal handler uses).
+var ErrInterrupted = exitcode.ErrInterrupted
 
 // ExecOptions configure Execute.
 type ExecOptions struct {
@@ -88,17 +90,17 @@ type Result struct {
 // points failed (or an artifact could not be written), 130 interrupted.
 func (r *Result) ExitCode() int {
 	if r.Interrupted {
-		return 130
+		return exitcode.Interrupted
 	}
 	for _, p := range r.Points {
 		if p.Status != StatusOK {
-			return 1
+			return exitcode.Failed
 		}
 	}
 	if len(r.Errors) > 0 {
-		return 1
+		return exitcode.Failed
 	}
-	return 0
+	return exitcode.OK
 }
 
 // Execute runs the plan. ctx is the run context: cancelling it (first

@@ -2,6 +2,7 @@ package sim
 
 import (
 	"errors"
+	"flag"
 	"fmt"
 	"math"
 	"strconv"
@@ -71,9 +72,6 @@ func DefaultOptions() Options {
 		TimeScale:            1,
 	}
 }
-
-// errHelp is returned by parseArgs for -h/--help.
-var errHelp = errors.New("help requested")
 
 type flagDef struct {
 	name  string
@@ -285,10 +283,10 @@ func lookupFlag(name string) (flagDef, bool) {
 	return flagDef{}, false
 }
 
-// parseArgs reads `runexp sim serve` arguments: [serve] [MODEL] [flags],
+// ParseArgs reads `runexp sim serve` arguments (flag.ErrHelp for -h/--help): [serve] [MODEL] [flags],
 // flags as --name value or --name=value, with vLLM's spelling (underscores
 // are accepted for dashes, and --no-X for boolean flags).
-func parseArgs(args []string) (Options, error) {
+func ParseArgs(args []string) (Options, error) {
 	o := DefaultOptions()
 	if len(args) > 0 && args[0] == "serve" {
 		args = args[1:]
@@ -297,7 +295,7 @@ func parseArgs(args []string) (Options, error) {
 	for i := 0; i < len(args); i++ {
 		a := args[i]
 		if a == "-h" || a == "--help" {
-			return o, errHelp
+			return o, flag.ErrHelp
 		}
 		if a == "--" {
 			positional = append(positional, args[i+1:]...)

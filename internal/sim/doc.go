@@ -1,6 +1,7 @@
 // Package sim is runexp's built-in simulated vLLM engine and GPU:
-// `runexp sim serve [MODEL] [flags]` (Main) behaves like `vllm serve` —
-// same flags and defaults, log lines, memory accounting, endpoints and
+// `runexp sim serve [MODEL] [flags]` (ParseArgs, then Serve until ctx is
+// cancelled; internal/cli owns the signals and the exit code) behaves like
+// `vllm serve` — same flags and defaults, log lines, memory accounting, endpoints and
 // metrics — on a modelled GPU, so experiments run end to end on machines
 // without a GPU or vLLM. Everything it reports is modelled, and it says so:
 // its first log line is "runexp simulator: simulated vLLM engine, GPU preset

@@ -8,38 +8,17 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"os/signal"
 	"strconv"
 	"strings"
-	"syscall"
 	"time"
 
+	"github.com/runexp/runexp/internal/exitcode"
 	"github.com/runexp/runexp/internal/gpu/simgpu"
 	"github.com/runexp/runexp/internal/modelcfg"
 )
 
 // Version is what the simulator reports where vLLM reports its version.
 const Version = simgpu.Version
-
-// Main runs `runexp sim serve [MODEL] [flags]` (a leading "serve" in args
-// is optional) until ctx is cancelled or the process gets SIGTERM/SIGINT.
-// Exit codes: 0 after a clean shutdown (or --help), 1 when the engine fails
-// to start (vLLM's errors), 2 for bad command-line arguments.
-func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	o, err := parseArgs(args)
-	if errors.Is(err, errHelp) {
-		fmt.Fprint(stdout, Usage())
-		return 0
-	}
-	if err != nil {
-		fmt.Fprintf(stderr, "runexp sim serve: error: %v\nrun 'runexp sim serve --help' for the accepted flags\n", err)
-		return 2
-	}
-	o.StateDir = simgpu.StateDir()
-	ctx, stop := signal.NotifyContext(ctx, syscall.SIGTERM, os.Interrupt)
-	defer stop()
-	return Serve(ctx, o, stdout, stderr)
-}
 
 // engineSetup is everything startup resolves before the engine runs.
 type engineSetup struct {
@@ -172,8 +151,24 @@ func sleepCtx(ctx context.Context, d time.Duration) bool {
 	}
 }
 
-// Serve runs a simulated server with already-parsed options (Main's body).
-func Serve(ctx context.Context, o Options, stdout, stderr io.Writer) int {
+// ErrServe is returned by Serve when the engine failed to start or the HTTP
+// server failed; the cause has already been reported the way vLLM reports
+// it (the log on stdout, the exception line on stderr).
+var ErrServe = exitcode.Reported(errors.New("simulated server failed"))
+
+// Serve runs a simulated server with parsed options until ctx is
+// cancelled, then shuts down cleanly (nil, as vLLM exits 0 on SIGTERM).
+// With PrintMemory it prints the memory plan instead.
+func Serve(ctx context.Context, o Options, stdout, stderr io.Writer) error {
+	if serve(ctx, o, stdout, stderr) != 0 {
+		return ErrServe
+	}
+	return nil
+}
+
+// serve is Serve returning vLLM's exit code: 0 after a clean shutdown, 1
+// when the engine fails to start or the HTTP server fails.
+func serve(ctx context.Context, o Options, stdout, stderr io.Writer) int {
 	log := &logger{w: stdout, pid: os.Getpid()}
 	// fail reports a startup failure the way vLLM does: the root cause in the
 	// log, the exception line on stderr.

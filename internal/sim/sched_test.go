@@ -207,7 +207,7 @@ func offline(cfg schedConfig, cost costModel, reqs []*seq) time.Duration {
 // setupFor resolves a sim configuration the way Serve does.
 func setupFor(t *testing.T, args ...string) engineSetup {
 	t.Helper()
-	o, err := parseArgs(args)
+	o, err := ParseArgs(args)
 	if err != nil {
 		t.Fatal(err)
 	}
