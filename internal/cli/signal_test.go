@@ -33,12 +33,12 @@ func findProc(argv ...string) []int {
 	return out
 }
 
-// Regression (found in review, fixed): `runexp x.yaml | tee log` and Ctrl-C: the terminal's SIGINT also ends tee,
-// so runexp's next progress line hits a closed pipe. runexp does not handle
-// SIGPIPE, so the Go runtime kills it on that write to fd 1 — before the
-// cleanup stack runs — and the launched server (in its own process group,
-// untouched by the terminal's Ctrl-C) is left running.
-func TestBrokenStdoutPipeStillTearsDown(t *testing.T) {
+// `runexp x.yaml | tee log` and Ctrl-C: the terminal's SIGINT also ends tee,
+// so runexp's next progress line hits a closed pipe. That write must fail
+// (EPIPE) rather than kill runexp, so the cleanup stack still stops the
+// launched server (in its own process group, untouched by the terminal's
+// Ctrl-C).
+func TestClosedStdoutPipeStillTearsDownOnInterrupt(t *testing.T) {
 	dir := t.TempDir()
 	bin := filepath.Join(dir, "runexp")
 	if out, err := exec.Command("go", "build", "-o", bin, "../../cmd/runexp").CombinedOutput(); err != nil {
@@ -93,9 +93,9 @@ studies:
 	}
 }
 
-// Regression (found in review, fixed): execute's signal goroutine blocks on the signal channel forever once the
-// run ends (signal.Stop does not close it): one goroutine leaks per run.
-func TestExecuteLeavesNoSignalGoroutine(t *testing.T) {
+// The signal handler's goroutine ends with the command it served: none is
+// left behind per run (signal.Stop does not close the signal channel).
+func TestSignalHandlerEndsWithTheCommand(t *testing.T) {
 	good := writeSpec(t, okSpec)
 	out := t.TempDir()
 	for i := 0; i < 3; i++ {
@@ -106,7 +106,7 @@ func TestExecuteLeavesNoSignalGoroutine(t *testing.T) {
 	time.Sleep(100 * time.Millisecond)
 	buf := make([]byte, 1<<20)
 	stacks := string(buf[:runtime.Stack(buf, true)])
-	if n := strings.Count(stacks, "cli.execute.func"); n > 0 {
+	if n := strings.Count(stacks, "cli.interruptible.func"); n > 0 {
 		t.Fatalf("%d signal goroutines of finished runs are still alive", n)
 	}
 }
