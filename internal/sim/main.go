@@ -58,6 +58,7 @@ func resolve(o Options, log *logger) (engineSetup, error) {
 	}
 	if dtype == "bfloat16" && !st.gpu.BF16 {
 		if o.DType != "" && o.DType != "auto" {
+			//lint:ignore ST1005 vLLM's exact message, which log parsers match
 			return st, fmt.Errorf("Bfloat16 is only supported on GPUs with compute capability of at least 8.0. Your %s GPU has compute capability 7.5. You can use float16 instead by explicitly setting the `dtype` flag in CLI, for example: --dtype=half.", st.gpu.Product)
 		}
 		log.warn(procAPI, "config.py:3221", "Your device %q doesn't support torch.bfloat16. Falling back to torch.float16 for compatibility.", st.gpu.Product)
@@ -86,6 +87,7 @@ func resolve(o Options, log *logger) (engineSetup, error) {
 		return st, err
 	}
 	if p := st.pred; p.MaxNumBatchedTokens < p.MaxNumSeqs {
+		//lint:ignore ST1005 vLLM's exact message, which log parsers match
 		return st, fmt.Errorf("max_num_batched_tokens (%d) must be greater than or equal to max_num_seqs (%d).", p.MaxNumBatchedTokens, p.MaxNumSeqs)
 	}
 	if in.AllowLongMaxModelLen && st.cfg.MaxPositionEmbeddings > 0 && st.pred.MaxModelLen > st.cfg.MaxPositionEmbeddings {
@@ -222,6 +224,7 @@ func serve(ctx context.Context, o Options, stdout, stderr io.Writer) int {
 		}
 	}
 	if free := int64(g.MemoryBytes) - int64(othersUsed); free < p.RequestedBytes {
+		//lint:ignore ST1005 vLLM's exact message, which log parsers match
 		return fail("ValueError", fmt.Errorf("Free memory on device (%.2f/%.2f GiB) on startup is less than desired GPU memory utilization (%.2f, %.2f GiB). Decrease GPU memory utilization or reduce GPU memory used by other processes.",
 			gibs(free), gibs(int64(g.MemoryBytes)), p.GPUMemoryUtilization, gibs(p.RequestedBytes)))
 	}
