@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"sync"
 	"syscall"
 
 	"github.com/runexp/runexp/internal/exitcode"
@@ -19,7 +20,7 @@ import (
 // cause exitcode.ErrInterrupted (printing notice, when not empty), so the
 // command stops gracefully and tears down what it started; a second one
 // kills every process group runexp started and exits 130 at once. stop
-// releases the signals.
+// releases the signals; it may be called more than once.
 //
 // While it runs SIGPIPE is caught, not ignored: a closed stdout (`runexp ...
 // | tee log`, and Ctrl-C ended tee) makes writes fail with EPIPE instead of
@@ -50,11 +51,14 @@ func interruptible(parent context.Context, stderr io.Writer, notice string) (ctx
 		case <-done:
 		}
 	}()
+	var once sync.Once
 	return ctx, func() {
-		signal.Stop(sigs)
-		signal.Stop(pipes)
-		close(done)
-		cancel(nil)
+		once.Do(func() {
+			signal.Stop(sigs)
+			signal.Stop(pipes)
+			close(done)
+			cancel(nil)
+		})
 	}
 }
 

@@ -3,6 +3,8 @@ package cli
 import (
 	"bufio"
 	"bytes"
+	"context"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -13,6 +15,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/runexp/runexp/internal/exitcode"
 )
 
 // findProc returns the pids whose argv is exactly argv.
@@ -108,5 +112,30 @@ func TestSignalHandlerEndsWithTheCommand(t *testing.T) {
 	stacks := string(buf[:runtime.Stack(buf, true)])
 	if n := strings.Count(stacks, "cli.interruptible.func"); n > 0 {
 		t.Fatalf("%d signal goroutines of finished runs are still alive", n)
+	}
+}
+
+// The first signal cancels the command's context with cause
+// exitcode.ErrInterrupted and prints the notice; the handler stops with the
+// command.
+func TestFirstSignalCancelsWithTheInterruptedCause(t *testing.T) {
+	var stderr bytes.Buffer
+	ctx, stop := interruptible(context.Background(), &stderr, "stopping gracefully")
+	defer stop()
+	syscall.Kill(os.Getpid(), syscall.SIGHUP)
+	select {
+	case <-ctx.Done():
+	case <-time.After(10 * time.Second):
+		t.Fatal("SIGHUP did not cancel the context")
+	}
+	if cause := context.Cause(ctx); !errors.Is(cause, exitcode.ErrInterrupted) {
+		t.Errorf("cause %v, want exitcode.ErrInterrupted", cause)
+	}
+	if exitcode.Of(context.Cause(ctx)) != exitcode.Interrupted {
+		t.Errorf("exit code %d, want 130", exitcode.Of(context.Cause(ctx)))
+	}
+	stop()
+	if !strings.Contains(stderr.String(), "hangup: stopping gracefully") {
+		t.Errorf("notice %q", stderr.String())
 	}
 }
