@@ -11,7 +11,9 @@
 package runner
 
 import (
+	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -94,18 +96,48 @@ func (u *UsageError) Unwrap() error { return u.Err }
 // RunDirFor returns runs/<name>/<UTC timestamp>, with a -2, -3, ... suffix
 // when a run of the same second already has that folder. (Execute creates
 // the folder exclusively, so a race between two processes fails rather than
-// mixing two runs.)
-func RunDirFor(outDir, name string, now time.Time) string {
+// mixing two runs.) A path that cannot be a folder (a file on the way, a
+// folder runexp may not enter) is an error, not a reason to try the next
+// name.
+func RunDirFor(outDir, name string, now time.Time) (string, error) {
 	if outDir == "" {
 		outDir = "runs"
 	}
 	base := filepath.Join(outDir, name, now.UTC().Format("20060102T150405Z"))
 	dir := base
 	for i := 2; ; i++ {
-		if _, err := os.Lstat(dir); os.IsNotExist(err) {
-			return dir
+		_, err := os.Lstat(dir)
+		if errors.Is(err, fs.ErrNotExist) {
+			if err := usableParent(filepath.Dir(dir)); err != nil {
+				return "", err
+			}
+			return dir, nil
+		}
+		if err != nil {
+			return "", fmt.Errorf("output folder %s: %w", outDir, err)
 		}
 		dir = fmt.Sprintf("%s-%d", base, i)
+	}
+}
+
+// usableParent reports why dir's nearest existing ancestor cannot hold a
+// new folder: it is not a folder, or it cannot be entered.
+func usableParent(dir string) error {
+	for {
+		fi, err := os.Stat(dir)
+		switch {
+		case err == nil && !fi.IsDir():
+			return fmt.Errorf("output folder %s: not a folder", dir)
+		case err == nil:
+			return nil
+		case !errors.Is(err, fs.ErrNotExist):
+			return fmt.Errorf("output folder %s: %w", dir, err)
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			return nil
+		}
+		dir = parent
 	}
 }
 
@@ -127,9 +159,13 @@ func Compile(x *spec.Experiment, reg *steps.Registry, opt Options) (*Plan, error
 		}
 		errs = list // reported with the studies' problems
 	}
+	runDir, err := RunDirFor(opt.OutDir, x.Name, opt.Now)
+	if err != nil {
+		return nil, &UsageError{err}
+	}
 	p := &Plan{
 		Experiment: x.Name, Description: x.Description, File: x.File, SpecSHA256: x.SHA256(),
-		RunDir: RunDirFor(opt.OutDir, x.Name, opt.Now), OnError: x.OnError, Overrides: opt.Overrides,
+		RunDir: runDir, OnError: x.OnError, Overrides: opt.Overrides,
 		SpecDir: filepath.Dir(x.File), Source: x.Source,
 	}
 	if p.OnError == "" {

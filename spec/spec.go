@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path"
 	"regexp"
@@ -119,15 +121,32 @@ func Load(path string) (*Experiment, error) {
 // step kinds or sweep points. It returns every problem at once as an ErrorList.
 func Parse(file string, data []byte) (*Experiment, error) {
 	var root yaml.Node
-	if err := yaml.Unmarshal(data, &root); err != nil {
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	if err := dec.Decode(&root); err != nil && !errors.Is(err, io.EOF) {
 		return nil, yamlSyntaxError(file, data, err)
+	}
+	doc := resolve(&root)
+	if doc == nil || doc.Kind == 0 {
+		return nil, ErrorList{{Pos: Pos{File: file, Line: 1, Col: 1}, Msg: "empty spec"}}
+	}
+	// A second document would be silently ignored; one file is one
+	// experiment. An empty one (a trailing '---') holds nothing to lose.
+	for {
+		var next yaml.Node
+		err := dec.Decode(&next)
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			return nil, yamlSyntaxError(file, data, err)
+		}
+		if c := resolve(&next); c != nil && c.Kind != 0 && !IsNull(c) {
+			return nil, ErrorList{{Pos: Pos{File: file, Line: c.Line, Col: c.Column},
+				Msg: "a second YAML document: a spec file holds one experiment (remove the '---' separator or split the file)"}}
+		}
 	}
 	x := &Experiment{File: file, Source: data, Root: &root}
 	d := &Decoder{File: file}
-	doc := resolve(&root)
-	if doc == nil {
-		return nil, ErrorList{{Pos: Pos{File: file, Line: 1, Col: 1}, Msg: "empty spec"}}
-	}
 	errs := d.Decode(doc, "", x)
 	errs = append(errs, x.check(d, doc)...)
 	if err := errs.Err(); err != nil {

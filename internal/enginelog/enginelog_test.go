@@ -100,6 +100,36 @@ func TestOllama(t *testing.T) {
 		"compute_buffer_mib_cuda0": 164, "offloaded_layers": 33})
 }
 
+// Ollama vendors llama.cpp, so its runner logs carry whichever llama.cpp log
+// format it shipped, and the "llamacpp" preset is the same rule set. Both
+// read the older formats too:
+//
+//   - the KV summary line before the seq total was added (mid-2025,
+//     llama_kv_cache_unified constructor): "( 1 seqs)" with no "/total";
+//   - the older loader line of llm_load_tensors, "CUDA0 buffer size =
+//     7100.64 MiB", with no "model" word (as in testdata/llamacpp-old.log).
+func TestOllamaReadsOlderLlamaCppLogFormats(t *testing.T) {
+	for _, tc := range []struct {
+		name, line string
+		want       map[string]float64
+	}{
+		{"b5600 no seq total", "llama_kv_cache_unified: size =  256.00 MiB (  2048 cells,  32 layers,  1 seqs), K (f16):  128.00 MiB, V (f16):  128.00 MiB\n",
+			map[string]float64{"kv_size_mib": 256, "kv_cells": 2048, "kv_layers": 32}},
+		{"old loader buffer line", "llm_load_tensors:      CUDA0 buffer size =  7100.64 MiB\n",
+			map[string]float64{"model_buffer_mib": 7100.64}},
+	} {
+		res, err := Extract(tc.line, Ollama)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for k, v := range tc.want {
+			if got, ok := res.Values[k]; !ok || got != v {
+				t.Errorf("%s: %s = %v (present %v), want %v\n  line: %s", tc.name, k, got, ok, v, tc.line)
+			}
+		}
+	}
+}
+
 func TestFailureReason(t *testing.T) {
 	for file, want := range map[string][]string{
 		"vllm-v0.15-kv-too-small.log": {"KV cache too small: max_model_len 131072 needs 16.00 GiB", "only 3.82 GiB is available", "max_model_len 31248 would fit"},

@@ -10,6 +10,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -476,25 +477,87 @@ func (c *client) fail(r *RequestResult, class, msg string) {
 	r.ErrorClass, r.Error = class, msg
 }
 
-// redactIn replaces the key in msg, and also a trailing piece of it: error
-// bodies are cut (to maxErrBody, or a snippet) before they get here, and a
-// server that echoes the key may have it cut in half. Pieces shorter than 4
-// bytes are left, since they reveal nothing and would match too often.
+// redactIn hides the key in msg. A server may echo the key whole, cut (error
+// bodies are cut to maxErrBody or a snippet before they get here), broken
+// over lines, or JSON-escaped (a quote in the key arrives as backslash-quote
+// in a JSON body). So every run of msg made of redactWindow-byte pieces of
+// the key, in any of its spellings, is replaced, and so is a shorter piece
+// of the key's start left at the end of a cut body. Pieces under 4 bytes
+// reveal nothing and would match too often.
 func redactIn(msg, key string) string {
 	if key == "" {
 		return msg
 	}
-	msg = strings.ReplaceAll(msg, key, redacted)
-	body, tail := msg, ""
-	if strings.HasSuffix(msg, "...") {
-		body, tail = msg[:len(msg)-3], "..."
+	hide := make([]bool, len(msg))
+	for _, form := range keyForms(key) {
+		markWindows(hide, msg, form)
+	}
+	body := msg
+	if strings.HasSuffix(body, "...") {
+		body = body[:len(body)-3]
 	}
 	for n := min(len(key)-1, len(body)); n >= 4; n-- {
 		if strings.HasSuffix(body, key[:n]) {
-			return body[:len(body)-n] + redacted + tail
+			for i := len(body) - n; i < len(body); i++ {
+				hide[i] = true
+			}
+			break
 		}
 	}
-	return msg
+	var b strings.Builder
+	for i := 0; i < len(msg); {
+		if !hide[i] {
+			b.WriteByte(msg[i])
+			i++
+			continue
+		}
+		for i < len(msg) && hide[i] {
+			i++
+		}
+		b.WriteString(redacted)
+	}
+	return b.String()
+}
+
+// redactWindow is the shortest piece of the key that redactIn hides
+// wherever it appears.
+const redactWindow = 8
+
+// keyForms are the spellings of the key a response may echo: as sent, and
+// as JSON encoders write it (with and without HTML escaping).
+func keyForms(key string) []string {
+	forms := []string{key}
+	for _, html := range []bool{false, true} {
+		var b strings.Builder
+		enc := json.NewEncoder(&b)
+		enc.SetEscapeHTML(html)
+		enc.Encode(key) // a string always encodes
+		q := strings.TrimSpace(b.String())
+		if esc := q[1 : len(q)-1]; !slices.Contains(forms, esc) {
+			forms = append(forms, esc)
+		}
+	}
+	return forms
+}
+
+// markWindows marks every byte of msg covered by an occurrence of the whole
+// form or of any redactWindow-byte piece of it; a longer echoed piece is
+// the union of its windows.
+func markWindows(hide []bool, msg, form string) {
+	w := min(redactWindow, len(form))
+	for j := 0; j+w <= len(form); j++ {
+		piece := form[j : j+w]
+		for from := 0; ; {
+			k := strings.Index(msg[from:], piece)
+			if k < 0 {
+				break
+			}
+			for i := from + k; i < from+k+w; i++ {
+				hide[i] = true
+			}
+			from += k + 1
+		}
+	}
 }
 
 // classify maps a transport or body-read error to an error class.

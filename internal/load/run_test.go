@@ -6,6 +6,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"net"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"slices"
@@ -378,6 +380,31 @@ func TestAPIKeyNeverLeaks(t *testing.T) {
 	}
 }
 
+// The key is redacted before an error body is cut to its recorded length,
+// so a key the server echoes across the cut is not recorded in part.
+func TestAPIKeyRedactedAcrossTruncation(t *testing.T) {
+	const key = "sk-live-0123456789abcdefghijklmnopqrstuvwxyzABCDEF"
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.WriteHeader(http.StatusUnauthorized)
+		// 487 bytes of text, then the echoed header: the 512-byte cut falls
+		// 20 bytes into the key.
+		w.Write([]byte(strings.Repeat("x", 487) + " auth=" + strings.TrimPrefix(r.Header.Get("Authorization"), "Bearer ")))
+	}))
+	defer srv.Close()
+	cfg := load.Config{BaseURL: srv.URL, Model: "m", APIKey: key, RequestTimeout: 5 * time.Second,
+		ErrorThreshold: 1, Modes: []load.Mode{{Kind: load.KindSequential, Requests: 1}}}
+	var rs []load.RequestResult
+	if _, err := load.Run(context.Background(), cfg, func(r load.RequestResult) { rs = append(rs, r) }); err != nil {
+		t.Fatal(err)
+	}
+	if len(rs) != 1 || rs[0].ErrorClass != load.ClassHTTP4xx {
+		t.Fatalf("results %+v", rs)
+	}
+	if prefix := key[:16]; strings.Contains(rs[0].Error, prefix) {
+		t.Errorf("recorded error holds the key prefix %q in clear: ...%s", prefix, rs[0].Error[len(rs[0].Error)-40:])
+	}
+}
+
 func TestPrompts(t *testing.T) {
 	dir := t.TempDir()
 	f := filepath.Join(dir, "p.txt")
@@ -480,4 +507,63 @@ func TestOnModeStartAfterWarmup(t *testing.T) {
 	if want := "sequential@3 burst@8"; strings.Join(got, " ") != want {
 		t.Fatalf("OnModeStart calls %q, want %q", strings.Join(got, " "), want)
 	}
+}
+
+// No piece of 8 or more bytes of the key, as sent or JSON-escaped, reaches
+// a recorded result, however the server echoes it: whole, broken over
+// lines, or escaped inside a JSON error body.
+func TestAPIKeyEchoedSplitOrEscapedIsNeverRecorded(t *testing.T) {
+	const key = `sk-"quoted"\back<tag>-0123456789abcdefghij`
+	echoes := map[string]func(k string) string{
+		"split over lines": func(k string) string { return "key: " + k[:13] + "\n" + k[13:] },
+		"split over CRLF":  func(k string) string { return k[:9] + "\r\n  " + k[9:] },
+		"json escaped": func(k string) string {
+			b, _ := json.Marshal(map[string]string{"error": "bad key " + k})
+			return string(b)
+		},
+		"json escaped without html escaping": func(k string) string {
+			var b bytes.Buffer
+			enc := json.NewEncoder(&b)
+			enc.SetEscapeHTML(false)
+			enc.Encode(map[string]string{"error": k})
+			return b.String()
+		},
+		"twice": func(k string) string { return k + " and again " + k },
+	}
+	for name, echo := range echoes {
+		t.Run(name, func(t *testing.T) {
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				w.WriteHeader(http.StatusUnauthorized)
+				w.Write([]byte(echo(strings.TrimPrefix(r.Header.Get("Authorization"), "Bearer "))))
+			}))
+			defer srv.Close()
+			cfg := load.Config{BaseURL: srv.URL, Model: "m", APIKey: key, RequestTimeout: 5 * time.Second,
+				ErrorThreshold: 1, Modes: []load.Mode{{Kind: load.KindSequential, Requests: 1}}}
+			var written bytes.Buffer
+			enc := json.NewEncoder(&written) // as requests.jsonl is written
+			if _, err := load.Run(context.Background(), cfg, func(r load.RequestResult) { enc.Encode(r) }); err != nil {
+				t.Fatal(err)
+			}
+			if !strings.Contains(written.String(), "[REDACTED]") {
+				t.Fatalf("nothing redacted: %s", written.String())
+			}
+			for _, form := range []string{key, mustJSONString(key, true), mustJSONString(key, false)} {
+				for i := 0; i+8 <= len(form); i++ {
+					if w := form[i : i+8]; strings.Contains(written.String(), w) {
+						t.Fatalf("piece %q of the key written: %s", w, written.String())
+					}
+				}
+			}
+		})
+	}
+}
+
+// mustJSONString is s as a JSON encoder writes it inside quotes.
+func mustJSONString(s string, escapeHTML bool) string {
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(escapeHTML)
+	enc.Encode(s)
+	q := strings.TrimSpace(b.String())
+	return q[1 : len(q)-1]
 }

@@ -171,6 +171,27 @@ func TestModelDType(t *testing.T) {
 
 // Phi-3-mini on an H100-80GB at 0.92 must land in the facts file's ~165–175k
 // token estimate (§0, §4.1); the pool does not depend on max_model_len.
+// With --dtype float32 and --kv-cache-dtype auto the KV cache takes the
+// model dtype, float32, at 4 bytes per element (vLLM
+// get_kv_cache_torch_dtype: "auto" → model_config.dtype). ModelDType's
+// float32 → bfloat16 rule is for a float32 checkpoint under --dtype auto
+// only and does not halve the KV cache.
+func TestPredictFloat32DTypeKeepsFloat32KVCache(t *testing.T) {
+	llama := mustPreset(t, "meta-llama/Llama-3.1-8B-Instruct")
+	p, err := Predict(llama, PredictInput{TotalMemoryBytes: h100, MaxModelLen: 4096, DType: "float32"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// 2 (K,V) × 32 layers × 8 kv heads × 128 head_dim × 4 bytes.
+	const want = 2 * 32 * 8 * 128 * 4
+	if p.DType != "float32" {
+		t.Fatalf("resolved dtype %q, want float32", p.DType)
+	}
+	if p.KVBytesPerToken != want {
+		t.Errorf("--dtype float32, --kv-cache-dtype auto: KVBytesPerToken = %d, want %d (auto KV cache = model dtype float32, 4 B/elem)", p.KVBytesPerToken, want)
+	}
+}
+
 func TestPredictPhi3H100(t *testing.T) {
 	phi := mustPreset(t, "Phi-3-mini-4k-instruct")
 	var tokens int64
@@ -333,6 +354,29 @@ func TestPredictDoesNotFit(t *testing.T) {
 	}
 	if !strings.HasPrefix(none.Failure, "No available memory for the cache blocks.") {
 		t.Errorf("no-memory text: %s", none.Failure)
+	}
+}
+
+// A positive KV pool smaller than one request needs, even smaller than one
+// block, is vLLM's "To serve at least one request with the model's max seq
+// len" error (ErrDoesNotFit); "No available memory for the cache blocks"
+// (ErrNoCacheMemory) is only for a pool <= 0
+// (_check_enough_kv_cache_memory, kv-cache-facts.md §1.3).
+func TestPredictSubBlockPoolDoesNotFit(t *testing.T) {
+	phi := mustPreset(t, "microsoft/Phi-3-mini-4k-instruct")
+	base, err := Predict(phi, PredictInput{TotalMemoryBytes: h100, MaxModelLen: 4096})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := Predict(phi, PredictInput{TotalMemoryBytes: h100, MaxModelLen: 4096, KVCacheMemoryBytes: base.BlockBytes / 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.Fits {
+		t.Fatal("half a block fits a 4096-token request?")
+	}
+	if !errors.Is(p.Err(), ErrDoesNotFit) {
+		t.Errorf("pool of %d bytes (> 0, < one block): error %q; vLLM raises the \"To serve at least one request\" ValueError (No available memory only for a pool <= 0)", p.KVPoolBytes, p.Failure)
 	}
 }
 

@@ -60,8 +60,8 @@ func CheckPortFree(host string, port int) error {
 	e := &PortInUseError{Host: host, Port: port}
 	if pid := socketOwner(inodes); pid > 0 {
 		e.PID = pid
-		if pi, ok := readStat(pid); ok {
-			e.Comm = pi.comm
+		if pi, ok := ReadStat(pid); ok {
+			e.Comm = pi.Comm
 		}
 	}
 	return e
@@ -162,7 +162,8 @@ func socketOwner(inodes map[string]bool) int {
 		want["socket:["+ino+"]"] = true
 	}
 	best := 0
-	for _, pid := range listPIDs() {
+	pids, _ := PIDs(DefaultRoot) // none without /proc
+	for _, pid := range pids {
 		if best != 0 && pid >= best {
 			continue
 		}

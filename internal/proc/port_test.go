@@ -12,7 +12,7 @@ import (
 
 func TestCheckPortFree(t *testing.T) {
 	t.Parallel()
-	self, ok := readStat(os.Getpid())
+	self, ok := ReadStat(os.Getpid())
 	if !ok {
 		t.Skip("no /proc")
 	}
@@ -37,7 +37,7 @@ func TestCheckPortFree(t *testing.T) {
 		exactM string
 	}{
 		{name: "own loopback listener", host: "127.0.0.1", port: loop, inUse: true, byUs: true,
-			exactM: fmt.Sprintf("port %d already in use by pid %d (%s)", loop, os.Getpid(), self.comm)},
+			exactM: fmt.Sprintf("port %d already in use by pid %d (%s)", loop, os.Getpid(), self.Comm)},
 		{name: "own listener, wildcard host", host: "0.0.0.0", port: loop, inUse: true, byUs: true},
 		{name: "own listener, empty host", host: "", port: loop, inUse: true, byUs: true},
 		{name: "own listener, localhost", host: "localhost", port: loop, inUse: true, byUs: true},

@@ -26,6 +26,9 @@
 //     result.
 //   - Kill and KillAll send SIGKILL and do not wait; KillAll is meant for a
 //     second Ctrl-C.
+//   - ParseStat/ReadStat are runexp's one reader of /proc/PID/stat, and
+//     Tree its one process-tree walker (by ppid links, zombies left out);
+//     other packages use them rather than parse /proc themselves.
 //
 // Which processes belong to a Process: the leader while it runs, every live
 // member of its process group, and, transitively, the children (by the ppid
@@ -266,8 +269,8 @@ func (p *Process) Alive() bool {
 	if p.exited() {
 		return false
 	}
-	if pi, ok := readStat(p.pid); ok {
-		return !pi.zombie()
+	if pi, ok := ReadStat(p.pid); ok {
+		return !pi.Zombie()
 	}
 	return !p.exited() // reaped meanwhile, or no /proc
 }
@@ -370,7 +373,7 @@ func (p *Process) stop(ctx context.Context) (StopReport, error) {
 	for pid := range set {
 		rep.Leftover = append(rep.Leftover, pid)
 	}
-	if !p.exited() && set[p.pid].pid == 0 {
+	if !p.exited() && set[p.pid].PID == 0 {
 		rep.Leftover = append(rep.Leftover, p.pid) // unreaped leader
 	}
 	slices.Sort(rep.Leftover)
@@ -409,7 +412,7 @@ func KillAll() {
 // left the group (always for SIGKILL), and to members of set: for SIGKILL
 // to all of them, otherwise only to those outside the group, so that no
 // process receives a graceful signal twice.
-func (p *Process) signal(set map[int]procInfo, sig syscall.Signal) error {
+func (p *Process) signal(set map[int]Stat, sig syscall.Signal) error {
 	var errs []error
 	if !p.groupGone() {
 		if err := syscall.Kill(-p.pid, sig); err != nil && !errors.Is(err, syscall.ESRCH) {
@@ -417,7 +420,7 @@ func (p *Process) signal(set map[int]procInfo, sig syscall.Signal) error {
 		}
 	}
 	if !p.exited() {
-		if li, ok := set[p.pid]; sig == syscall.SIGKILL || (ok && li.pgid != p.pid) {
+		if li, ok := set[p.pid]; sig == syscall.SIGKILL || (ok && li.PGID != p.pid) {
 			// os.Process uses a pidfd: no risk of hitting a recycled pid.
 			if err := p.cmd.Process.Signal(sig); err != nil && !errors.Is(err, os.ErrProcessDone) {
 				errs = append(errs, fmt.Errorf("proc: signal %v to pid %d: %w", sig, p.pid, err))
@@ -425,7 +428,7 @@ func (p *Process) signal(set map[int]procInfo, sig syscall.Signal) error {
 		}
 	}
 	for pid, pi := range set {
-		if pid == p.pid || (sig != syscall.SIGKILL && pi.pgid == p.pid) {
+		if pid == p.pid || (sig != syscall.SIGKILL && pi.PGID == p.pid) {
 			continue
 		}
 		if err := syscall.Kill(pid, sig); err != nil && !errors.Is(err, syscall.ESRCH) {
@@ -437,24 +440,24 @@ func (p *Process) signal(set map[int]procInfo, sig syscall.Signal) error {
 
 // collect returns the live (non-zombie) processes of the tree, keyed by pid,
 // and refreshes the tracked set.
-func (p *Process) collect() map[int]procInfo {
+func (p *Process) collect() map[int]Stat {
 	reaped := p.exited() // before the scan, for the group-gone inference
 	s := scanProcs()
 	if s == nil {
-		return map[int]procInfo{}
+		return map[int]Stat{}
 	}
 	self := os.Getpid()
-	set := map[int]procInfo{}
+	set := map[int]Stat{}
 	var queue []int
-	add := func(pi procInfo, ok bool) {
-		if !ok || pi.zombie() || pi.pid <= 1 || pi.pid == self {
+	add := func(pi Stat, ok bool) {
+		if !ok || pi.Zombie() || pi.PID <= 1 || pi.PID == self {
 			return
 		}
-		if _, dup := set[pi.pid]; dup {
+		if _, dup := set[pi.PID]; dup {
 			return
 		}
-		set[pi.pid] = pi
-		queue = append(queue, pi.pid)
+		set[pi.PID] = pi
+		queue = append(queue, pi.PID)
 	}
 	if !reaped {
 		pi, ok := s.procs[p.pid]
@@ -473,7 +476,7 @@ func (p *Process) collect() map[int]procInfo {
 	p.mu.Lock()
 	for pid, st := range p.tracked {
 		pi, ok := s.procs[pid]
-		if !ok || pi.start != st || pi.zombie() {
+		if !ok || pi.StartTicks != st || pi.Zombie() {
 			delete(p.tracked, pid)
 			continue
 		}
@@ -487,7 +490,7 @@ func (p *Process) collect() map[int]procInfo {
 			pi, ok := s.procs[c]
 			add(pi, ok)
 		}
-		if pid != p.pid && set[pid].pgid == pid { // leads a group of its own
+		if pid != p.pid && set[pid].PGID == pid { // leads a group of its own
 			for _, m := range s.groups[pid] {
 				pi, ok := s.procs[m]
 				add(pi, ok)
@@ -497,7 +500,7 @@ func (p *Process) collect() map[int]procInfo {
 	p.mu.Lock()
 	for pid, pi := range set {
 		if pid != p.pid {
-			p.tracked[pid] = pi.start
+			p.tracked[pid] = pi.StartTicks
 		}
 	}
 	p.mu.Unlock()

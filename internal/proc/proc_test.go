@@ -133,8 +133,8 @@ func (f *fake) grandchild(t *testing.T) int {
 
 // alive reports whether pid exists and is not a zombie.
 func alive(pid int) bool {
-	pi, ok := readStat(pid)
-	return ok && !pi.zombie()
+	pi, ok := ReadStat(pid)
+	return ok && !pi.Zombie()
 }
 
 // assertGone fails for every pid still alive and for any live member of pgid.
@@ -142,7 +142,7 @@ func assertGone(t *testing.T, pgid int, pids ...int) {
 	t.Helper()
 	for _, pid := range pids {
 		if pid > 0 && alive(pid) {
-			pi, _ := readStat(pid)
+			pi, _ := ReadStat(pid)
 			t.Errorf("pid %d still alive: %+v", pid, pi)
 		}
 	}
@@ -329,8 +329,10 @@ func TestTreeDiscovery(t *testing.T) {
 			if f.p.PGID() != pid {
 				t.Errorf("PGID %d != PID %d", f.p.PGID(), pid)
 			}
-			if got := Descendants(pid); !reflect.DeepEqual(got, []int{gc}) {
-				t.Errorf("Descendants(%d) = %v, want [%d]", pid, got, gc)
+			tree := []int{pid, gc}
+			slices.Sort(tree)
+			if got, err := Tree(DefaultRoot, pid); err != nil || !reflect.DeepEqual(got, tree) {
+				t.Errorf("Tree(%d) = %v, %v; want %v", pid, got, err, tree)
 			}
 			wantGroup := []int{pid, gc}
 			if setsid {

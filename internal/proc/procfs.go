@@ -3,112 +3,138 @@ package proc
 import (
 	"bytes"
 	"os"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
 )
 
-// procInfo is what /proc/<pid>/stat tells about one process.
-type procInfo struct {
-	pid, ppid, pgid, sid int
-	state                byte
-	start                uint64 // clock ticks after boot; tells a recycled pid apart
-	comm                 string
+// DefaultRoot is where the proc filesystem is mounted.
+const DefaultRoot = "/proc"
+
+// Stat is what /proc/PID/stat tells about one process (proc(5)). It is the
+// one parser of that file in runexp: every package that reads process state
+// or walks a process tree goes through it.
+type Stat struct {
+	PID, PPID, PGID, SID int
+	State                byte   // 'R', 'S', 'D', 'Z', 'X', ...
+	StartTicks           uint64 // clock ticks after boot; tells a recycled pid apart
+	Comm                 string
 }
 
-func (pi procInfo) zombie() bool { return pi.state == 'Z' || pi.state == 'X' }
+// Zombie reports whether the process has exited ('Z' awaiting its reaping,
+// or 'X' dead): it holds no memory and can no longer act.
+func (s Stat) Zombie() bool { return s.State == 'Z' || s.State == 'X' }
 
-// snapshot is one pass over /proc.
-type snapshot struct {
-	procs    map[int]procInfo
-	children map[int][]int // ppid -> pids
-	groups   map[int][]int // pgid -> pids
-}
-
-// readStat parses /proc/<pid>/stat. The comm field may hold spaces and
-// parentheses, so the fields are counted from the last ')'.
-func readStat(pid int) (procInfo, bool) {
-	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
-	if err != nil {
-		return procInfo{}, false
-	}
-	return parseStat(pid, b)
-}
-
-func parseStat(pid int, b []byte) (procInfo, bool) {
+// ParseStat parses the text of /proc/PID/stat. The comm field may hold
+// spaces and parentheses, so the fields after it are counted from the last
+// ')'. ok is false for text that lacks any field up to starttime (22).
+func ParseStat(b []byte) (Stat, bool) {
 	open := bytes.IndexByte(b, '(')
 	closing := bytes.LastIndexByte(b, ')')
 	if open < 0 || closing < open {
-		return procInfo{}, false
+		return Stat{}, false
+	}
+	pid, err := strconv.Atoi(strings.TrimSpace(string(b[:open])))
+	if err != nil {
+		return Stat{}, false
 	}
 	f := strings.Fields(string(b[closing+1:]))
 	// f[0] is field 3 (state); starttime is field 22.
 	if len(f) < 20 || len(f[0]) == 0 {
-		return procInfo{}, false
+		return Stat{}, false
 	}
-	pi := procInfo{pid: pid, state: f[0][0], comm: string(b[open+1 : closing])}
+	s := Stat{PID: pid, State: f[0][0], Comm: string(b[open+1 : closing])}
 	var err1, err2, err3, err4 error
-	pi.ppid, err1 = strconv.Atoi(f[1])
-	pi.pgid, err2 = strconv.Atoi(f[2])
-	pi.sid, err3 = strconv.Atoi(f[3])
-	pi.start, err4 = strconv.ParseUint(f[19], 10, 64)
+	s.PPID, err1 = strconv.Atoi(f[1])
+	s.PGID, err2 = strconv.Atoi(f[2])
+	s.SID, err3 = strconv.Atoi(f[3])
+	s.StartTicks, err4 = strconv.ParseUint(f[19], 10, 64)
 	if err1 != nil || err2 != nil || err3 != nil || err4 != nil {
-		return procInfo{}, false
+		return Stat{}, false
 	}
-	return pi, true
+	return s, true
 }
 
-// listPIDs returns the numeric entries of /proc, or nil without /proc.
-func listPIDs() []int {
-	d, err := os.Open("/proc")
+// ReadStat reads /proc/PID/stat; ok is false when the process does not
+// exist (any more) or /proc is unavailable.
+func ReadStat(pid int) (Stat, bool) { return readStatIn(DefaultRoot, pid) }
+
+func readStatIn(root string, pid int) (Stat, bool) {
+	b, err := os.ReadFile(filepath.Join(root, strconv.Itoa(pid), "stat"))
 	if err != nil {
-		return nil
+		return Stat{}, false
 	}
-	defer d.Close()
-	names, err := d.Readdirnames(-1)
+	return ParseStat(b)
+}
+
+// PIDs returns, sorted, the pids of the proc filesystem mounted at root
+// ("" = DefaultRoot); an error when root cannot be listed.
+func PIDs(root string) ([]int, error) {
+	if root == "" {
+		root = DefaultRoot
+	}
+	ents, err := os.ReadDir(root)
 	if err != nil {
-		return nil
+		return nil, err
 	}
-	pids := make([]int, 0, len(names))
-	for _, n := range names {
-		if pid, err := strconv.Atoi(n); err == nil && pid > 0 {
+	pids := make([]int, 0, len(ents))
+	for _, e := range ents {
+		if pid, err := strconv.Atoi(e.Name()); err == nil && pid > 0 && e.IsDir() {
 			pids = append(pids, pid)
 		}
 	}
-	return pids
+	slices.Sort(pids) // os.ReadDir sorts by name, not by number
+	return pids, nil
 }
 
-// scanProcs reads every process once; nil when /proc is unavailable.
-func scanProcs() *snapshot {
-	pids := listPIDs()
-	if pids == nil {
-		return nil
+// snapshot is one pass over a proc filesystem.
+type snapshot struct {
+	procs    map[int]Stat
+	children map[int][]int // ppid -> pids
+	groups   map[int][]int // pgid -> pids
+}
+
+// scan reads every process under root once.
+func scan(root string) (*snapshot, error) {
+	if root == "" {
+		root = DefaultRoot
+	}
+	pids, err := PIDs(root)
+	if err != nil {
+		return nil, err
 	}
 	s := &snapshot{
-		procs:    make(map[int]procInfo, len(pids)),
+		procs:    make(map[int]Stat, len(pids)),
 		children: map[int][]int{},
 		groups:   map[int][]int{},
 	}
 	for _, pid := range pids {
-		pi, ok := readStat(pid) // a process may vanish meanwhile
+		st, ok := readStatIn(root, pid) // a process may vanish meanwhile
 		if !ok {
 			continue
 		}
-		s.procs[pid] = pi
-		s.children[pi.ppid] = append(s.children[pi.ppid], pid)
-		s.groups[pi.pgid] = append(s.groups[pi.pgid], pid)
+		s.procs[pid] = st
+		s.children[st.PPID] = append(s.children[st.PPID], pid)
+		s.groups[st.PGID] = append(s.groups[st.PGID], pid)
+	}
+	return s, nil
+}
+
+// scanProcs reads every process of /proc once; nil when /proc is unavailable.
+func scanProcs() *snapshot {
+	s, err := scan(DefaultRoot)
+	if err != nil {
+		return nil
 	}
 	return s
 }
 
-// Descendants returns, sorted, the live (non-zombie) descendants of pid,
-// found by walking the ppid links of /proc/*/stat. A process whose parent
-// already exited has been reparented and is no longer a descendant.
-func Descendants(pid int) []int {
-	s := scanProcs()
-	if s == nil {
-		return nil
-	}
+// descendants is the one process-tree walker: it returns, sorted, the live
+// (non-zombie) processes reachable from pid by ppid links. A process whose
+// parent already exited has been reparented and is no longer a descendant;
+// a zombie has no children left (they were reparented when it died).
+func (s *snapshot) descendants(pid int) []int {
 	var out []int
 	seen := map[int]bool{pid: true}
 	queue := []int{pid}
@@ -116,7 +142,7 @@ func Descendants(pid int) []int {
 		cur := queue[0]
 		queue = queue[1:]
 		for _, c := range s.children[cur] {
-			if seen[c] || s.procs[c].zombie() {
+			if seen[c] || s.procs[c].Zombie() {
 				continue
 			}
 			seen[c] = true
@@ -128,6 +154,19 @@ func Descendants(pid int) []int {
 	return out
 }
 
+// Tree returns, sorted, pid and its live descendants in the proc filesystem
+// mounted at root ("" = DefaultRoot). pid is included even when it has
+// exited, so a caller asking about a server's tree always gets the server.
+func Tree(root string, pid int) ([]int, error) {
+	s, err := scan(root)
+	if err != nil {
+		return nil, err
+	}
+	out := append([]int{pid}, s.descendants(pid)...)
+	slices.Sort(out)
+	return out, nil
+}
+
 // GroupMembers returns, sorted, the live (non-zombie) pids whose process
 // group is pgid (field 5 of /proc/*/stat).
 func GroupMembers(pgid int) []int {
@@ -137,7 +176,7 @@ func GroupMembers(pgid int) []int {
 	}
 	var out []int
 	for _, pid := range s.groups[pgid] {
-		if !s.procs[pid].zombie() {
+		if !s.procs[pid].Zombie() {
 			out = append(out, pid)
 		}
 	}

@@ -26,12 +26,12 @@ func newStateFile(dir string, g simgpu.GPU, model string) (*stateFile, error) {
 		return nil, fmt.Errorf("sim GPU state dir: %w", err)
 	}
 	pid := os.Getpid()
-	ticks, _, _ := proc.Identity(pid)
+	st, _ := proc.ReadStat(pid)
 	f := &stateFile{
 		path: filepath.Join(dir, strconv.Itoa(pid)+".json"),
 		st: simgpu.ServerState{
 			PID: pid, GPU: g.Name, GPUUUID: g.UUID(), TotalBytes: g.MemoryBytes,
-			Phase: "starting", Model: model, StartTicks: ticks,
+			Phase: "starting", Model: model, StartTicks: st.StartTicks,
 		},
 	}
 	return f, f.write()

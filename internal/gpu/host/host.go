@@ -20,13 +20,13 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
-	"sort"
 	"strconv"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/runexp/runexp/internal/gpu"
+	"github.com/runexp/runexp/internal/proc"
 )
 
 // Name is the spec name of this backend.
@@ -251,64 +251,21 @@ func statusValues(data []byte) map[string]uint64 {
 }
 
 func (b *Backend) allPIDs() ([]int, error) {
-	ents, err := os.ReadDir(b.proc)
+	pids, err := proc.PIDs(b.proc)
 	if err != nil {
 		return nil, fmt.Errorf("host: %w", err)
 	}
-	var pids []int
-	for _, e := range ents {
-		if pid, err := strconv.Atoi(e.Name()); err == nil && e.IsDir() {
-			pids = append(pids, pid)
-		}
-	}
-	sort.Ints(pids)
 	return pids, nil
 }
 
-// Tree returns pid and all its descendants (from /proc/*/stat parent pids),
-// sorted; pid is included even when it has exited.
+// Tree returns pid and its live descendants (from the parent pids of
+// /proc/*/stat), sorted; pid is included even when it has exited.
 func (b *Backend) Tree(pid int) ([]int, error) {
-	all, err := b.allPIDs()
+	tree, err := proc.Tree(b.proc, pid)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("host: %w", err)
 	}
-	children := map[int][]int{}
-	for _, p := range all {
-		data, err := os.ReadFile(filepath.Join(b.proc, strconv.Itoa(p), "stat"))
-		if err != nil {
-			continue
-		}
-		if ppid, ok := parentPID(data); ok {
-			children[ppid] = append(children[ppid], p)
-		}
-	}
-	seen := map[int]bool{pid: true}
-	out := []int{pid}
-	for i := 0; i < len(out); i++ {
-		for _, c := range children[out[i]] {
-			if !seen[c] {
-				seen[c] = true
-				out = append(out, c)
-			}
-		}
-	}
-	sort.Ints(out)
-	return out, nil
-}
-
-// parentPID reads field 4 of /proc/PID/stat; the command name (field 2) may
-// contain spaces and parentheses, so parsing starts after the last ')'.
-func parentPID(stat []byte) (int, bool) {
-	i := bytes.LastIndexByte(stat, ')')
-	if i < 0 {
-		return 0, false
-	}
-	f := strings.Fields(string(stat[i+1:]))
-	if len(f) < 2 {
-		return 0, false
-	}
-	ppid, err := strconv.Atoi(f[1])
-	return ppid, err == nil
+	return tree, nil
 }
 
 // CPUTimes are cumulative jiffies from /proc/stat.

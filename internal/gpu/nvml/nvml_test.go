@@ -143,6 +143,31 @@ func TestSelectDevice(t *testing.T) {
 	}
 }
 
+// With no device selector, devices NVML may not talk to
+// (NVML_ERROR_NO_PERMISSION from nvmlDeviceGetHandleByIndex, the normal state
+// of a node whose jobs get only some GPUs through device cgroups, e.g. Slurm
+// ConstrainDevices) are skipped and the accessible ones opened, as
+// nvidia-smi lists only the GPUs it can reach.
+func TestAllDevicesSkipsInaccessibleDevices(t *testing.T) {
+	s := withReadings(dgxh100.New())
+	inner := s.DeviceGetHandleByIndexFunc
+	s.DeviceGetHandleByIndexFunc = func(i int) (nv.Device, nv.Return) {
+		if i != 2 && i != 5 { // this job was given GPUs 2 and 5
+			return nil, nv.ERROR_NO_PERMISSION
+		}
+		return inner(i)
+	}
+	b, err := NewWithInterface(s, Options{})
+	if err != nil {
+		t.Fatalf("NVML backend failed on a node where 2 of 8 GPUs are accessible: %v", err)
+	}
+	defer b.Close()
+	devs, err := b.Devices(context.Background())
+	if err != nil || len(devs) != 2 || devs[0].Index != 2 || devs[1].Index != 5 {
+		t.Errorf("devices %+v %v, want the accessible GPUs 2 and 5", devs, err)
+	}
+}
+
 // The H200 mock without the v2 call: the adapter falls back to v1 and
 // missing telemetry reads -1, not 0, and nothing panics.
 func TestV1FallbackAndUnsupported(t *testing.T) {

@@ -97,12 +97,12 @@ func ProcessAlive(pid int, startTicks uint64) bool {
 	if err := syscall.Kill(pid, 0); err != nil && !errors.Is(err, syscall.EPERM) {
 		return false
 	}
-	ticks, zombie, ok := proc.Identity(pid)
+	st, ok := proc.ReadStat(pid)
 	if !ok {
 		return true // no /proc: trust kill(2)
 	}
-	if zombie {
+	if st.Zombie() {
 		return false
 	}
-	return startTicks == 0 || ticks == startTicks
+	return startTicks == 0 || st.StartTicks == startTicks
 }

@@ -207,6 +207,30 @@ func TestBackendSelectAndOldDriver(t *testing.T) {
 	}
 }
 
+// nvidia-smi prints memory.used as "[N/A]", "[Not Supported]" or "[Unknown
+// Error]" where it cannot read it (unified-memory GPUs such as GB10, a GPU
+// in a bad state). Memory then returns an error naming the memory, as the
+// NVML backend does, never a used reading of 0 bytes that release-check
+// would take for memory released.
+func TestMemoryUnknownUsedIsAnError(t *testing.T) {
+	ctx := context.Background()
+	for _, na := range []string{"[N/A]", "[Not Supported]", "[Unknown Error]"} {
+		run := func(ctx context.Context, args ...string) ([]byte, error) {
+			return []byte("0, GPU-0d6e2a1c-9f4b-4c11-8e77-1a2b3c4d5e6f, NVIDIA GB10, 122502, " + na + ", " + na + ", [N/A], 96, 30.1, 2418, 580.95.05\n"), nil
+		}
+		b, err := New(ctx, Options{Run: run})
+		if err != nil {
+			t.Fatal(err)
+		}
+		mem, err := b.Memory(ctx)
+		if err == nil {
+			t.Errorf("memory.used %s: Memory returned %+v and no error; used reads %d bytes", na, mem, mem[0].Used)
+		} else if !strings.Contains(err.Error(), "memory") {
+			t.Errorf("memory.used %s: error %q does not say what is unknown", na, err)
+		}
+	}
+}
+
 func writeScript(t *testing.T, body string) string {
 	t.Helper()
 	path := filepath.Join(t.TempDir(), "nvidia-smi")

@@ -4,6 +4,8 @@ import (
 	"bufio"
 	"fmt"
 	"net"
+	"net/http"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -124,6 +126,60 @@ func TestServerTimesFromArrival(t *testing.T) {
 	}
 	if len(d) != 1 || d[0] < 60*time.Millisecond || d[0] >= 85*time.Millisecond {
 		t.Fatalf("server-side first-token delays %v", d)
+	}
+}
+
+// On a keep-alive connection each request is timed from the arrival of
+// its own first bytes, also after a request the server answered without
+// reading its body (404, 405, stats): net/http discards that body after the
+// handler returned, and its arrival must not be taken for the next
+// request's, which would make a 200 ms TTFT read ~0.
+func TestServerTimesKeptAliveRequestFromItsOwnArrival(t *testing.T) {
+	s := NewServer(Script{TTFT: 200 * time.Millisecond})
+	defer s.Close()
+	c, err := net.Dial("tcp", s.Listener.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	br := bufio.NewReader(c)
+
+	// 1. A POST to an unknown path whose body arrives in two parts.
+	c.Write([]byte("POST /nope HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\n12345"))
+	time.Sleep(20 * time.Millisecond)
+	c.Write([]byte("67890"))
+	resp, err := http.ReadResponse(br, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusNotFound || resp.Close {
+		t.Fatalf("status %d close %v, want a kept-alive 404", resp.StatusCode, resp.Close)
+	}
+
+	// 2. Later, a streamed request on the same connection.
+	time.Sleep(300 * time.Millisecond)
+	body := `{"model":"m","prompt":"hi","max_tokens":1,"stream":true}`
+	sent := time.Now()
+	c.Write([]byte("POST /v1/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: " +
+		strconv.Itoa(len(body)) + "\r\n\r\n" + body))
+	resp, err = http.ReadResponse(br, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	rd := bufio.NewReader(resp.Body)
+	for {
+		line, err := rd.ReadString('\n')
+		if err != nil {
+			t.Fatalf("no token: %v", err)
+		}
+		if strings.HasPrefix(line, "data:") {
+			break
+		}
+	}
+	if got := time.Since(sent); got < 180*time.Millisecond {
+		t.Fatalf("first token %v after the request was sent, want 200ms (TTFT): timed from the previous request's body", got.Round(time.Millisecond))
 	}
 }
 

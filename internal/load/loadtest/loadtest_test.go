@@ -46,6 +46,9 @@ func TestServer(t *testing.T) {
 		t.Fatalf("burst: %d", resp.StatusCode)
 	}
 	resp, out = post(t, s.URL+"/v1/chat/completions", `{"model":"m","messages":[{"role":"user","content":"x y"}],"max_tokens":3}`)
+	if resp.StatusCode != 200 {
+		t.Fatalf("chat: %d %s", resp.StatusCode, out)
+	}
 	var obj struct {
 		Object  string
 		Choices []struct {
@@ -65,6 +68,9 @@ func TestServer(t *testing.T) {
 		t.Fatalf("requests %d", s.Requests())
 	}
 	resp, out = post(t, s.URL+"/loadtest/stats?reset=1", ``)
+	if resp.StatusCode != 200 {
+		t.Fatalf("stats: %d %s", resp.StatusCode, out)
+	}
 	var st Stats
 	if err := json.Unmarshal([]byte(out), &st); err != nil || st.Requests != 3 || st.FirstTokens != 1 || s.Requests() != 0 {
 		t.Fatalf("stats %v %+v", err, st)

@@ -101,6 +101,53 @@ func TestReaderErrors(t *testing.T) {
 	}
 }
 
+// A stream may end its lines in CRLF, LF or a bare CR (the WHATWG
+// event-stream format): all three yield the same events, whatever the read
+// sizes. A CR at the end of one read followed by an LF at the start of the
+// next is one line end (CRLF), not two.
+func TestReaderAcceptsBareCRLineEndings(t *testing.T) {
+	tests := []struct {
+		name string
+		in   string
+		want []string
+	}{
+		{"cr only", "data: a\r\rdata: b\r\rdata: [DONE]\r\r", []string{"a", "b", "[DONE]"}},
+		{"cr multi-line", "data: {\"a\":\rdata: 1}\r\r", []string{"{\"a\":\n1}"}},
+		{"mixed", "data: a\r\n\r\ndata: b\r\rdata: c\n\n", []string{"a", "b", "c"}},
+	}
+	for _, tc := range tests {
+		for _, split := range []int{1, 2, 3, 7, 64, 1 << 20} {
+			got, err := readAll(t, &chunked{b: []byte(tc.in), n: split}, 16)
+			if err != nil {
+				t.Errorf("%s/split=%d: err %v", tc.name, split, err)
+			}
+			if strings.Join(got, "|") != strings.Join(tc.want, "|") || len(got) != len(tc.want) {
+				t.Errorf("%s/split=%d: got %q, want %q", tc.name, split, got, tc.want)
+			}
+		}
+	}
+}
+
+// Next returns a transport error as is, also when it comes while looking
+// for the LF that may follow an event's final bare CR: the error is not
+// dropped (bufio.Reader hands it out only once) and the event after it is
+// not returned in its place.
+func TestReaderReturnsReadErrorAfterBareCR(t *testing.T) {
+	for _, eol := range []string{"\n", "\r"} {
+		in := "data: x" + eol + eol
+		src := iotest.TimeoutReader(&chunked{b: []byte(in + "data: y" + eol + eol), n: len(in)})
+		rd := NewReaderSize(src, 16)
+		d, err := rd.Next()
+		if err != nil || string(d) != "x" {
+			t.Fatalf("eol %q: first event %q, %v", eol, d, err)
+		}
+		d, err = rd.Next()
+		if !errors.Is(err, iotest.ErrTimeout) {
+			t.Errorf("eol %q: second Next = %q, %v; want the read error %v", eol, d, err, iotest.ErrTimeout)
+		}
+	}
+}
+
 func TestReaderReset(t *testing.T) {
 	rd := NewReader(strings.NewReader("data: a\n\n"))
 	if d, _ := rd.Next(); string(d) != "a" {

@@ -10,10 +10,10 @@ import (
 	"github.com/runexp/runexp/steps"
 )
 
-// Regression (found in review, fixed): The package promises the schema "cannot drift from what the decoder
-// accepts". The decoder takes numbers and booleans in string fields ("keep
-// their literal text: OLLAMA_NUM_PARALLEL: 4"), and 0 as a duration, but the
-// schema types those fields as string only, so editors flag valid specs.
+// The schema cannot drift from what the decoder accepts: the decoder takes
+// numbers and booleans in string fields, keeping their literal text
+// (OLLAMA_NUM_PARALLEL: 4), and 0 as a duration, so the schema allows those
+// types there too and editors do not flag a valid spec.
 func TestSchemaAcceptsWhatDecoderAccepts(t *testing.T) {
 	// The decoder accepts these.
 	var n yaml.Node

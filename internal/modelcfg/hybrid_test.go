@@ -7,8 +7,9 @@ import (
 	"testing"
 )
 
-// vLLM's hybrid KV-cache layout (vllm/v1/core/kv_cache_utils.py), which the
-// tests below compare Predict with:
+// Predict sizes models whose layers mix sliding-window and full attention
+// with vLLM's hybrid KV-cache layout (vllm/v1/core/kv_cache_utils.py),
+// which the tests below compare it with:
 //
 //   - _get_kv_cache_groups_uniform_page_size: layers are bucketed by spec
 //     (full / sliding window); group_size = the smallest bucket (or the
@@ -24,10 +25,35 @@ import (
 //   - check_enough_kv_cache_memory: needed = Σ_layers
 //     spec.max_memory_usage_bytes, exact bytes, fails only when needed >
 //     available.
-//
-// Predict counts blocks of *every* layer (BlockBytes = all layers) and
-// MixLayers rounds the per-layer mix up to such a block, so its numbers
-// differ from vLLM's whenever the group count is not 1.
+
+// gptOSSLikeConfig is a gpt-oss-20b-shaped config.json: 24 layers that
+// alternate sliding-window (128 tokens) and full attention, declared through
+// HF's "layer_types" (gpt-oss, Gemma-2/3, OLMo-3 and Qwen2/3 configs carry it).
+func gptOSSLikeConfig() []byte {
+	types := make([]string, 24)
+	for i := range types {
+		if i%2 == 0 {
+			types[i] = `"sliding_attention"`
+		} else {
+			types[i] = `"full_attention"`
+		}
+	}
+	return []byte(fmt.Sprintf(`{
+  "model_type": "gpt_oss",
+  "num_hidden_layers": 24,
+  "num_attention_heads": 64,
+  "num_key_value_heads": 8,
+  "head_dim": 64,
+  "hidden_size": 2880,
+  "intermediate_size": 2880,
+  "vocab_size": 201088,
+  "max_position_embeddings": 131072,
+  "sliding_window": 128,
+  "layer_types": [%s],
+  "num_local_experts": 32,
+  "torch_dtype": "bfloat16"
+}`, strings.Join(types, ", ")))
+}
 
 // hybridConfig is a config.json with layers layers of which those at
 // (i+1)%every == 0 are full attention, the rest sliding (window tokens).
@@ -58,14 +84,43 @@ func hybridConfig(layers, every, heads, kvHeads, headDim, hidden, window int) []
 
 func cdivI(a, b int64) int64 { return (a + b - 1) / b }
 
+// A model whose layers alternate sliding-window and full attention (HF's
+// layer_types) keeps a full L-token KV cache in every full-attention layer:
+// vLLM checks one request as Σ_layers spec.max_memory_usage_bytes,
+// cdiv(L, block) × page for each full layer and
+// (cdiv(min(W−1+mnbt, L), block)+1) × page for each sliding layer
+// (kv_cache_interface.py), so the request is never sized as if the whole
+// model were sliding-window.
+func TestPredictHybridFullLayersKeepWholeContext(t *testing.T) {
+	cfg, err := Parse(gptOSSLikeConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	const L = 131072
+	p, err := Predict(cfg, PredictInput{
+		TotalMemoryBytes: h100, MaxModelLen: L, MaxNumBatchedTokens: 8192, MaxNumSeqs: 256,
+		KVCacheMemoryBytes: 20 * GiB,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	perLayerToken := int64(2 * 8 * 64 * 2) // K+V × kv heads × head_dim × bf16
+	fullOnly := int64(12) * L * perLayerToken
+	// vLLM: 12 full layers × 8192 blocks + 12 SWA layers × (cdiv(127+8192,16)+1 = 521) blocks, × 16-token pages.
+	want := int64(12*8192+12*521) * 16 * perLayerToken
+	if p.RequestKVBytes < fullOnly {
+		t.Errorf("one %d-token request needs %.2f GiB of KV per Predict; its 12 full-attention layers alone hold %.2f GiB (vLLM's check: %.2f GiB)",
+			L, float64(p.RequestKVBytes)/float64(GiB), float64(fullOnly)/float64(GiB), float64(want)/float64(GiB))
+	}
+}
+
 // gpt-oss-like (12 full + 12 sliding, group_size 12, 2 groups), L = 4096,
 // mnbt 8192, a 10 GiB pool. vLLM: page (one layer, 16 tokens) = 16 × 2 × 8 ×
 // 64 × 2 = 32 KiB; num_blocks = 10 GiB // 32 KiB // 12 = 27306; one request
 // = cdiv(4096,16) + cdiv(min(127+8192, 4096),16)+1 = 256 + 257 = 513 blocks;
-// "Maximum concurrency for 4,096 tokens per request: 53.23x".
-// Predict: 13653 all-layer blocks / MixLayers = cdiv(12·256+12·257, 24) =
-// 257 → 53.12x: the half block MixLayers rounds up per request is lost.
-func TestReview5HybridMaxConcurrencyIsVLLMs(t *testing.T) {
+// "Maximum concurrency for 4,096 tokens per request: 53.23x". Predict logs
+// the same, with no per-request rounding to all-layer blocks.
+func TestPredictHybridMaxConcurrencyIsVLLMs(t *testing.T) {
 	cfg, err := Parse(gptOSSLikeConfig())
 	if err != nil {
 		t.Fatal(err)
@@ -87,11 +142,9 @@ func TestReview5HybridMaxConcurrencyIsVLLMs(t *testing.T) {
 
 // vLLM checks one request against the pool in exact bytes summed over
 // layers (check_enough_kv_cache_memory: needed = 12 × 256 pages + 12 × 257
-// pages), and starts when needed <= available. Predict rounds the request
-// up to whole all-layer blocks (MixLayers: cdiv(513·12, 24) = 257 blocks of
-// 24 pages = 12 × 514 pages), so a pool of exactly what vLLM needs is
-// reported as "does not fit" (the simulator then exits 1 where vLLM starts).
-func TestReview5HybridFitCheckIsExactPerLayerSum(t *testing.T) {
+// pages) and starts when needed <= available; so does Predict: a pool of
+// exactly what vLLM needs fits.
+func TestPredictHybridFitCheckIsExactPerLayerSum(t *testing.T) {
 	cfg, err := Parse(gptOSSLikeConfig())
 	if err != nil {
 		t.Fatal(err)
@@ -116,10 +169,9 @@ func TestReview5HybridFitCheckIsExactPerLayerSum(t *testing.T) {
 // --num-gpu-blocks-override N on a hybrid model gives vLLM N blocks of one
 // *group* (group_size layers), shared by the 2 groups: "GPU KV cache size"
 // = N // 2 × 16 tokens, concurrency N / 513, and N × 12 pages allocated.
-// Predict takes N as blocks of all 24 layers: twice the tokens, twice the
-// concurrency, twice the memory — and the simulator's scheduler
-// (sim/main.go numBlocks: p.NumBlocks) gets twice vLLM's pool.
-func TestReview5HybridBlocksOverrideIsGroupBlocks(t *testing.T) {
+// Predict (and so the simulator's scheduler pool) takes N the same way, not
+// as blocks of all 24 layers.
+func TestPredictHybridBlocksOverrideIsGroupBlocks(t *testing.T) {
 	cfg, err := Parse(gptOSSLikeConfig())
 	if err != nil {
 		t.Fatal(err)
@@ -146,9 +198,9 @@ func TestReview5HybridBlocksOverrideIsGroupBlocks(t *testing.T) {
 // vLLM: group_size 10 → 1 full group + 6 sliding groups (the last padded
 // with 8 layers): num_blocks = avail // page // 10; "GPU KV cache size" =
 // num_blocks // 7 × 16; one 8192-token request = 512 + 6 × 513 group
-// blocks. Predict divides the pool among 62 layers (no padding): it
-// reports ~13 % more tokens and concurrency than vLLM has.
-func TestReview5HybridPaddedGroupsKVTokens(t *testing.T) {
+// blocks. Predict counts the padding too, so its tokens and concurrency
+// are vLLM's.
+func TestPredictHybridPaddedGroupsKVTokens(t *testing.T) {
 	cfg, err := Parse(hybridConfig(62, 6, 32, 16, 128, 5376, 1024))
 	if err != nil {
 		t.Fatal(err)
@@ -174,13 +226,10 @@ func TestReview5HybridPaddedGroupsKVTokens(t *testing.T) {
 
 // Gemma-3 and Gemma-2 checkpoints on the Hub carry no "layer_types": Gemma-3
 // has "sliding_window_pattern": 6 (layers with (i+1) % 6 == 0 are full
-// attention), Gemma-2 alternates (odd layers full) implicitly; transformers'
-// Gemma3TextConfig / Gemma2Config build layer_types from that, and vLLM's
-// gemma2.py/gemma3.py read config.layer_types, so vLLM sizes them as hybrid
-// (FullAttentionSpec for the full layers). Parse only reads layer_types and
-// takes google/gemma-3-1b-it (26 layers, 4 full) for an all-sliding model:
-// one 32k request's KV is predicted at ~1/7 of what vLLM needs.
-func TestReview5GemmaWithoutLayerTypesIsHybrid(t *testing.T) {
+// attention), Gemma-2 alternates (odd layers full) implicitly. transformers
+// builds layer_types from that and vLLM sizes them as hybrid, so Parse
+// counts their full-attention layers the same way.
+func TestParseGemmaWithoutLayerTypesIsHybrid(t *testing.T) {
 	gemma3 := []byte(`{
   "architectures": ["Gemma3ForCausalLM"],
   "model_type": "gemma3_text",

@@ -2,16 +2,12 @@ package modelcfg
 
 import "testing"
 
-// Regression (found in review, fixed): vLLM checks that one max_model_len request fits the *profiled* available
-// memory (check_enough_kv_cache_memory(vllm_config, spec, available_memory))
-// before get_num_blocks applies num_gpu_blocks_override, so a small override
-// (the flag exists "for testing preemption") still starts. Predict checks the
-// overridden pool instead and refuses to start.
+// vLLM checks that one max_model_len request fits the *profiled* available
+// memory (check_enough_kv_cache_memory) before get_num_blocks applies
+// --num-gpu-blocks-override, so a small override (the flag exists "for
+// testing preemption") still starts; Predict checks the profiled pool too.
 func TestOverrideCheckedAgainstProfiledMemory(t *testing.T) {
-	phi, ok := Preset("microsoft/Phi-3-mini-4k-instruct")
-	if !ok {
-		t.Fatal("no Phi-3 preset")
-	}
+	phi := mustPreset(t, "microsoft/Phi-3-mini-4k-instruct")
 	in := PredictInput{TotalMemoryBytes: 85_020_000_000, MaxModelLen: 4096}
 	base, err := Predict(phi, in)
 	if err != nil || !base.Fits {
@@ -27,12 +23,11 @@ func TestOverrideCheckedAgainstProfiledMemory(t *testing.T) {
 	}
 }
 
-// Regression (found in review, fixed): With --num-gpu-blocks-override vLLM allocates override × block bytes, but
-// ExpectedUsedBytes still assumes the whole profiled pool
-// (RequestedBytes + context), several GiB too high; the simulator's own
-// state file (sim.Serve) already uses NumBlocks × BlockBytes.
+// With --num-gpu-blocks-override vLLM allocates override × block bytes, so
+// ExpectedUsedBytes counts NumBlocks × BlockBytes (as the simulator's state
+// file does), not the whole profiled pool.
 func TestExpectedUsedFollowsOverride(t *testing.T) {
-	phi, _ := Preset("microsoft/Phi-3-mini-4k-instruct")
+	phi := mustPreset(t, "microsoft/Phi-3-mini-4k-instruct")
 	p, err := Predict(phi, PredictInput{TotalMemoryBytes: 85_020_000_000, MaxModelLen: 1024, NumGPUBlocksOverride: 1000})
 	if err != nil {
 		t.Fatal(err)
