@@ -13,6 +13,9 @@ import (
 
 	"github.com/hashicorp/go-multierror"
 
+	"github.com/runexp/runexp/internal/exitcode"
+	"github.com/runexp/runexp/internal/gpu"
+	"github.com/runexp/runexp/internal/gpu/open"
 	"github.com/runexp/runexp/steps"
 )
 
@@ -24,16 +27,20 @@ const (
 	StatusInterrupted = "interrupted"
 )
 
-// ErrInterrupted is the cause of the run context's cancellation on Ctrl-C.
-var ErrInterrupted = errors.New("interrupted")
+// ErrInterrupted is the cause of the run context's cancellation on Ctrl-C
+// (exitcode.ErrInterrupted, which the command line's signal handler uses).
+var ErrInterrupted = exitcode.ErrInterrupted
 
 // ExecOptions configure Execute.
 type ExecOptions struct {
 	Out            io.Writer     // progress lines and the summary table
 	CleanupTimeout time.Duration // bound on each point's cleanup stack (default 5m)
 	Version        string        // runexp version for the manifest
-	specDir        string
-	gpus           *steps.GPUCache
+	// GPUs opens the GPU backends the steps ask for; nil means every
+	// backend runexp ships (internal/gpu/open).
+	GPUs    gpu.Opener
+	specDir string
+	gpus    *steps.GPUCache
 }
 
 // StepResult is how one step went at one point.
@@ -83,17 +90,17 @@ type Result struct {
 // points failed (or an artifact could not be written), 130 interrupted.
 func (r *Result) ExitCode() int {
 	if r.Interrupted {
-		return 130
+		return exitcode.Interrupted
 	}
 	for _, p := range r.Points {
 		if p.Status != StatusOK {
-			return 1
+			return exitcode.Failed
 		}
 	}
 	if len(r.Errors) > 0 {
-		return 1
+		return exitcode.Failed
 	}
-	return 0
+	return exitcode.OK
 }
 
 // Execute runs the plan. ctx is the run context: cancelling it (first
@@ -108,7 +115,10 @@ func Execute(ctx context.Context, p *Plan, opt ExecOptions) (*Result, error) {
 	}
 	res := &Result{RunDir: p.RunDir}
 	opt.specDir = p.SpecDir
-	opt.gpus = steps.NewGPUCache()
+	if opt.GPUs == nil {
+		opt.GPUs = open.Opener{}
+	}
+	opt.gpus = steps.NewGPUCache(opt.GPUs)
 	defer opt.gpus.Close()
 	if err := os.MkdirAll(filepath.Dir(p.RunDir), 0o755); err != nil {
 		return nil, err

@@ -13,6 +13,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/runexp/runexp/internal/gpu/open"
 	"github.com/runexp/runexp/spec"
 )
 
@@ -403,7 +404,7 @@ func TestReadLog(t *testing.T) {
 
 func TestGPUCache(t *testing.T) {
 	f, g := newFakeGPU(t)
-	c := NewGPUCache()
+	c := NewGPUCache(open.Opener{})
 	ctx := context.Background()
 	b1, err := c.Open(ctx, g)
 	if err != nil {

@@ -7,7 +7,6 @@ import (
 	"sync"
 
 	"github.com/runexp/runexp/internal/gpu"
-	"github.com/runexp/runexp/internal/gpu/open"
 )
 
 // GPUSpec selects a GPU (or host) backend; it is embedded in the steps that
@@ -20,8 +19,8 @@ type GPUSpec struct {
 }
 
 func (g GPUSpec) validate() error {
-	names := open.Names() // includes "auto"
-	if _, ok := open.Canonical(g.GPU); !ok {
+	names := gpu.Names() // includes "auto"
+	if _, ok := gpu.Canonical(g.GPU); !ok {
 		return fieldErr("gpu", "unknown backend %q%s (one of %v)", g.GPU, didYouMean(g.GPU, names), names)
 	}
 	return nil
@@ -29,14 +28,18 @@ func (g GPUSpec) validate() error {
 
 func (g GPUSpec) key() string { return g.GPU + "|" + g.Device + "|" + g.Fallback + "|" + g.SimGPU }
 
-// GPUCache opens each backend once per run and closes them at the end.
+// GPUCache opens each backend once per run, through the gpu.Opener the
+// runner was given, and closes them at the end.
 type GPUCache struct {
+	opener   gpu.Opener
 	mu       sync.Mutex
 	backends map[string]gpu.Backend
 }
 
-// NewGPUCache returns an empty cache.
-func NewGPUCache() *GPUCache { return &GPUCache{backends: map[string]gpu.Backend{}} }
+// NewGPUCache returns an empty cache that opens backends with opener.
+func NewGPUCache(opener gpu.Opener) *GPUCache {
+	return &GPUCache{opener: opener, backends: map[string]gpu.Backend{}}
+}
 
 // Open returns the backend for g, opening it on first use.
 func (c *GPUCache) Open(ctx context.Context, g GPUSpec) (gpu.Backend, error) {
@@ -45,7 +48,10 @@ func (c *GPUCache) Open(ctx context.Context, g GPUSpec) (gpu.Backend, error) {
 	if b, ok := c.backends[g.key()]; ok {
 		return b, nil
 	}
-	b, err := open.OpenContext(ctx, g.GPU, open.Options{Device: g.Device, Fallback: g.Fallback, SimGPU: g.SimGPU})
+	if c.opener == nil {
+		return nil, fmt.Errorf("gpu backend %s: no GPU backend opener configured", g.GPU)
+	}
+	b, err := c.opener.Open(ctx, gpu.Request{Backend: g.GPU, Device: g.Device, Fallback: g.Fallback, SimGPU: g.SimGPU})
 	if err != nil {
 		return nil, fmt.Errorf("gpu backend %s: %w", g.GPU, err)
 	}

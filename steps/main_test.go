@@ -61,7 +61,7 @@ func newTestEnv(t *testing.T) *Env {
 	t.Helper()
 	dir := t.TempDir()
 	env := NewEnv(dir, dir, dir, "study", spec.Point{}, testLogWriter{t})
-	env.GPUs = NewGPUCache()
+	env.GPUs = NewGPUCache(open.Opener{})
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 		defer cancel()

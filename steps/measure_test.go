@@ -14,7 +14,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/runexp/runexp/internal/sim"
+	"github.com/runexp/runexp/internal/gpu/simgpu"
 	"github.com/runexp/runexp/spec"
 )
 
@@ -22,11 +22,11 @@ import (
 // `runexp sim serve` does.
 func writeSimState(t *testing.T, dir string, pid int, used uint64) {
 	t.Helper()
-	g, err := sim.LookupGPU("")
+	g, err := simgpu.LookupGPU("")
 	if err != nil {
 		t.Fatal(err)
 	}
-	b, _ := json.Marshal(sim.ServerState{PID: pid, GPU: g.Name, GPUUUID: g.UUID(), TotalBytes: g.MemoryBytes,
+	b, _ := json.Marshal(simgpu.ServerState{PID: pid, GPU: g.Name, GPUUUID: g.UUID(), TotalBytes: g.MemoryBytes,
 		UsedBytes: used, Phase: "ready", Updated: time.Now()})
 	if err := os.WriteFile(filepath.Join(dir, strconv.Itoa(pid)+".json"), b, 0o644); err != nil {
 		t.Fatal(err)
@@ -35,13 +35,13 @@ func writeSimState(t *testing.T, dir string, pid int, used uint64) {
 
 func TestMeasureSimBaselineDelta(t *testing.T) {
 	dir := t.TempDir()
-	t.Setenv(sim.StateDirEnv, dir)
+	t.Setenv(simgpu.StateDirEnv, dir)
 	env := newTestEnv(t)
 	base := &Measure{GPUSpec: GPUSpec{GPU: "sim"}, Baseline: true}
 	if err := base.Run(context.Background(), env); err != nil {
 		t.Fatal(err)
 	}
-	g, _ := sim.LookupGPU("")
+	g, _ := simgpu.LookupGPU("")
 	if v := mustValue(t, env, "gpu_mem_baseline_mb"); v != 0.0 {
 		t.Errorf("baseline %v on an idle simulated GPU", v)
 	}
@@ -82,7 +82,7 @@ func TestMeasureSimBaselineDelta(t *testing.T) {
 // launch, measure (the server's own share), teardown, release check.
 func TestMeasureSimServerProcessAndRelease(t *testing.T) {
 	dir := t.TempDir()
-	t.Setenv(sim.StateDirEnv, dir)
+	t.Setenv(simgpu.StateDirEnv, dir)
 	env := newTestEnv(t)
 	gs := GPUSpec{GPU: "sim"}
 	if err := (&Measure{GPUSpec: gs, Baseline: true}).Run(context.Background(), env); err != nil {

@@ -11,7 +11,7 @@ package main
 import (
 	"os"
 
-	"github.com/runexp/runexp/internal/gguf"
+	"github.com/runexp/runexp/internal/cli"
 )
 
-func main() { os.Exit(gguf.Main("gengguf", os.Args[1:], os.Stdout, os.Stderr)) }
+func main() { os.Exit(cli.GGUF("gengguf", os.Args[1:], os.Stdout, os.Stderr)) }

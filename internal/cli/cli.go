@@ -11,16 +11,13 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"os/signal"
 	"path/filepath"
 	"runtime/debug"
 	"strings"
-	"syscall"
 	"time"
 
-	"github.com/runexp/runexp/internal/gguf"
-	"github.com/runexp/runexp/internal/ollama"
-	"github.com/runexp/runexp/internal/proc"
+	"github.com/runexp/runexp/internal/exitcode"
+	"github.com/runexp/runexp/internal/gpu/open"
 	"github.com/runexp/runexp/internal/schema"
 	"github.com/runexp/runexp/runner"
 	"github.com/runexp/runexp/spec"
@@ -56,12 +53,12 @@ func init() {
 	}
 }
 
-// Exit codes.
+// The exit codes, from the one table in internal/exitcode.
 const (
-	ExitOK          = 0
-	ExitFailed      = 1
-	ExitUsage       = 2
-	ExitInterrupted = 130
+	ExitOK          = exitcode.OK
+	ExitFailed      = exitcode.Failed
+	ExitUsage       = exitcode.Usage
+	ExitInterrupted = exitcode.Interrupted
 )
 
 const usage = `runexp runs declarative LLM-serving experiments.
@@ -117,13 +114,13 @@ func Main(args []string, stdout, stderr io.Writer) int {
 		stdout.Write(data)
 		return ExitOK
 	case "load":
-		return cmdLoad(args[1:], stdout, stderr)
+		return runCommand("load", stderr, func(ctx context.Context) error { return cmdLoad(ctx, args[1:], stdout, stderr) })
 	case "sim":
-		return cmdSim(args[1:], stdout, stderr)
+		return runCommand("runexp sim", stderr, func(ctx context.Context) error { return cmdSim(ctx, args[1:], stdout, stderr) })
 	case "gguf":
-		return gguf.Main("runexp gguf", args[1:], stdout, stderr)
+		return GGUF("runexp gguf", args[1:], stdout, stderr)
 	case "ollama-create":
-		return ollama.CreateMain(args[1:], stdout, stderr)
+		return runCommand("ollama-create", stderr, func(ctx context.Context) error { return cmdOllamaCreate(ctx, args[1:], stdout, stderr) })
 	}
 	if strings.HasPrefix(args[0], "-") {
 		return cmdRun(args, stdout, stderr, false) // run's flags before the file; run reports unknown ones
@@ -149,15 +146,6 @@ func (s *setFlags) Set(v string) error {
 }
 
 // parseInterleaved parses flags that may come before or after the file.
-// flagErrorCode is the exit code for a flag parse error: -h asked for the
-// usage (printed by the flag package), anything else is a usage error.
-func flagErrorCode(err error) int {
-	if errors.Is(err, flag.ErrHelp) {
-		return ExitOK
-	}
-	return ExitUsage
-}
-
 func parseInterleaved(fs *flag.FlagSet, args []string) ([]string, error) {
 	var positional []string
 	for {
@@ -186,7 +174,7 @@ func cmdRun(args []string, stdout, stderr io.Writer, planOnly bool) int {
 	asJSON := fs.Bool("json", false, "plan: print JSON")
 	files, err := parseInterleaved(fs, args)
 	if err != nil {
-		return flagErrorCode(err)
+		return exitcode.Of(parseFlagsError(err))
 	}
 	if len(files) != 1 {
 		fmt.Fprintf(stderr, "runexp %s: want exactly one spec file, got %d\n", name, len(files))
@@ -241,42 +229,14 @@ func reportSpecError(err error, stderr io.Writer) int {
 	return ExitUsage
 }
 
-// execute runs a plan with runexp's signal handling: the first Ctrl-C (or
+// execute runs a plan under runexp's signal handler: the first Ctrl-C (or
 // SIGTERM/SIGHUP) stops gracefully and tears everything down; a second one
 // kills every process group at once.
 func execute(plan *runner.Plan, stdout, stderr io.Writer) int {
-	ctx, cancel := context.WithCancelCause(context.Background())
-	defer cancel(nil)
-	sigs := make(chan os.Signal, 2)
-	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM, syscall.SIGHUP)
-	defer signal.Stop(sigs)
-	// A closed stdout (`runexp ... | tee log`, and Ctrl-C ended tee) must not
-	// kill runexp before its servers are torn down: with SIGPIPE caught, the
-	// write fails with EPIPE instead. (Caught, not ignored, so launched
-	// servers still get the default disposition.)
-	pipes := make(chan os.Signal, 1)
-	signal.Notify(pipes, syscall.SIGPIPE)
-	defer signal.Stop(pipes)
-	done := make(chan struct{})
-	defer close(done)
-	go func() {
-		select {
-		case sig := <-sigs:
-			fmt.Fprintf(stderr, "\nrunexp: %v: stopping gracefully, tearing down servers (again to kill everything now)\n", sig)
-			cancel(runner.ErrInterrupted)
-		case <-done:
-			return
-		}
-		select {
-		case <-sigs:
-			fmt.Fprintln(stderr, "runexp: killing every process group now")
-			proc.KillAll()
-			os.Exit(ExitInterrupted)
-		case <-done:
-		}
-	}()
+	ctx, stop := interruptible(context.Background(), stderr, "stopping gracefully, tearing down servers (again to kill everything now)")
+	defer stop()
 	start := time.Now()
-	res, err := runner.Execute(ctx, plan, runner.ExecOptions{Out: stdout, Version: Version})
+	res, err := runner.Execute(ctx, plan, runner.ExecOptions{Out: stdout, Version: Version, GPUs: open.Opener{}})
 	if err != nil {
 		fmt.Fprintln(stderr, "runexp:", err)
 		return ExitFailed
@@ -292,7 +252,7 @@ func cmdValidate(args []string, stdout, stderr io.Writer) int {
 	fs.Var(&sets, "set", "override a var: NAME=VALUE (repeatable)")
 	files, err := parseInterleaved(fs, args)
 	if err != nil {
-		return flagErrorCode(err)
+		return exitcode.Of(parseFlagsError(err))
 	}
 	if len(files) == 0 {
 		fmt.Fprintln(stderr, "runexp validate: give one or more spec files")

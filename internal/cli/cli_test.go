@@ -99,23 +99,3 @@ func TestStepsListsEveryKind(t *testing.T) {
 		}
 	}
 }
-
-// A relative --out still gives steps (which run in their point folder) an
-// absolute ${run.dir}.
-func TestRunDirIsAbsolute(t *testing.T) {
-	spec := writeSpec(t, `version: runexp/v1
-name: abs
-studies:
-  - name: s
-    steps:
-      - {type: exec, with: {command: [sh, -c, 'touch ${run.dir}/marker && case ${run.dir} in /*) ;; *) exit 9;; esac']}}
-`)
-	dir := t.TempDir()
-	t.Chdir(dir)
-	if code, stdout, stderr := run(spec, "--out", "rel"); code != 0 {
-		t.Fatalf("exit %d\n%s%s", code, stdout, stderr)
-	}
-	if m, _ := filepath.Glob(filepath.Join(dir, "rel", "abs", "*", "marker")); len(m) != 1 {
-		t.Errorf("marker not in the run dir: %v", m)
-	}
-}

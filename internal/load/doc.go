@@ -13,7 +13,7 @@
 // Run returns an error only for setup problems and cancellation; request
 // failures are data (RequestResult.ErrorClass, Summary.ErrorsByClass,
 // Summary.ThresholdExceeded). Summarize recomputes a Summary from stored
-// results. RunCLI is the `runexp load` command.
+// results. The `runexp load` command (flags, exit codes) is internal/cli's.
 //
 // # Modes
 //

@@ -378,21 +378,6 @@ func TestAPIKeyNeverLeaks(t *testing.T) {
 	if strings.Contains(buf.String(), key) || strings.Contains(buf.String(), "TOPSECRET") {
 		t.Fatalf("key leaked:\n%s", buf.String())
 	}
-	// The CLI: key from the environment, never in its output.
-	t.Setenv("TEST_LOAD_KEY", key)
-	var out, errOut bytes.Buffer
-	dir := t.TempDir()
-	code := load.RunCLI(context.Background(), []string{"--url", srv.URL, "--model", "m", "--mode", "sequential",
-		"--requests", "2", "--stream", "--api-key-env", "TEST_LOAD_KEY", "--requests-out", filepath.Join(dir, "r.jsonl")}, &out, &errOut)
-	jl, _ := os.ReadFile(filepath.Join(dir, "r.jsonl"))
-	if code != load.ExitOK && code != load.ExitThreshold {
-		t.Fatalf("exit %d: %s", code, errOut.String())
-	}
-	for _, s := range []string{out.String(), errOut.String(), string(jl)} {
-		if strings.Contains(s, "TOPSECRET") {
-			t.Fatalf("key leaked by the CLI:\n%s", s)
-		}
-	}
 }
 
 // The key is redacted before an error body is cut to its recorded length,
@@ -501,45 +486,6 @@ func TestValidate(t *testing.T) {
 	bad := load.Config{Modes: []load.Mode{{Kind: "x"}}}
 	if err := bad.Validate(); strings.Count(err.Error(), "\n") < 2 {
 		t.Errorf("want several errors, got %v", err)
-	}
-}
-
-func TestRunCLI(t *testing.T) {
-	srv := loadtest.NewServer(loadtest.Script{TTFT: 2 * time.Millisecond})
-	defer srv.Close()
-	var out, errOut bytes.Buffer
-	code := load.RunCLI(context.Background(), []string{"--url", srv.URL, "--model", "m", "--mode", "sequential,concurrent",
-		"--requests", "8", "--concurrency", "4", "--max-tokens", "4", "--stream", "--extra", "ignore_eos=true", "--extra", "seed=3"}, &out, &errOut)
-	if code != load.ExitOK {
-		t.Fatalf("exit %d: %s", code, errOut.String())
-	}
-	for _, want := range []string{"sequential", "concurrent", "median_ttft_ms", "request_throughput", "length=8"} {
-		if !strings.Contains(out.String(), want) {
-			t.Errorf("table lacks %q:\n%s", want, out.String())
-		}
-	}
-	body, _ := srv.Last()
-	if !strings.Contains(string(body), `"ignore_eos":true`) || !strings.Contains(string(body), `"seed":3`) {
-		t.Errorf("extra not passed: %s", body)
-	}
-
-	out.Reset()
-	code = load.RunCLI(context.Background(), []string{"--url", srv.URL, "--model", "m", "--json", "--requests", "3", "--mode", "rate", "--rate", "100", "--arrival", "poisson"}, &out, &errOut)
-	var sums []load.Summary
-	if err := json.Unmarshal(out.Bytes(), &sums); err != nil || code != 0 || len(sums) != 1 || sums[0].Completed != 3 || sums[0].RequestRate != 100 {
-		t.Fatalf("json: exit %d err %v: %s", code, err, out.String())
-	}
-
-	bad := loadtest.NewServer(loadtest.Script{Status: loadtest.Burst(500, 0, 1)})
-	defer bad.Close()
-	errOut.Reset()
-	if code := load.RunCLI(context.Background(), []string{"--url", bad.URL, "--model", "m", "--requests", "2"}, &out, &errOut); code != load.ExitThreshold || !strings.Contains(errOut.String(), "http_5xx=1") {
-		t.Fatalf("threshold: exit %d: %s", code, errOut.String())
-	}
-	for _, args := range [][]string{{"--model", "m"}, {"--url", srv.URL}, {"--url", srv.URL, "--model", "m", "--mode", "zigzag"}, {"--bogus"}, {"--url", srv.URL, "--model", "m", "--api-key-env", "NO_SUCH_VAR_XYZ"}} {
-		if code := load.RunCLI(context.Background(), args, &out, &errOut); code != load.ExitUsage {
-			t.Errorf("%v: exit %d, want 2", args, code)
-		}
 	}
 }
 

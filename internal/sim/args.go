@@ -2,12 +2,14 @@ package sim
 
 import (
 	"errors"
+	"flag"
 	"fmt"
 	"math"
 	"strconv"
 	"strings"
 	"time"
 
+	"github.com/runexp/runexp/internal/gpu/simgpu"
 	"github.com/runexp/runexp/internal/modelcfg"
 )
 
@@ -40,7 +42,7 @@ type Options struct {
 	// L4?") with no GPU and no server.
 	PrintMemory bool
 	// StateDir is where the server publishes its simulated GPU allocation;
-	// Main sets it from StateDir().
+	// Main sets it from simgpu.StateDir().
 	StateDir string
 
 	// ready, when set, is called with the listen address once serving
@@ -65,14 +67,11 @@ func DefaultOptions() Options {
 		KVCacheDType:         "auto",
 		Host:                 DefaultHost,
 		Port:                 DefaultPort,
-		GPU:                  DefaultGPU,
+		GPU:                  simgpu.DefaultGPU,
 		StartupDelay:         DefaultStartupDelay,
 		TimeScale:            1,
 	}
 }
-
-// errHelp is returned by parseArgs for -h/--help.
-var errHelp = errors.New("help requested")
 
 type flagDef struct {
 	name  string
@@ -174,8 +173,8 @@ var flagDefs = []flagDef{
 		o.Port = n
 		return nil
 	}},
-	{name: "gpu", value: true, help: "[sim] simulated GPU preset: " + strings.Join(GPUNames(), ", ") + " (default " + DefaultGPU + ")", set: func(o *Options, v string) error {
-		g, err := LookupGPU(v)
+	{name: "gpu", value: true, help: "[sim] simulated GPU preset: " + strings.Join(simgpu.GPUNames(), ", ") + " (default " + simgpu.DefaultGPU + ")", set: func(o *Options, v string) error {
+		g, err := simgpu.LookupGPU(v)
 		if err != nil {
 			return err
 		}
@@ -284,10 +283,10 @@ func lookupFlag(name string) (flagDef, bool) {
 	return flagDef{}, false
 }
 
-// parseArgs reads `runexp sim serve` arguments: [serve] [MODEL] [flags],
+// ParseArgs reads `runexp sim serve` arguments (flag.ErrHelp for -h/--help): [serve] [MODEL] [flags],
 // flags as --name value or --name=value, with vLLM's spelling (underscores
 // are accepted for dashes, and --no-X for boolean flags).
-func parseArgs(args []string) (Options, error) {
+func ParseArgs(args []string) (Options, error) {
 	o := DefaultOptions()
 	if len(args) > 0 && args[0] == "serve" {
 		args = args[1:]
@@ -296,7 +295,7 @@ func parseArgs(args []string) (Options, error) {
 	for i := 0; i < len(args); i++ {
 		a := args[i]
 		if a == "-h" || a == "--help" {
-			return o, errHelp
+			return o, flag.ErrHelp
 		}
 		if a == "--" {
 			positional = append(positional, args[i+1:]...)

@@ -1,7 +1,6 @@
 package sim
 
 import (
-	"context"
 	"strings"
 	"testing"
 	"time"
@@ -37,9 +36,9 @@ func TestParseArgs(t *testing.T) {
 		}},
 	}
 	for _, tc := range ok {
-		o, err := parseArgs(tc.args)
+		o, err := ParseArgs(tc.args)
 		if err != nil || !tc.check(o) {
-			t.Errorf("parseArgs(%q) = %+v, %v", tc.args, o, err)
+			t.Errorf("ParseArgs(%q) = %+v, %v", tc.args, o, err)
 		}
 	}
 	bad := []struct {
@@ -65,21 +64,8 @@ func TestParseArgs(t *testing.T) {
 		{[]string{}, "no model"},
 	}
 	for _, tc := range bad {
-		if _, err := parseArgs(tc.args); err == nil || !strings.Contains(err.Error(), tc.want) {
-			t.Errorf("parseArgs(%q) error = %v, want %q", tc.args, err, tc.want)
+		if _, err := ParseArgs(tc.args); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("ParseArgs(%q) error = %v, want %q", tc.args, err, tc.want)
 		}
-	}
-}
-
-func TestMainUsage(t *testing.T) {
-	t.Parallel()
-	var out, errb syncBuffer
-	if code := Main(context.Background(), []string{"serve", "--help"}, &out, &errb); code != 0 || !strings.Contains(out.String(), "--gpu GPU") ||
-		!strings.Contains(out.String(), "microsoft/Phi-3-mini-4k-instruct") {
-		t.Errorf("--help: code %d, out:\n%s", code, out.String())
-	}
-	if code := Main(context.Background(), []string{"serve", "m", "--bogus"}, &out, &errb); code != 2 ||
-		!strings.Contains(errb.String(), "runexp sim serve: error: unrecognized arguments: --bogus") {
-		t.Errorf("bad flag: code %d, stderr %q", code, errb.String())
 	}
 }

@@ -1,10 +1,12 @@
 // Package sim is runexp's built-in simulated vLLM engine and GPU:
-// `runexp sim serve [MODEL] [flags]` (Main) behaves like `vllm serve` —
-// same flags and defaults, log lines, memory accounting, endpoints and
-// metrics — on a modelled GPU, so experiments run end to end on machines
-// without a GPU or vLLM. Everything it reports is modelled, and it says so:
-// its first log line is "runexp simulator: simulated vLLM engine, GPU preset
-// …", /version reports Version, and its devices are named "(simulated)".
+// `runexp sim serve [MODEL] [flags]` (ParseArgs, then Serve until ctx is
+// cancelled; internal/cli owns the signals and the exit code) behaves like
+// `vllm serve` — same flags and defaults, log lines, memory accounting,
+// endpoints and metrics — on a modelled GPU, so experiments run end to end
+// on machines without a GPU or vLLM. Everything it reports is modelled,
+// and it says so: its first log line is "runexp simulator: simulated vLLM
+// engine, GPU preset …", /version reports Version, and its devices are
+// named "(simulated)".
 //
 // # Flags
 //
@@ -33,15 +35,16 @@
 // VLLM_ALLOW_LONG_MAX_MODEL_LEN=1) exit 1 with vLLM's error text. Total is
 // the CUDA-visible memory of the preset (e.g. 79.19 GiB for H100-80GB).
 //
-// GPU accounting: each server keeps <StateDir>/<pid>.json (ServerState;
-// StateDir is $RUNEXP_SIM_GPU_DIR or <tmp>/runexp-simgpu). used_bytes is 0
+// GPU accounting: each server keeps <StateDir>/<pid>.json
+// (simgpu.ServerState; simgpu.StateDir is $RUNEXP_SIM_GPU_DIR or
+// <tmp>/runexp-simgpu; the presets are simgpu's too). used_bytes is 0
 // at start, CUDA context (modelcfg.CUDAContextBytes, 512 MiB) + weights after
 // loading, and context + weights + activation + non-torch + graphs + KV
 // blocks once the pool is allocated — what nvidia-smi would show, equal to
 // modelcfg's ExpectedUsedBytes within one block. The file is removed on a
 // clean exit (SIGTERM/SIGINT: exit 0); a crashed or killed server's file
-// counts as released because its pid is dead (ReadServerStates). A server
-// refuses to start, as vLLM does, when other live servers on the same
+// counts as released because its pid is dead (simgpu.ReadServerStates). A
+// server refuses to start, as vLLM does, when other live servers on the same
 // simulated device leave less free memory than util × total. One server per
 // process. internal/gpu/simgpu reads these files as the "sim" GPU backend.
 //

@@ -1,8 +1,6 @@
 package sim
 
 import (
-	"github.com/runexp/runexp/internal/testutil"
-
 	"bufio"
 	"bytes"
 	"context"
@@ -11,9 +9,13 @@ import (
 	"io"
 	"net/http"
 	"os"
+	"os/signal"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
+
+	"github.com/runexp/runexp/internal/testutil"
 )
 
 // Re-exec hook: with RUNEXP_SIM_TEST_ARGS set, the test binary is a
@@ -22,7 +24,10 @@ const testArgsEnv = "RUNEXP_SIM_TEST_ARGS"
 
 func TestMain(m *testing.M) {
 	if a, ok := os.LookupEnv(testArgsEnv); ok {
-		os.Exit(Main(context.Background(), strings.Split(a, "\x1f"), os.Stdout, os.Stderr))
+		ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
+		code := serveArgs(ctx, strings.Split(a, "\x1f"), os.Stdout, os.Stderr)
+		stop()
+		os.Exit(code)
 	}
 	os.Exit(m.Run())
 }
@@ -70,9 +75,9 @@ func runSim(t *testing.T, args ...string) (s *simServer, ready bool) {
 func runSimIn(t *testing.T, stateDir string, args ...string) (s *simServer, ready bool) {
 	t.Helper()
 	all := append([]string{"--port", "0", "--startup-delay", "0"}, args...)
-	o, err := parseArgs(all)
+	o, err := ParseArgs(all)
 	if err != nil {
-		t.Fatalf("parseArgs(%q): %v", all, err)
+		t.Fatalf("ParseArgs(%q): %v", all, err)
 	}
 	o.StateDir = stateDir
 	addr := make(chan string, 1)
@@ -80,7 +85,7 @@ func runSimIn(t *testing.T, stateDir string, args ...string) (s *simServer, read
 	ctx, cancel := context.WithCancel(context.Background())
 	s = &simServer{stateDir: o.StateDir, stdout: &syncBuffer{}, stderr: &syncBuffer{}, cancel: cancel, exited: make(chan struct{})}
 	go func() {
-		s.exitCode = Serve(ctx, o, s.stdout, s.stderr)
+		s.exitCode = serve(ctx, o, s.stdout, s.stderr)
 		close(s.exited)
 	}()
 	t.Cleanup(func() {
@@ -178,4 +183,15 @@ func readSSE(r io.Reader) (events []sseChunk, done bool, err error) {
 		events = append(events, c)
 	}
 	return events, false, sc.Err()
+}
+
+// serveArgs is `runexp sim serve args...` without the command line's
+// signal handling: it returns the server's exit code (2 for bad arguments).
+func serveArgs(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	o, err := ParseArgs(args)
+	if err != nil {
+		fmt.Fprintln(stderr, err)
+		return 2
+	}
+	return serve(ctx, o, stdout, stderr)
 }

@@ -8,41 +8,21 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"os/signal"
 	"strconv"
 	"strings"
-	"syscall"
 	"time"
 
+	"github.com/runexp/runexp/internal/exitcode"
+	"github.com/runexp/runexp/internal/gpu/simgpu"
 	"github.com/runexp/runexp/internal/modelcfg"
 )
 
 // Version is what the simulator reports where vLLM reports its version.
-const Version = "0.0.0+runexp.sim"
-
-// Main runs `runexp sim serve [MODEL] [flags]` (a leading "serve" in args
-// is optional) until ctx is cancelled or the process gets SIGTERM/SIGINT.
-// Exit codes: 0 after a clean shutdown (or --help), 1 when the engine fails
-// to start (vLLM's errors), 2 for bad command-line arguments.
-func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	o, err := parseArgs(args)
-	if errors.Is(err, errHelp) {
-		fmt.Fprint(stdout, Usage())
-		return 0
-	}
-	if err != nil {
-		fmt.Fprintf(stderr, "runexp sim serve: error: %v\nrun 'runexp sim serve --help' for the accepted flags\n", err)
-		return 2
-	}
-	o.StateDir = StateDir()
-	ctx, stop := signal.NotifyContext(ctx, syscall.SIGTERM, os.Interrupt)
-	defer stop()
-	return Serve(ctx, o, stdout, stderr)
-}
+const Version = simgpu.Version
 
 // engineSetup is everything startup resolves before the engine runs.
 type engineSetup struct {
-	gpu   GPU
+	gpu   simgpu.GPU
 	cfg   modelcfg.Config
 	pred  modelcfg.Prediction
 	names []string
@@ -53,7 +33,7 @@ type engineSetup struct {
 func resolve(o Options, log *logger) (engineSetup, error) {
 	var st engineSetup
 	var err error
-	if st.gpu, err = LookupGPU(o.GPU); err != nil {
+	if st.gpu, err = simgpu.LookupGPU(o.GPU); err != nil {
 		return st, err
 	}
 	if o.ModelConfig != "" {
@@ -78,6 +58,7 @@ func resolve(o Options, log *logger) (engineSetup, error) {
 	}
 	if dtype == "bfloat16" && !st.gpu.BF16 {
 		if o.DType != "" && o.DType != "auto" {
+			//lint:ignore ST1005 vLLM's exact message, which log parsers match
 			return st, fmt.Errorf("Bfloat16 is only supported on GPUs with compute capability of at least 8.0. Your %s GPU has compute capability 7.5. You can use float16 instead by explicitly setting the `dtype` flag in CLI, for example: --dtype=half.", st.gpu.Product)
 		}
 		log.warn(procAPI, "config.py:3221", "Your device %q doesn't support torch.bfloat16. Falling back to torch.float16 for compatibility.", st.gpu.Product)
@@ -106,6 +87,7 @@ func resolve(o Options, log *logger) (engineSetup, error) {
 		return st, err
 	}
 	if p := st.pred; p.MaxNumBatchedTokens < p.MaxNumSeqs {
+		//lint:ignore ST1005 vLLM's exact message, which log parsers match
 		return st, fmt.Errorf("max_num_batched_tokens (%d) must be greater than or equal to max_num_seqs (%d).", p.MaxNumBatchedTokens, p.MaxNumSeqs)
 	}
 	if in.AllowLongMaxModelLen && st.cfg.MaxPositionEmbeddings > 0 && st.pred.MaxModelLen > st.cfg.MaxPositionEmbeddings {
@@ -171,8 +153,24 @@ func sleepCtx(ctx context.Context, d time.Duration) bool {
 	}
 }
 
-// Serve runs a simulated server with already-parsed options (Main's body).
-func Serve(ctx context.Context, o Options, stdout, stderr io.Writer) int {
+// ErrServe is returned by Serve when the engine failed to start or the HTTP
+// server failed; the cause has already been reported the way vLLM reports
+// it (the log on stdout, the exception line on stderr).
+var ErrServe = exitcode.Reported(errors.New("simulated server failed"))
+
+// Serve runs a simulated server with parsed options until ctx is
+// cancelled, then shuts down cleanly (nil, as vLLM exits 0 on SIGTERM).
+// With PrintMemory it prints the memory plan instead.
+func Serve(ctx context.Context, o Options, stdout, stderr io.Writer) error {
+	if serve(ctx, o, stdout, stderr) != 0 {
+		return ErrServe
+	}
+	return nil
+}
+
+// serve is Serve returning vLLM's exit code: 0 after a clean shutdown, 1
+// when the engine fails to start or the HTTP server fails.
+func serve(ctx context.Context, o Options, stdout, stderr io.Writer) int {
 	log := &logger{w: stdout, pid: os.Getpid()}
 	// fail reports a startup failure the way vLLM does: the root cause in the
 	// log, the exception line on stderr.
@@ -182,7 +180,7 @@ func Serve(ctx context.Context, o Options, stdout, stderr io.Writer) int {
 		return 1
 	}
 	if o.StateDir == "" {
-		o.StateDir = StateDir()
+		o.StateDir = simgpu.StateDir()
 	}
 	st, err := resolve(o, log)
 	if err != nil {
@@ -215,7 +213,7 @@ func Serve(ctx context.Context, o Options, stdout, stderr io.Writer) int {
 	}
 
 	// Free memory on the simulated device, as vLLM's init_device checks.
-	others, err := ReadServerStates(o.StateDir, false)
+	others, err := simgpu.ReadServerStates(o.StateDir, false)
 	if err != nil {
 		return fail("RuntimeError", err)
 	}
@@ -226,6 +224,7 @@ func Serve(ctx context.Context, o Options, stdout, stderr io.Writer) int {
 		}
 	}
 	if free := int64(g.MemoryBytes) - int64(othersUsed); free < p.RequestedBytes {
+		//lint:ignore ST1005 vLLM's exact message, which log parsers match
 		return fail("ValueError", fmt.Errorf("Free memory on device (%.2f/%.2f GiB) on startup is less than desired GPU memory utilization (%.2f, %.2f GiB). Decrease GPU memory utilization or reduce GPU memory used by other processes.",
 			gibs(free), gibs(int64(g.MemoryBytes)), p.GPUMemoryUtilization, gibs(p.RequestedBytes)))
 	}
@@ -254,7 +253,7 @@ func Serve(ctx context.Context, o Options, stdout, stderr io.Writer) int {
 	load := time.Since(t0).Seconds()
 	log.info(procEngine, "default_loader.py:268", "Loading weights took %.2f seconds", load)
 	log.info(procEngine, "gpu_model_runner.py:2653", "Model loading took %.4f GiB memory and %.6f seconds", gibs(p.WeightsBytes), load)
-	state.update(func(s *ServerState) {
+	state.update(func(s *simgpu.ServerState) {
 		s.Phase = "loaded"
 		s.UsedBytes = uint64(modelcfg.CUDAContextBytes + p.WeightsBytes)
 	})
@@ -283,7 +282,7 @@ func Serve(ctx context.Context, o Options, stdout, stderr io.Writer) int {
 	log.info(procEngine, "kv_cache_utils.py:1087", "GPU KV cache size: %s tokens", commas(p.KVTokens))
 	log.info(procEngine, "kv_cache_utils.py:1091", "Maximum concurrency for %s tokens per request: %.2fx", commas(int64(p.MaxModelLen)), p.EngineConcurrency)
 	full := modelcfg.CUDAContextBytes + p.WeightsBytes + p.ActivationPeakBytes + p.NonTorchBytes + p.CUDAGraphBytes + p.NumBlocks*p.BlockBytes
-	state.update(func(s *ServerState) { s.UsedBytes = uint64(full) })
+	state.update(func(s *simgpu.ServerState) { s.UsedBytes = uint64(full) })
 
 	if p.CUDAGraphBytes > 0 {
 		tg := time.Now()
@@ -323,7 +322,7 @@ func Serve(ctx context.Context, o Options, stdout, stderr io.Writer) int {
 	log.access("Waiting for application startup.")
 	log.access("Application startup complete.")
 	port := ln.Addr().(*net.TCPAddr).Port
-	state.update(func(s *ServerState) { s.Phase = "ready"; s.Port = port })
+	state.update(func(s *simgpu.ServerState) { s.Phase = "ready"; s.Port = port })
 	if o.ready != nil {
 		o.ready(addr)
 	}
@@ -342,7 +341,7 @@ func Serve(ctx context.Context, o Options, stdout, stderr io.Writer) int {
 				return
 			case now := <-tick.C:
 				u := eng.utilPercent(now)
-				state.update(func(s *ServerState) { s.UtilPercent = u })
+				state.update(func(s *simgpu.ServerState) { s.UtilPercent = u })
 				if o.DisableLogStats || now.Sub(lastLog) < 5*time.Second {
 					continue
 				}
@@ -367,7 +366,7 @@ func Serve(ctx context.Context, o Options, stdout, stderr io.Writer) int {
 		code = 1
 	}
 	log.info(procAPI, "launcher.py:80", "Shutting down FastAPI HTTP server.")
-	state.update(func(s *ServerState) { s.Phase = "stopping" })
+	state.update(func(s *simgpu.ServerState) { s.Phase = "stopping" })
 	stopEngine() // in-flight requests are aborted, as vLLM does on SIGTERM
 	shutCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
@@ -389,7 +388,7 @@ func pyBool(b bool) string {
 // printMemory is `sim serve --print-memory`: vLLM's startup numbers for this
 // model, GPU and flags, computed by the same model the server uses, as a
 // short report. It returns 1 when the length does not fit, as vLLM would.
-func printMemory(w io.Writer, model string, g GPU, p modelcfg.Prediction) int {
+func printMemory(w io.Writer, model string, g simgpu.GPU, p modelcfg.Prediction) int {
 	fmt.Fprintf(w, "memory plan (SIMULATED, runexp's model of vLLM V1): %s on %s (%.2f GiB), --gpu-memory-utilization %.2f, --max-model-len %d\n",
 		model, g.Name, gibs(int64(g.MemoryBytes)), p.GPUMemoryUtilization, p.MaxModelLen)
 	fmt.Fprintf(w, "  weights %.2f GiB, activation peak %.2f GiB, non-torch %.2f GiB, CUDA graphs %.2f GiB\n",

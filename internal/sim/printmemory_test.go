@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/runexp/runexp/internal/gpu/simgpu"
 	"github.com/runexp/runexp/internal/modelcfg"
 )
 
@@ -21,7 +22,7 @@ func TestPrintMemory(t *testing.T) {
 			[]string{"does not fit"}},
 	} {
 		var out, errb syncBuffer
-		code := Main(context.Background(), tc.args, &out, &errb)
+		code := serveArgs(context.Background(), tc.args, &out, &errb)
 		if code != tc.code {
 			t.Errorf("%v: exit %d, want %d\n%s%s", tc.args, code, tc.code, out.String(), errb.String())
 		}
@@ -33,13 +34,13 @@ func TestPrintMemory(t *testing.T) {
 	}
 	// The printed numbers are modelcfg's prediction for the preset GPU.
 	cfg, _ := modelcfg.Preset("meta-llama/Llama-3.1-8B-Instruct")
-	g, _ := LookupGPU("L4")
+	g, _ := simgpu.LookupGPU("L4")
 	p, err := modelcfg.Predict(cfg, modelcfg.PredictInput{TotalMemoryBytes: int64(g.MemoryBytes), GPUName: g.Product, MaxModelLen: 8192})
 	if err != nil {
 		t.Fatal(err)
 	}
 	var out, errb syncBuffer
-	Main(context.Background(), []string{"meta-llama/Llama-3.1-8B-Instruct", "--max-model-len", "8192", "--gpu", "L4", "--print-memory"}, &out, &errb)
+	serveArgs(context.Background(), []string{"meta-llama/Llama-3.1-8B-Instruct", "--max-model-len", "8192", "--gpu", "L4", "--print-memory"}, &out, &errb)
 	if want := fmt.Sprintf("GPU KV cache size: %s tokens", commas(p.KVTokens)); !strings.Contains(out.String(), want) {
 		t.Errorf("output lacks %q:\n%s", want, out.String())
 	}

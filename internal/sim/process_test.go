@@ -14,7 +14,6 @@ import (
 
 	"github.com/runexp/runexp/internal/gpu/simgpu"
 	"github.com/runexp/runexp/internal/modelcfg"
-	"github.com/runexp/runexp/internal/sim"
 )
 
 type lockedBuf = testutil.Buffer
@@ -24,7 +23,7 @@ type lockedBuf = testutil.Buffer
 func startProcess(t *testing.T, dir string, args ...string) (*exec.Cmd, *lockedBuf) {
 	t.Helper()
 	cmd := exec.Command(os.Args[0], "-test.run=^$")
-	cmd.Env = append(os.Environ(), "RUNEXP_SIM_TEST_ARGS="+strings.Join(args, "\x1f"), sim.StateDirEnv+"="+dir)
+	cmd.Env = append(os.Environ(), "RUNEXP_SIM_TEST_ARGS="+strings.Join(args, "\x1f"), simgpu.StateDirEnv+"="+dir)
 	out := &lockedBuf{}
 	cmd.Stdout, cmd.Stderr = out, out
 	if err := cmd.Start(); err != nil {
@@ -41,12 +40,12 @@ func startProcess(t *testing.T, dir string, args ...string) (*exec.Cmd, *lockedB
 
 // watchState polls the server's state file until phase ready, recording
 // the distinct (phase, used) values it saw.
-func watchState(t *testing.T, path string, out *lockedBuf) []sim.ServerState {
+func watchState(t *testing.T, path string, out *lockedBuf) []simgpu.ServerState {
 	t.Helper()
-	var seen []sim.ServerState
+	var seen []simgpu.ServerState
 	deadline := time.Now().Add(30 * time.Second)
 	for time.Now().Before(deadline) {
-		sts, _ := sim.ReadServerStates(filepath.Dir(path), false)
+		sts, _ := simgpu.ReadServerStates(filepath.Dir(path), false)
 		for _, s := range sts {
 			if n := len(seen); n == 0 || seen[n-1].Phase != s.Phase || seen[n-1].UsedBytes != s.UsedBytes {
 				seen = append(seen, s)
@@ -70,7 +69,7 @@ func TestStateFileAccounting(t *testing.T) {
 	seen := watchState(t, path, out)
 
 	cfg, _ := modelcfg.Resolve("microsoft/Phi-3-mini-4k-instruct")
-	g, _ := sim.LookupGPU("H100-80GB")
+	g, _ := simgpu.LookupGPU("H100-80GB")
 	p, err := modelcfg.Predict(cfg, modelcfg.PredictInput{TotalMemoryBytes: int64(g.MemoryBytes), GPUName: g.Name, MaxModelLen: 2048})
 	if err != nil {
 		t.Fatal(err)
@@ -135,7 +134,7 @@ func TestStateFileOfKilledServer(t *testing.T) {
 	}
 	// Not yet reaped: a zombie, whose file is still there but released.
 	deadline := time.Now().Add(5 * time.Second)
-	for sim.ProcessAlive(cmd.Process.Pid, 0) {
+	for simgpu.ProcessAlive(cmd.Process.Pid, 0) {
 		if time.Now().After(deadline) {
 			t.Fatal("killed server still alive")
 		}
@@ -144,7 +143,7 @@ func TestStateFileOfKilledServer(t *testing.T) {
 	if _, err := os.Stat(path); err != nil {
 		t.Fatalf("SIGKILL should leave the state file: %v", err)
 	}
-	if sts, _ := sim.ReadServerStates(dir, false); len(sts) != 0 {
+	if sts, _ := simgpu.ReadServerStates(dir, false); len(sts) != 0 {
 		t.Errorf("zombie server counted as live: %+v", sts)
 	}
 	cmd.Wait()

@@ -207,7 +207,7 @@ func offline(cfg schedConfig, cost costModel, reqs []*seq) time.Duration {
 // setupFor resolves a sim configuration the way Serve does.
 func setupFor(t *testing.T, args ...string) engineSetup {
 	t.Helper()
-	o, err := parseArgs(args)
+	o, err := ParseArgs(args)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -281,5 +281,24 @@ func TestStepCostRoofline(t *testing.T) {
 	_, eager := engineModel(st, true)
 	if e := eager.stepCost([]work{{ctx: 10, n: 1}}); e <= got {
 		t.Errorf("eager step %v not slower than graph step %v", e, got)
+	}
+}
+
+// As in vLLM V1, whose BlockPool takes one "null" block out of
+// num_gpu_blocks, only num_gpu_blocks-1 blocks hold KV, and usage is
+// used/(num_gpu_blocks-1) (kv-cache-facts.md §1.1.6;
+// vllm/v1/core/block_pool.py).
+func TestSchedulerReservesTheNullBlock(t *testing.T) {
+	sc := newScheduler(schedConfig{numBlocks: 4, blockSize: 16, maxNumSeqs: 8, maxNumBatchedTokens: 1024})
+	a := &seq{id: 1, prompt: 32, target: 4} // 2 blocks
+	b := &seq{id: 2, prompt: 32, target: 4} // 2 blocks
+	sc.add(a)
+	sc.add(b)
+	sc.schedule()
+	if usable := sc.cfg.numBlocks - 1; sc.used > usable {
+		t.Errorf("scheduler holds %d blocks of a %d-block pool; vLLM can use only %d (one is the null block)", sc.used, sc.cfg.numBlocks, usable)
+	}
+	if u := sc.usage(); u > 1 || (sc.used == sc.cfg.numBlocks-1 && u != 1) {
+		t.Errorf("usage %v; vLLM's get_usage is used/(num_gpu_blocks-1)", u)
 	}
 }

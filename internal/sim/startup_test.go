@@ -11,6 +11,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/runexp/runexp/internal/gpu/simgpu"
 	"github.com/runexp/runexp/internal/modelcfg"
 )
 
@@ -86,7 +87,7 @@ func TestStartupPrintsPrediction(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			s := startSim(t, tc.args...)
-			g, err := LookupGPU(tc.gpu)
+			g, err := simgpu.LookupGPU(tc.gpu)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -179,11 +180,11 @@ func TestStartupPrintsPrediction(t *testing.T) {
 }
 
 // readState returns the only server state in dir.
-func readState(t *testing.T, dir string) ServerState {
+func readState(t *testing.T, dir string) simgpu.ServerState {
 	t.Helper()
-	sts, err := ReadServerStates(dir, false)
+	sts, err := simgpu.ReadServerStates(dir, false)
 	if err != nil || len(sts) != 1 {
-		t.Fatalf("ReadServerStates(%s) = %+v, %v; want one", dir, sts, err)
+		t.Fatalf("simgpu.ReadServerStates(%s) = %+v, %v; want one", dir, sts, err)
 	}
 	return sts[0]
 }
@@ -249,7 +250,7 @@ func TestStartupFailures(t *testing.T) {
 					t.Errorf("log lacks %q:\n%s", want, s.stdout)
 				}
 			}
-			if sts, _ := ReadServerStates(s.stateDir, false); len(sts) != 0 {
+			if sts, _ := simgpu.ReadServerStates(s.stateDir, false); len(sts) != 0 {
 				t.Errorf("state file left after a failed start: %+v", sts)
 			}
 		})
@@ -279,8 +280,8 @@ func TestFreeMemoryCheck(t *testing.T) {
 	// Another live server (our parent process's pid) holds 40 GiB of the
 	// simulated H100.
 	dir := t.TempDir()
-	g, _ := LookupGPU("H100-80GB")
-	other, _ := json.Marshal(ServerState{PID: os.Getppid(), GPU: g.Name, GPUUUID: g.UUID(), TotalBytes: g.MemoryBytes, UsedBytes: 40 << 30})
+	g, _ := simgpu.LookupGPU("H100-80GB")
+	other, _ := json.Marshal(simgpu.ServerState{PID: os.Getppid(), GPU: g.Name, GPUUUID: g.UUID(), TotalBytes: g.MemoryBytes, UsedBytes: 40 << 30})
 	if err := os.WriteFile(filepath.Join(dir, strconv.Itoa(os.Getppid())+".json"), other, 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -295,7 +296,7 @@ func TestFreeMemoryCheck(t *testing.T) {
 	}
 	// At 0.45 it fits next to the other server, and both are visible.
 	startSimIn(t, dir, "microsoft/Phi-3-mini-4k-instruct", "--gpu-memory-utilization", "0.45")
-	if sts, _ := ReadServerStates(dir, false); len(sts) != 2 {
+	if sts, _ := simgpu.ReadServerStates(dir, false); len(sts) != 2 {
 		t.Errorf("want 2 live servers, got %+v", sts)
 	}
 }
@@ -315,7 +316,7 @@ func TestModelConfigFile(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	g, _ := LookupGPU("A100-80GB")
+	g, _ := simgpu.LookupGPU("A100-80GB")
 	p, _ := modelcfg.Predict(cfg, modelcfg.PredictInput{TotalMemoryBytes: int64(g.MemoryBytes), GPUName: g.Name, MaxModelLen: 16384})
 	log := s.stdout.String()
 	if got := atoiCommas(t, match1(t, reKVTokens, log)[1]); got != p.KVTokens || p.SlidingWindow != 4096 {

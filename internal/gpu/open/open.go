@@ -1,12 +1,13 @@
 // Package open picks a gpu.Backend by the name written in a spec:
 // "nvml", "nvidia-smi", "host", "sim" or "auto" (nvml, then nvidia-smi).
+// It links every backend; the command line hands its Opener to the
+// packages that read devices, which depend only on internal/gpu.
 package open
 
 import (
 	"context"
 	"errors"
 	"fmt"
-	"sort"
 	"strings"
 	"sync"
 
@@ -65,25 +66,32 @@ var (
 	}
 )
 
-// Register adds or replaces a named backend. The "sim" backend is
-// registered this way (see sim.go) so this package does not depend on the
-// simulator's internals.
+// Register adds or replaces a named backend, and adds its name to the
+// vocabulary that specs are validated against (gpu.RegisterName).
 func Register(name string, f Factory) {
 	mu.Lock()
 	defer mu.Unlock()
 	factories[strings.ToLower(name)] = f
+	gpu.RegisterName(name)
 }
 
 // Names lists the backend names Open accepts.
-func Names() []string {
-	mu.RLock()
-	defer mu.RUnlock()
-	out := []string{"auto"}
-	for n := range factories {
-		out = append(out, n)
-	}
-	sort.Strings(out[1:])
-	return out
+func Names() []string { return gpu.Names() }
+
+// Opener opens backends through this package's registry; it is the
+// gpu.Opener the command line hands to the steps.
+type Opener struct {
+	// Options other than those a gpu.Request carries (tests).
+	Options Options
+}
+
+var _ gpu.Opener = Opener{}
+
+// Open opens the backend r names.
+func (o Opener) Open(ctx context.Context, r gpu.Request) (gpu.Backend, error) {
+	opt := o.Options
+	opt.Device, opt.Fallback, opt.SimGPU = r.Device, r.Fallback, r.SimGPU
+	return OpenContext(ctx, r.Backend, opt)
 }
 
 // Open opens the backend called name (case-insensitive; "" means "auto").
@@ -107,27 +115,15 @@ func OpenContext(ctx context.Context, name string, opt Options) (gpu.Backend, er
 // Canonical returns the backend name that name selects (case and spaces
 // ignored; smi and nvidia_smi mean nvidia-smi; "" means auto) and whether
 // it is known.
-func Canonical(name string) (string, bool) {
-	n := strings.ToLower(strings.TrimSpace(name))
-	switch n {
-	case "", "auto":
-		return "auto", true
-	case "smi", "nvidia_smi":
-		n = smi.Name
-	}
-	mu.RLock()
-	_, ok := factories[n]
-	mu.RUnlock()
-	return n, ok
-}
+func Canonical(name string) (string, bool) { return gpu.Canonical(name) }
 
 func open1(ctx context.Context, name string, opt Options) (gpu.Backend, error) {
-	n, ok := Canonical(name)
-	if n == "auto" {
+	n, _ := Canonical(name)
+	if n == gpu.Auto {
 		return openAuto(ctx, opt)
 	}
 	mu.RLock()
-	f := factories[n]
+	f, ok := factories[n]
 	mu.RUnlock()
 	if !ok {
 		return nil, fmt.Errorf("gpu: unknown backend %q (want one of %s)", name, strings.Join(Names(), ", "))

@@ -2,7 +2,7 @@
 // `runexp sim serve` (internal/sim) as if they were devices.
 //
 // Each simulated server publishes its allocation in <StateDir>/<pid>.json
-// (sim.ServerState). A device's memory used is the sum of used_bytes over
+// (ServerState). A device's memory used is the sum of used_bytes over
 // the live servers on it; files of processes that are gone (crashed or
 // SIGKILLed servers, zombies, recycled pids) count as released and are
 // deleted when read. Everything here is simulated: utilisation is the share
@@ -20,22 +20,25 @@ import (
 	"time"
 
 	"github.com/runexp/runexp/internal/gpu"
-	"github.com/runexp/runexp/internal/sim"
 )
+
+// Version is what the simulator reports where vLLM reports its version, and
+// the driver version of its devices.
+const Version = "0.0.0+runexp.sim"
 
 // Options selects the simulated devices.
 type Options struct {
-	// GPU is a preset name (sim.GPUNames: "H100-80GB", …); "" means
-	// sim.DefaultGPU and "all" lists one device per preset.
+	// GPU is a preset name (GPUNames: "H100-80GB", …); "" means
+	// DefaultGPU and "all" lists one device per preset.
 	GPU string
 	// StateDir is where simulated servers publish their state; "" means
-	// sim.StateDir() ($RUNEXP_SIM_GPU_DIR or <tmp>/runexp-simgpu).
+	// StateDir() ($RUNEXP_SIM_GPU_DIR or <tmp>/runexp-simgpu).
 	StateDir string
 }
 
 // Backend implements gpu.Backend over simulated servers' state files.
 type Backend struct {
-	devs []sim.GPU
+	devs []GPU
 	dir  string
 }
 
@@ -46,17 +49,17 @@ var _ gpu.Backend = (*Backend)(nil)
 func New(opt Options) (gpu.Backend, error) {
 	b := &Backend{dir: opt.StateDir}
 	if b.dir == "" {
-		b.dir = sim.StateDir()
+		b.dir = StateDir()
 	}
 	if strings.EqualFold(opt.GPU, "all") {
-		b.devs = sim.GPUs()
+		b.devs = GPUs()
 		return b, nil
 	}
-	g, err := sim.LookupGPU(opt.GPU)
+	g, err := LookupGPU(opt.GPU)
 	if err != nil {
 		return nil, fmt.Errorf("gpu backend sim: %w", err)
 	}
-	b.devs = []sim.GPU{g}
+	b.devs = []GPU{g}
 	return b, nil
 }
 
@@ -73,17 +76,17 @@ func (b *Backend) Devices(ctx context.Context) ([]gpu.Device, error) {
 	}
 	out := make([]gpu.Device, len(b.devs))
 	for i, g := range b.devs {
-		out[i] = gpu.Device{Index: i, UUID: g.UUID(), Name: g.Product, MemoryTotal: g.MemoryBytes, Driver: "runexp-sim " + sim.Version}
+		out[i] = gpu.Device{Index: i, UUID: g.UUID(), Name: g.Product, MemoryTotal: g.MemoryBytes, Driver: "runexp-sim " + Version}
 	}
 	return out, nil
 }
 
 // servers returns the live servers' states, pruning dead ones.
-func (b *Backend) servers(ctx context.Context) ([]sim.ServerState, error) {
+func (b *Backend) servers(ctx context.Context) ([]ServerState, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	sts, err := sim.ReadServerStates(b.dir, true)
+	sts, err := ReadServerStates(b.dir, true)
 	if err != nil {
 		return nil, fmt.Errorf("gpu backend sim: %w", err)
 	}

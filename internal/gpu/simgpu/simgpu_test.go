@@ -8,11 +8,9 @@ import (
 	"strconv"
 	"strings"
 	"testing"
-
-	"github.com/runexp/runexp/internal/sim"
 )
 
-func writeState(t *testing.T, dir string, s sim.ServerState) string {
+func writeState(t *testing.T, dir string, s ServerState) string {
 	t.Helper()
 	b, err := json.Marshal(s)
 	if err != nil {
@@ -38,15 +36,15 @@ func deadPID(t *testing.T) int {
 func TestBackend(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
-	h100, _ := sim.LookupGPU("H100-80GB")
-	l4, _ := sim.LookupGPU("L4")
+	h100, _ := LookupGPU("H100-80GB")
+	l4, _ := LookupGPU("L4")
 	live1, live2 := os.Getpid(), os.Getppid()
-	writeState(t, dir, sim.ServerState{PID: live1, GPU: h100.Name, GPUUUID: h100.UUID(), TotalBytes: h100.MemoryBytes, UsedBytes: 30 << 30, UtilPercent: 40})
-	writeState(t, dir, sim.ServerState{PID: live2, GPU: h100.Name, GPUUUID: h100.UUID(), TotalBytes: h100.MemoryBytes, UsedBytes: 10 << 30, UtilPercent: 80})
+	writeState(t, dir, ServerState{PID: live1, GPU: h100.Name, GPUUUID: h100.UUID(), TotalBytes: h100.MemoryBytes, UsedBytes: 30 << 30, UtilPercent: 40})
+	writeState(t, dir, ServerState{PID: live2, GPU: h100.Name, GPUUUID: h100.UUID(), TotalBytes: h100.MemoryBytes, UsedBytes: 10 << 30, UtilPercent: 80})
 	// A server on another simulated device is not this backend's.
-	b2, _ := json.Marshal(sim.ServerState{PID: live1, GPU: l4.Name, GPUUUID: l4.UUID(), UsedBytes: 5 << 30})
+	b2, _ := json.Marshal(ServerState{PID: live1, GPU: l4.Name, GPUUUID: l4.UUID(), UsedBytes: 5 << 30})
 	os.WriteFile(filepath.Join(dir, "l4-other.json"), b2, 0o644)
-	dead := writeState(t, dir, sim.ServerState{PID: deadPID(t), GPU: h100.Name, GPUUUID: h100.UUID(), UsedBytes: 50 << 30})
+	dead := writeState(t, dir, ServerState{PID: deadPID(t), GPU: h100.Name, GPUUUID: h100.UUID(), UsedBytes: 50 << 30})
 	os.WriteFile(filepath.Join(dir, "junk.json"), []byte("{"), 0o644)
 
 	b, err := New(Options{StateDir: dir})
@@ -89,7 +87,7 @@ func TestOptions(t *testing.T) {
 		t.Fatal(err)
 	}
 	devs, _ := all.Devices(t.Context())
-	if len(devs) != len(sim.GPUNames()) {
+	if len(devs) != len(GPUNames()) {
 		t.Errorf("all: %d devices", len(devs))
 	}
 	for i, d := range devs {

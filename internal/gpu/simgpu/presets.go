@@ -1,4 +1,4 @@
-package sim
+package simgpu
 
 import (
 	"fmt"
@@ -33,8 +33,8 @@ type GPU struct {
 // gib converts GiB to bytes, rounded to whole MiB as drivers report them.
 func gib(x float64) uint64 { return uint64(math.Round(x*1024)) << 20 }
 
-// gpuPresets is the one table of simulated GPUs; the sim GPU backend
-// (internal/gpu/simgpu) reads it through LookupGPU and GPUs.
+// gpuPresets is the one table of simulated GPUs, shared by the simulated
+// server (internal/sim) and this backend through LookupGPU and GPUs.
 var gpuPresets = []GPU{
 	{Name: "H100-80GB", Product: "NVIDIA H100 80GB HBM3 (simulated)", MemoryBytes: gib(79.19), MemoryBandwidth: 3.35e12, PeakFLOPS: 989e12, BF16: true, IdleWatts: 70, TDPWatts: 700},
 	{Name: "H200", Product: "NVIDIA H200 (simulated)", MemoryBytes: gib(139.81), MemoryBandwidth: 4.8e12, PeakFLOPS: 989e12, BF16: true, IdleWatts: 75, TDPWatts: 700},

@@ -3,6 +3,8 @@ package cli
 import (
 	"bufio"
 	"bytes"
+	"context"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -13,6 +15,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/runexp/runexp/internal/exitcode"
 )
 
 // findProc returns the pids whose argv is exactly argv.
@@ -33,12 +37,12 @@ func findProc(argv ...string) []int {
 	return out
 }
 
-// Regression (found in review, fixed): `runexp x.yaml | tee log` and Ctrl-C: the terminal's SIGINT also ends tee,
-// so runexp's next progress line hits a closed pipe. runexp does not handle
-// SIGPIPE, so the Go runtime kills it on that write to fd 1 — before the
-// cleanup stack runs — and the launched server (in its own process group,
-// untouched by the terminal's Ctrl-C) is left running.
-func TestBrokenStdoutPipeStillTearsDown(t *testing.T) {
+// `runexp x.yaml | tee log` and Ctrl-C: the terminal's SIGINT also ends tee,
+// so runexp's next progress line hits a closed pipe. That write must fail
+// (EPIPE) rather than kill runexp, so the cleanup stack still stops the
+// launched server (in its own process group, untouched by the terminal's
+// Ctrl-C).
+func TestClosedStdoutPipeStillTearsDownOnInterrupt(t *testing.T) {
 	dir := t.TempDir()
 	bin := filepath.Join(dir, "runexp")
 	if out, err := exec.Command("go", "build", "-o", bin, "../../cmd/runexp").CombinedOutput(); err != nil {
@@ -93,9 +97,9 @@ studies:
 	}
 }
 
-// Regression (found in review, fixed): execute's signal goroutine blocks on the signal channel forever once the
-// run ends (signal.Stop does not close it): one goroutine leaks per run.
-func TestExecuteLeavesNoSignalGoroutine(t *testing.T) {
+// The signal handler's goroutine ends with the command it served: none is
+// left behind per run (signal.Stop does not close the signal channel).
+func TestSignalHandlerEndsWithTheCommand(t *testing.T) {
 	good := writeSpec(t, okSpec)
 	out := t.TempDir()
 	for i := 0; i < 3; i++ {
@@ -106,7 +110,32 @@ func TestExecuteLeavesNoSignalGoroutine(t *testing.T) {
 	time.Sleep(100 * time.Millisecond)
 	buf := make([]byte, 1<<20)
 	stacks := string(buf[:runtime.Stack(buf, true)])
-	if n := strings.Count(stacks, "cli.execute.func"); n > 0 {
+	if n := strings.Count(stacks, "cli.interruptible.func"); n > 0 {
 		t.Fatalf("%d signal goroutines of finished runs are still alive", n)
+	}
+}
+
+// The first signal cancels the command's context with cause
+// exitcode.ErrInterrupted and prints the notice; the handler stops with the
+// command.
+func TestFirstSignalCancelsWithTheInterruptedCause(t *testing.T) {
+	var stderr bytes.Buffer
+	ctx, stop := interruptible(context.Background(), &stderr, "stopping gracefully")
+	defer stop()
+	syscall.Kill(os.Getpid(), syscall.SIGHUP)
+	select {
+	case <-ctx.Done():
+	case <-time.After(10 * time.Second):
+		t.Fatal("SIGHUP did not cancel the context")
+	}
+	if cause := context.Cause(ctx); !errors.Is(cause, exitcode.ErrInterrupted) {
+		t.Errorf("cause %v, want exitcode.ErrInterrupted", cause)
+	}
+	if exitcode.Of(context.Cause(ctx)) != exitcode.Interrupted {
+		t.Errorf("exit code %d, want 130", exitcode.Of(context.Cause(ctx)))
+	}
+	stop()
+	if !strings.Contains(stderr.String(), "hangup: stopping gracefully") {
+		t.Errorf("notice %q", stderr.String())
 	}
 }

@@ -1,4 +1,4 @@
-package ollama
+package cli
 
 import (
 	"context"
@@ -10,14 +10,18 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/runexp/runexp/internal/exitcode"
+	"github.com/runexp/runexp/internal/ollama"
 )
 
-type params map[string]any
+// ollamaParams is --param key=value; numbers and booleans keep their JSON
+// type.
+type ollamaParams map[string]any
 
-func (p params) String() string { return fmt.Sprint(map[string]any(p)) }
+func (p ollamaParams) String() string { return fmt.Sprint(map[string]any(p)) }
 
-// Set parses key=value; numbers and booleans keep their JSON type.
-func (p params) Set(s string) error {
+func (p ollamaParams) Set(s string) error {
 	k, v, ok := strings.Cut(s, "=")
 	if !ok || k == "" {
 		return fmt.Errorf("want key=value, got %q", s)
@@ -34,30 +38,10 @@ func (p params) Set(s string) error {
 	return nil
 }
 
-// CreateMain is the ollama-create command (also `runexp ollama-create`):
-// register a GGUF file as a model on a running server, optionally load it.
-// It returns the exit code.
-func CreateMain(args []string, stdout, stderr io.Writer) int {
-	err := runCreate(args, stdout, stderr)
-	switch {
-	case err == nil, errors.Is(err, flag.ErrHelp):
-		return 0
-	case errors.Is(err, errFlags):
-		return 2 // the flag package has printed it
-	}
-	fmt.Fprintln(stderr, "ollama-create:", err)
-	if errors.Is(err, errUsage) {
-		return 2
-	}
-	return 1
-}
-
-var (
-	errFlags = errors.New("bad flags")
-	errUsage = errors.New("usage")
-)
-
-func runCreate(args []string, stdout, stderr io.Writer) error {
+// cmdOllamaCreate is `runexp ollama-create`: register a GGUF file as a
+// model on a running Ollama server, optionally load it. It stops at ctx's
+// end or after --timeout.
+func cmdOllamaCreate(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("ollama-create", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	defURL := os.Getenv("OLLAMA_HOST")
@@ -74,20 +58,17 @@ func runCreate(args []string, stdout, stderr io.Writer) error {
 	load := fs.Bool("load", false, "load the model after creating it and report the load time")
 	keepAlive := fs.String("keep-alive", "", "keep_alive for --load (e.g. 30m)")
 	quiet := fs.Bool("q", false, "no progress messages")
-	ps := params{}
+	ps := ollamaParams{}
 	fs.Var(ps, "param", "model parameter key=value (repeatable), e.g. temperature=0")
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return err
-		}
-		return fmt.Errorf("%w: %v", errFlags, err)
+	if err := parseFlags(fs, args); err != nil {
+		return err
 	}
 	if *gguf == "" || *name == "" || fs.NArg() > 0 {
-		return fmt.Errorf("%w: ollama-create --gguf FILE --name NAME [--url URL] [--models-dir DIR]", errUsage)
+		return exitcode.UsageError(errors.New("usage: ollama-create --gguf FILE --name NAME [--url URL] [--models-dir DIR]"))
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), *timeout)
+	ctx, cancel := context.WithTimeout(ctx, *timeout)
 	defer cancel()
-	c := New(*url)
+	c := ollama.New(*url)
 	wctx, wcancel := context.WithTimeout(ctx, *wait)
 	err := c.WaitReady(wctx, 50*time.Millisecond)
 	wcancel()
@@ -99,7 +80,7 @@ func runCreate(args []string, stdout, stderr io.Writer) error {
 			fmt.Fprintln(stderr, "ollama-create:", s)
 		}
 	}
-	opts := RegisterOptions{GGUF: *gguf, Name: *name, Digest: *digest, ModelsDir: *modelsDir, Status: status}
+	opts := ollama.RegisterOptions{GGUF: *gguf, Name: *name, Digest: *digest, ModelsDir: *modelsDir, Status: status}
 	if len(ps) > 0 {
 		opts.Parameters = ps
 	}

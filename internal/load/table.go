@@ -1,0 +1,76 @@
+package load
+
+import (
+	"fmt"
+	"io"
+	"sort"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+)
+
+// ClassCounts formats counts by class as "a=1 b=2", sorted by class.
+func ClassCounts(m map[string]int) string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	parts := make([]string, len(keys))
+	for i, k := range keys {
+		parts[i] = k + "=" + strconv.Itoa(m[k])
+	}
+	return strings.Join(parts, " ")
+}
+
+// tableRows are the summary fields WriteTable prints, in order.
+var tableRows = []string{
+	"kind", "completed", "failed", "dropped", "duration",
+	"total_input_tokens", "total_output_tokens",
+	"request_throughput", "output_throughput", "total_token_throughput",
+	"mean_ttft_ms", "median_ttft_ms", "p90_ttft_ms", "p99_ttft_ms", "n_ttft",
+	"mean_tpot_ms", "median_tpot_ms", "p90_tpot_ms", "p99_tpot_ms", "n_tpot",
+	"mean_itl_ms", "median_itl_ms", "p90_itl_ms", "p99_itl_ms", "n_itl",
+	"mean_e2el_ms", "median_e2el_ms", "p90_e2el_ms", "p99_e2el_ms", "n_e2el",
+	"max_concurrent_requests", "lag_p50_ms", "lag_p99_ms",
+	"tokens_source", "finish_reasons", "errors_by_class", "threshold_exceeded",
+}
+
+// WriteTable prints summaries as an aligned table, one column per mode.
+func WriteTable(w io.Writer, sums []Summary) {
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprint(tw, "mode\t")
+	for _, s := range sums {
+		fmt.Fprintf(tw, "%s\t", s.Mode)
+	}
+	fmt.Fprintln(tw)
+	vals := make([]map[string]any, len(sums))
+	for i, s := range sums {
+		vals[i] = s.Values()
+	}
+	for _, k := range tableRows {
+		fmt.Fprintf(tw, "%s\t", k)
+		for i, s := range sums {
+			var cell string
+			switch k {
+			case "finish_reasons":
+				cell = ClassCounts(s.FinishReasons)
+			case "errors_by_class":
+				cell = ClassCounts(s.ErrorsByClass)
+			default:
+				switch v := vals[i][k].(type) {
+				case float64:
+					cell = strconv.FormatFloat(v, 'f', 3, 64)
+				default:
+					cell = fmt.Sprint(v)
+				}
+			}
+			if cell == "" {
+				cell = "-"
+			}
+			fmt.Fprintf(tw, "%s\t", cell)
+		}
+		fmt.Fprintln(tw)
+	}
+	tw.Flush()
+}
