@@ -51,12 +51,12 @@ func RunCLI(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	var (
 		url         = fs.String("url", "", "server base URL without /v1, e.g. http://127.0.0.1:8000 (required)")
 		model       = fs.String("model", "", "model name sent in requests (required)")
-		api         = fs.String("api", APICompletions, "API: completions | chat")
-		modes       = fs.String("mode", KindConcurrent, "comma-separated modes run in order: sequential, concurrent, rate")
+		api         = fs.String("api", string(APICompletions), "API: completions | chat")
+		modes       = fs.String("mode", string(KindConcurrent), "comma-separated modes run in order: sequential, concurrent, rate")
 		requests    = fs.Int("requests", 32, "requests per mode (0 with --duration: until the duration ends)")
 		concurrency = fs.Int("concurrency", 0, "concurrent mode: requests in flight (default: --requests)")
 		rate        = fs.Float64("rate", 0, "rate mode: requests per second")
-		arrival     = fs.String("arrival", ArrivalConstant, "rate mode: constant | poisson")
+		arrival     = fs.String("arrival", string(ArrivalConstant), "rate mode: constant | poisson")
 		seed        = fs.Int64("seed", 0, "seed of the poisson schedule and synthetic prompts")
 		duration    = fs.Duration("duration", 0, "mode length: rate schedule length, or stop issuing after it")
 		maxInFlight = fs.Int("max-in-flight", 0, "rate mode: cap on requests in flight; more are dropped (default 1024)")
@@ -89,7 +89,7 @@ func RunCLI(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
 
 	cfg := Config{
-		BaseURL: *url, API: *api, Model: *model, Stream: *stream, MaxTokens: *maxTokens,
+		BaseURL: *url, API: API(*api), Model: *model, Stream: *stream, MaxTokens: *maxTokens,
 		Prompts:        Prompts{Fixed: *prompt, File: *promptFile, SyntheticTokens: *promptToks, Seed: *seed},
 		Warmup:         *warmup,
 		RequestTimeout: *timeout,
@@ -116,7 +116,7 @@ func RunCLI(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		n = 0
 	}
 	for _, k := range strings.Split(*modes, ",") {
-		m := Mode{Kind: strings.TrimSpace(k), Requests: n, Duration: *duration}
+		m := Mode{Kind: ModeKind(strings.TrimSpace(k)), Requests: n, Duration: *duration}
 		switch m.Kind {
 		case KindConcurrent:
 			m.Concurrency = *concurrency
@@ -124,7 +124,7 @@ func RunCLI(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 				m.Concurrency = n
 			}
 		case KindRate:
-			m.Rate, m.Arrival, m.Seed, m.MaxInFlight = *rate, *arrival, *seed, *maxInFlight
+			m.Rate, m.Arrival, m.Seed, m.MaxInFlight = *rate, Arrival(*arrival), *seed, *maxInFlight
 		}
 		cfg.Modes = append(cfg.Modes, m)
 	}
