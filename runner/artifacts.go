@@ -39,7 +39,7 @@ func pointRow(pr *PointResult) (Row, []string) {
 		v, _ := pr.Values.Get(k)
 		set(k, v)
 	}
-	set("status", pr.Status)
+	set("status", string(pr.Status))
 	set("phase", pr.Phase)
 	set("error", pr.Error)
 	set("seconds", pr.Seconds)

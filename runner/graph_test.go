@@ -80,7 +80,7 @@ studies:
 	p := res.Points[0]
 	got := []string{}
 	for _, s := range p.Steps {
-		got = append(got, s.ID+":"+s.Status)
+		got = append(got, s.ID+":"+string(s.Status))
 	}
 	if strings.Join(got, " ") != "first:failed second:skipped third:skipped cleanup:ok" {
 		t.Errorf("steps: %v", got)

@@ -73,7 +73,7 @@ func gitState(dir, file string) (string, bool) {
 func (m *Manifest) record(pr *PointResult) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	m.Points = append(m.Points, ManifestPoint{Study: pr.Study, ID: pr.ID, Label: pr.Label, Status: pr.Status,
+	m.Points = append(m.Points, ManifestPoint{Study: pr.Study, ID: pr.ID, Label: pr.Label, Status: string(pr.Status),
 		Phase: pr.Phase, Error: pr.Error, Seconds: pr.Seconds, Dir: filepath.Join(pr.Study, pr.Slug)})
 }
 

@@ -28,17 +28,17 @@ import (
 
 // Plan is everything a run will do, after substitution.
 type Plan struct {
-	Experiment  string          `json:"experiment"`
-	Description string          `json:"description,omitempty"`
-	File        string          `json:"file"`
-	SpecSHA256  string          `json:"spec_sha256"`
-	RunDir      string          `json:"run_dir"`
-	OnError     string          `json:"on_error"`
-	Overrides   []spec.Override `json:"overrides,omitempty"`
-	Vars        []NamedValue    `json:"vars"`
-	Studies     []*StudyPlan    `json:"studies"`
-	SpecDir     string          `json:"-"`
-	Source      []byte          `json:"-"`
+	Experiment  string           `json:"experiment"`
+	Description string           `json:"description,omitempty"`
+	File        string           `json:"file"`
+	SpecSHA256  string           `json:"spec_sha256"`
+	RunDir      string           `json:"run_dir"`
+	OnError     spec.ErrorPolicy `json:"on_error"`
+	Overrides   []spec.Override  `json:"overrides,omitempty"`
+	Vars        []NamedValue     `json:"vars"`
+	Studies     []*StudyPlan     `json:"studies"`
+	SpecDir     string           `json:"-"`
+	Source      []byte           `json:"-"`
 }
 
 // NamedValue is a name with a decoded YAML value.
@@ -169,7 +169,7 @@ func Compile(x *spec.Experiment, reg *steps.Registry, opt Options) (*Plan, error
 		SpecDir: filepath.Dir(x.File), Source: x.Source,
 	}
 	if p.OnError == "" {
-		p.OnError = "continue"
+		p.OnError = spec.ErrorContinue
 	}
 	d := &spec.Decoder{File: x.File}
 	base := spec.NewScope(opt.Env)
@@ -269,7 +269,7 @@ func compilePoint(d *spec.Decoder, reg *steps.Registry, rs spec.RawStudy, path s
 	var list []spec.Step
 	errs = append(errs, withoutCascade(d.Decode(n, path+".steps", &list), subErrs)...)
 	errs = append(errs, spec.CheckSteps(d, path+".steps", list)...)
-	launches := map[string]*steps.Launch{}
+	launches := map[string]steps.Launcher{}
 	lastLaunch := ""
 	for j := range list {
 		st := &list[j]
@@ -283,30 +283,30 @@ func compilePoint(d *spec.Decoder, reg *steps.Registry, rs spec.RawStudy, path s
 			continue
 		}
 		cfg := kind.New()
-		if setter, ok := cfg.(interface{ SetID(string) }); ok {
-			setter.SetID(st.ID)
+		if s, ok := cfg.(steps.IDSetter); ok {
+			s.SetID(st.ID)
 		}
-		withErrs := withoutCascade(d.Decode(st.With, stp+".with", cfg), subErrs)
-		errs = append(errs, withErrs...)
-		if len(withErrs) == 0 && !failedAt(subErrs, stp+".with") {
-			if err := cfg.Validate(); err != nil {
-				var fe *spec.FieldError
-				pos := st.Pos
-				if asField(err, &fe) {
-					pos = d.Pos(spec.FieldNode(st.With, fe.Field))
-					if st.With == nil {
-						pos = st.Pos
-					}
+		withPath := stp + ".with"
+		decodeErrs := withoutCascade(d.Decode(st.With, withPath, cfg), subErrs)
+		errs = append(errs, decodeErrs...)
+		if !failedAt(subErrs, withPath) {
+			// Validate runs even when decoding found problems, so one run
+			// reports every mistake of the block; what it says about a key
+			// the decoder already rejected is dropped.
+			var found spec.ErrorList
+			found.MergeFields(st.Pos, withPath, cfg.Validate(), func(field string) spec.Pos {
+				if spec.IsNull(st.With) {
+					return st.Pos
 				}
-				errs.Merge(pos, stp+".with", err)
-			}
+				return d.Pos(spec.FieldNode(st.With, field))
+			})
+			errs = append(errs, notAt(found, decodeErrs)...)
 		}
-		switch c := cfg.(type) {
-		case *steps.Launch:
-			launches[st.ID] = c
+		if l, ok := cfg.(steps.Launcher); ok {
+			launches[st.ID] = l
 			lastLaunch = st.ID
-		case steps.Targeter:
-			c.SetTarget(launches, lastLaunch)
+		} else if t, ok := cfg.(steps.Targeter); ok {
+			t.SetTarget(launches, lastLaunch)
 		}
 		timeout := st.Timeout
 		if timeout == 0 {
@@ -341,26 +341,32 @@ func withoutCascade(errs, subErrs spec.ErrorList) spec.ErrorList {
 // (path prefix), in which case Validate would only repeat the problem.
 func failedAt(subErrs spec.ErrorList, withPath string) bool {
 	for _, e := range subErrs {
-		if e.Path == withPath || strings.HasPrefix(e.Path, withPath+".") || strings.HasPrefix(e.Path, withPath+"[") {
+		if within(e.Path, withPath) {
 			return true
 		}
 	}
 	return false
 }
 
-func asField(err error, fe **spec.FieldError) bool {
-	for err != nil {
-		if f, ok := err.(*spec.FieldError); ok {
-			*fe = f
-			return true
+// notAt drops the problems at or under a path where the decoder already
+// reported one: one mistake, one message.
+func notAt(found, decodeErrs spec.ErrorList) spec.ErrorList {
+	var out spec.ErrorList
+next:
+	for _, e := range found {
+		for _, bad := range decodeErrs {
+			if within(e.Path, bad.Path) {
+				continue next
+			}
 		}
-		u, ok := err.(interface{ Unwrap() error })
-		if !ok {
-			return false
-		}
-		err = u.Unwrap()
+		out = append(out, e)
 	}
-	return false
+	return out
+}
+
+// within reports whether path is base or a key or index under it.
+func within(path, base string) bool {
+	return path == base || strings.HasPrefix(path, base+".") || strings.HasPrefix(path, base+"[")
 }
 
 // nodeValue decodes a scalar or list node into a plain Go value.

@@ -16,16 +16,27 @@ import (
 	"github.com/runexp/runexp/internal/exitcode"
 	"github.com/runexp/runexp/internal/gpu"
 	"github.com/runexp/runexp/internal/gpu/open"
+	"github.com/runexp/runexp/spec"
 	"github.com/runexp/runexp/steps"
 )
 
-// Point and step statuses.
+// Status is how a point or a step went.
+type Status string
+
+// The statuses.
 const (
-	StatusOK          = "ok"
-	StatusFailed      = "failed"
-	StatusSkipped     = "skipped"
-	StatusInterrupted = "interrupted"
+	StatusOK          Status = "ok"
+	StatusFailed      Status = "failed"
+	StatusSkipped     Status = "skipped"
+	StatusInterrupted Status = "interrupted"
 )
+
+// Values lists the statuses.
+func (Status) Values() []string {
+	return []string{string(StatusOK), string(StatusFailed), string(StatusSkipped), string(StatusInterrupted)}
+}
+
+var _ spec.Enum = Status("")
 
 // ErrInterrupted is the cause of the run context's cancellation on Ctrl-C
 // (exitcode.ErrInterrupted, which the command line's signal handler uses).
@@ -47,7 +58,7 @@ type ExecOptions struct {
 type StepResult struct {
 	ID       string  `json:"id"`
 	Type     string  `json:"type"`
-	Status   string  `json:"status"`
+	Status   Status  `json:"status"`
 	Seconds  float64 `json:"seconds"`
 	Error    string  `json:"error,omitempty"`
 	Reason   string  `json:"reason,omitempty"` // why skipped
@@ -62,7 +73,7 @@ type PointResult struct {
 	Slug    string                    `json:"slug"`
 	Label   string                    `json:"label,omitempty"`
 	Sweep   []NamedValue              `json:"sweep,omitempty"`
-	Status  string                    `json:"status"`
+	Status  Status                    `json:"status"`
 	Phase   string                    `json:"phase,omitempty"` // the step that failed
 	Error   string                    `json:"error,omitempty"`
 	LogTail string                    `json:"log_tail,omitempty"`
@@ -179,7 +190,7 @@ func Execute(ctx context.Context, p *Plan, opt ExecOptions) (*Result, error) {
 	return res, nil
 }
 
-func notRun(s *StudyPlan, pt *PointPlan, status, reason string) *PointResult {
+func notRun(s *StudyPlan, pt *PointPlan, status Status, reason string) *PointResult {
 	now := time.Now()
 	pr := &PointResult{Study: s.Name, ID: pt.ID, Slug: pt.Slug, Label: pt.Label, Sweep: pt.Values,
 		Status: status, Error: reason, Start: now, End: now}
@@ -230,7 +241,7 @@ func runPoint(ctx context.Context, s *StudyPlan, pt *PointPlan, i, n int, opt Ex
 	env := steps.NewEnv(filepath.Dir(s.Dir), s.Dir, pt.Dir, s.Name, pt.Point, log)
 	env.SpecDir = opt.specDir
 	env.GPUs = opt.gpus
-	status := map[string]string{}
+	status := map[string]Status{}
 	for _, st := range pt.Steps {
 		sr := StepResult{ID: st.ID, Type: st.Type}
 		if reason := skipReason(ctx, st, status); reason != "" {
@@ -323,7 +334,7 @@ func runStep(ctx context.Context, st steps.Step, env *steps.Env) (err error) {
 	return st.Run(ctx, env)
 }
 
-func skipReason(ctx context.Context, st *StepPlan, status map[string]string) string {
+func skipReason(ctx context.Context, st *StepPlan, status map[string]Status) string {
 	if st.Always {
 		return ""
 	}
@@ -338,7 +349,7 @@ func skipReason(ctx context.Context, st *StepPlan, status map[string]string) str
 	return ""
 }
 
-func pastTense(status string) string {
+func pastTense(status Status) string {
 	switch status {
 	case StatusFailed:
 		return "failed"

@@ -157,7 +157,7 @@ func TestBehavioursLeaveNoProcess(t *testing.T) {
 	for _, pr := range res.Points {
 		mode := pr.Sweep[0].Value.(string)
 		w := want[mode]
-		if pr.Status != w.status || pr.Phase != w.phase {
+		if string(pr.Status) != w.status || pr.Phase != w.phase {
 			t.Errorf("%s: status %s phase %q (%s), want %s %q", mode, pr.Status, pr.Phase, pr.Error, w.status, w.phase)
 		}
 		// Every point's result is on disk.

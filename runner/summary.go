@@ -21,7 +21,7 @@ func writeSummary(w io.Writer, r *Result) {
 		if len(msg) > 100 {
 			msg = msg[:97] + "..."
 		}
-		t.Append(p.Study, p.ID, p.Label, p.Status, fmt.Sprintf("%.1f", p.Seconds), strings.ReplaceAll(msg, "\n", " "))
+		t.Append(p.Study, p.ID, p.Label, string(p.Status), fmt.Sprintf("%.1f", p.Seconds), strings.ReplaceAll(msg, "\n", " "))
 	}
 	t.Render()
 	ok := 0

@@ -22,10 +22,47 @@ import (
 // Supported targets: structs (yaml tags; ",inline" embeds; a field `Pos Pos`
 // tagged "-" receives the mapping's position and a field `Node *yaml.Node`
 // tagged "-" the mapping node itself), pointers, slices, map[string]T,
-// strings, integers, floats, bools, yaml.Node (kept raw), any (decoded
+// time.Duration (written as a Duration), strings (checked against their vocabulary when the type is an Enum),
+// integers, floats, bools, yaml.Node (kept raw), any (decoded
 // loosely, for pass-through values) and types implementing Unmarshaler.
 type Decoder struct {
 	File string
+}
+
+// Enum is implemented by a string type whose values form a closed
+// vocabulary (a step's api, a signal name, an artifact format). Values lists
+// them, canonical spelling first-class: the decoder rejects any other value
+// at its own key with a did-you-mean, the schema generator emits them as the
+// field's "enum", and the docs list them, all from this one list.
+type Enum interface {
+	Values() []string
+}
+
+// EnumMatcher is implemented by an Enum that also accepts spellings outside
+// Values (another case, an older alias); Match reports whether s is one.
+type EnumMatcher interface {
+	Enum
+	Match(s string) bool
+}
+
+// InEnum reports whether s is a value of e (or, for an EnumMatcher, a
+// spelling it accepts).
+func InEnum(e Enum, s string) bool {
+	if m, ok := e.(EnumMatcher); ok {
+		return m.Match(s)
+	}
+	for _, v := range e.Values() {
+		if v == s {
+			return true
+		}
+	}
+	return false
+}
+
+// NotInEnum is the message for a value outside a vocabulary:
+// `"SIGTREM" is not one of SIGHUP, SIGINT, ... (did you mean "SIGTERM"?)`.
+func NotInEnum(got string, values []string) string {
+	return fmt.Sprintf("%q is not one of %s%s", got, strings.Join(values, ", "), DidYouMean(got, values))
 }
 
 // Unmarshaler is implemented by types that decode themselves from a node.
@@ -57,9 +94,11 @@ func (d *Decoder) Decode(n *yaml.Node, path string, v any) ErrorList {
 }
 
 var (
-	nodeType        = reflect.TypeFor[yaml.Node]()
-	unmarshalerType = reflect.TypeFor[Unmarshaler]()
-	posType         = reflect.TypeFor[Pos]()
+	nodeType         = reflect.TypeFor[yaml.Node]()
+	enumType         = reflect.TypeFor[Enum]()
+	timeDurationType = reflect.TypeFor[time.Duration]()
+	unmarshalerType  = reflect.TypeFor[Unmarshaler]()
+	posType          = reflect.TypeFor[Pos]()
 )
 
 func resolve(n *yaml.Node) *yaml.Node {
@@ -114,6 +153,16 @@ func (d *Decoder) decode(n *yaml.Node, path string, v reflect.Value) ErrorList {
 	if v.Type() == nodeType {
 		v.Set(reflect.ValueOf(*n))
 		return nil
+	}
+	if v.Type() == timeDurationType {
+		// Packages outside spec (load.Mode) keep time.Duration; it is
+		// written in a spec as a Duration is.
+		var x Duration
+		errs := x.UnmarshalSpec(d, n, path)
+		if len(errs) == 0 {
+			v.SetInt(int64(x))
+		}
+		return errs
 	}
 	switch v.Kind() {
 	case reflect.Pointer:
@@ -212,6 +261,13 @@ func (d *Decoder) decodeScalar(n *yaml.Node, path string, v reflect.Value) Error
 		case "!!str", "!!int", "!!float", "!!bool", "!!timestamp":
 			// Numbers, booleans and dates keep their literal text:
 			// `OLLAMA_NUM_PARALLEL: 4`, `--revision, 2024-05-01`.
+			if v.Type().Implements(enumType) {
+				e := reflect.New(v.Type()).Elem()
+				e.SetString(n.Value)
+				if enum := e.Interface().(Enum); !InEnum(enum, n.Value) {
+					return d.Errorf(n, path, "%s", NotInEnum(n.Value, enum.Values()))
+				}
+			}
 			v.SetString(n.Value)
 		case "!!null":
 			v.SetString("")

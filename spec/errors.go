@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+
+	"github.com/hashicorp/go-multierror"
 )
 
 // Pos is a position in a spec file. Line and Col are 1-based; zero means unknown.
@@ -103,42 +105,122 @@ func (l *ErrorList) Add(pos Pos, path, format string, args ...any) {
 }
 
 // Merge appends the problems of err: an ErrorList or *Error is taken apart;
-// any other error is added at pos.
+// a *FieldError, or a go-multierror or errors.Join of them, becomes one
+// problem per field under path; any other error is added at pos.
 func (l *ErrorList) Merge(pos Pos, path string, err error) {
-	if err == nil {
-		return
-	}
-	var list ErrorList
-	if errors.As(err, &list) {
-		*l = append(*l, list...)
-		return
-	}
-	var one *Error
-	if errors.As(err, &one) {
-		*l = append(*l, one)
-		return
-	}
-	var fe *FieldError
-	if errors.As(err, &fe) {
-		*l = append(*l, &Error{Pos: pos, Path: joinPath(path, fe.Field), Msg: fe.Msg})
-		return
-	}
-	l.Add(pos, path, "%v", err)
+	l.MergeFields(pos, path, err, func(string) Pos { return pos })
 }
 
-// FieldError is returned by a step config's Validate to name the offending
-// field (its yaml key, dotted for nested keys); the planner turns it into a
-// positioned Error at that key.
+// MergeFields is Merge with each *FieldError positioned by at(field), so that
+// every problem a Validate method reports lands at its own key.
+func (l *ErrorList) MergeFields(pos Pos, path string, err error, at func(field string) Pos) {
+	for _, e := range SplitErrors(err) {
+		var list ErrorList
+		var one *Error
+		var fe *FieldError
+		switch {
+		case errors.As(e, &list):
+			*l = append(*l, list...)
+		case errors.As(e, &one):
+			*l = append(*l, one)
+		case errors.As(e, &fe):
+			*l = append(*l, &Error{Pos: at(fe.Field), Path: joinPath(path, fe.Field), Msg: fe.Msg})
+		default:
+			l.Add(pos, path, "%v", e)
+		}
+	}
+}
+
+// SplitErrors flattens a go-multierror or an errors.Join into its problems;
+// any other error (nil excepted) is one problem.
+func SplitErrors(err error) []error {
+	if err == nil {
+		return nil
+	}
+	var merr *multierror.Error
+	if errors.As(err, &merr) {
+		var out []error
+		for _, e := range merr.Errors {
+			out = append(out, SplitErrors(e)...)
+		}
+		return out
+	}
+	if joined, ok := err.(interface{ Unwrap() []error }); ok {
+		var list ErrorList
+		if errors.As(err, &list) {
+			return []error{list} // already positioned; Merge takes it apart
+		}
+		var out []error
+		for _, e := range joined.Unwrap() {
+			out = append(out, SplitErrors(e)...)
+		}
+		return out
+	}
+	return []error{err}
+}
+
+// FieldError is one problem in a configuration block, named by its field:
+// the yaml key, dotted and indexed for nested keys ("modes[1].rate"). A
+// step's Validate returns them (several at once through Problems); the
+// planner turns each into a positioned Error at that key.
 type FieldError struct {
 	Field string
 	Msg   string
 }
 
-func (e *FieldError) Error() string { return e.Field + ": " + e.Msg }
+func (e *FieldError) Error() string {
+	if e.Field == "" {
+		return e.Msg
+	}
+	return e.Field + ": " + e.Msg
+}
 
 // FieldErrorf builds a FieldError.
 func FieldErrorf(field, format string, args ...any) error {
 	return &FieldError{Field: field, Msg: fmt.Sprintf(format, args...)}
+}
+
+// Problems collects every problem of one configuration block, so Validate
+// reports them all at once rather than the first. The zero value is ready.
+type Problems struct {
+	errs *multierror.Error
+}
+
+// Add records a problem at field.
+func (p *Problems) Add(field, format string, args ...any) {
+	p.errs = multierror.Append(p.errs, &FieldError{Field: field, Msg: fmt.Sprintf(format, args...)})
+}
+
+// Nest records the problems of a nested block's Validate under prefix:
+// a FieldError's field becomes prefix.field; any other error is a problem
+// at prefix.
+func (p *Problems) Nest(prefix string, err error) {
+	for _, e := range SplitErrors(err) {
+		var fe *FieldError
+		if errors.As(e, &fe) {
+			p.errs = multierror.Append(p.errs, &FieldError{Field: joinPath(prefix, fe.Field), Msg: fe.Msg})
+			continue
+		}
+		p.errs = multierror.Append(p.errs, &FieldError{Field: prefix, Msg: e.Error()})
+	}
+}
+
+// Err returns nil when nothing was recorded, else a go-multierror whose
+// message is one problem per line.
+func (p *Problems) Err() error {
+	if p.errs == nil {
+		return nil
+	}
+	p.errs.ErrorFormat = lines
+	return p.errs.ErrorOrNil()
+}
+
+func lines(errs []error) string {
+	out := make([]string, len(errs))
+	for i, e := range errs {
+		out[i] = e.Error()
+	}
+	return strings.Join(out, "\n")
 }
 
 func joinPath(base, field string) string {

@@ -21,12 +21,12 @@ const Version = "runexp/v1"
 // Experiment is one spec file, decoded. Studies run in order; each has its own
 // sweep, steps and artifacts.
 type Experiment struct {
-	Version     string     `yaml:"version" doc:"spec format version; must be runexp/v1"`
-	Name        string     `yaml:"name" doc:"experiment name: lower-case letters, digits, - and _; names the run directory"`
-	Description string     `yaml:"description" doc:"free text"`
-	Vars        Vars       `yaml:"vars" doc:"typed variables, overridable with --set NAME=VALUE"`
-	OnError     string     `yaml:"on_error" doc:"what a failed point does to the run: continue (default) or abort"`
-	Studies     []RawStudy `yaml:"studies" doc:"studies run in order"`
+	Version     string      `yaml:"version" doc:"spec format version; must be runexp/v1"`
+	Name        string      `yaml:"name" doc:"experiment name: lower-case letters, digits, - and _; names the run directory"`
+	Description string      `yaml:"description" doc:"free text"`
+	Vars        Vars        `yaml:"vars" doc:"typed variables, overridable with --set NAME=VALUE"`
+	OnError     ErrorPolicy `yaml:"on_error" doc:"what a failed point does to the run: continue (default) or abort"`
+	Studies     []RawStudy  `yaml:"studies" doc:"studies run in order"`
 
 	File   string     `yaml:"-"`
 	Source []byte     `yaml:"-"`
@@ -77,12 +77,12 @@ type Step struct {
 
 // Artifact is one file the study writes into its run directory.
 type Artifact struct {
-	Path     string   `yaml:"path" json:"path,omitempty" doc:"file path relative to the study's folder in the run directory"`
-	Format   string   `yaml:"format" json:"format,omitempty" doc:"csv | json | jsonl | markdown | chart"`
-	From     string   `yaml:"from" json:"from,omitempty" doc:"what to write: points (one row per point, default) or a table that steps append to, e.g. load.summary"`
-	Columns  []string `yaml:"columns" json:"columns,omitempty" doc:"csv: columns in order (default: every key, in order of first appearance)"`
-	Template string   `yaml:"template" json:"template,omitempty" doc:"markdown: text/template file, relative to the spec file"`
-	Chart    *Chart   `yaml:"chart" json:"chart,omitempty" doc:"chart: what to plot"`
+	Path     string         `yaml:"path" json:"path,omitempty" doc:"file path relative to the study's folder in the run directory"`
+	Format   ArtifactFormat `yaml:"format" json:"format,omitempty" doc:"what to write: csv, json, jsonl, markdown (from a template) or chart"`
+	From     string         `yaml:"from" json:"from,omitempty" doc:"what to write: points (one row per point, default) or a table that steps append to, e.g. load.summary"`
+	Columns  []string       `yaml:"columns" json:"columns,omitempty" doc:"csv: columns in order (default: every key, in order of first appearance)"`
+	Template string         `yaml:"template" json:"template,omitempty" doc:"markdown: text/template file, relative to the spec file"`
+	Chart    *Chart         `yaml:"chart" json:"chart,omitempty" doc:"chart: what to plot"`
 
 	Pos  Pos        `yaml:"-" json:"-"`
 	Node *yaml.Node `yaml:"-" json:"-"`
@@ -104,9 +104,6 @@ var (
 	namePattern = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]*$`)
 	idPattern   = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9_-]*$`)
 )
-
-// ArtifactFormats are the artifact formats runexp writes.
-var ArtifactFormats = []string{"csv", "json", "jsonl", "markdown", "chart"}
 
 // Load reads and parses a spec file.
 func Load(path string) (*Experiment, error) {
@@ -218,11 +215,6 @@ func (x *Experiment) check(d *Decoder, doc *yaml.Node) ErrorList {
 		errs.Add(d.Pos(doc), "name", "missing")
 	} else if !namePattern.MatchString(x.Name) {
 		errs.Add(at("name"), "name", "%q must be lower-case letters, digits, - or _", x.Name)
-	}
-	switch x.OnError {
-	case "", "continue", "abort":
-	default:
-		errs.Add(at("on_error"), "on_error", "must be continue or abort, got %q", x.OnError)
 	}
 	if len(x.Studies) == 0 {
 		errs.Add(at("studies"), "studies", "at least one study is required")
@@ -366,12 +358,12 @@ func CheckArtifacts(d *Decoder, field string, artifacts []Artifact) ErrorList {
 		artifactPaths[path.Clean(a.Path)] = true
 		fmtPos := d.Pos(ValueNode(a.Node, "format"))
 		switch a.Format {
-		case "csv", "json", "jsonl":
-		case "markdown":
+		case FormatCSV, FormatJSON, FormatJSONL:
+		case FormatMarkdown:
 			if a.Template == "" {
 				errs.Add(a.Pos, ap+".template", "markdown artifacts need a template file")
 			}
-		case "chart":
+		case FormatChart:
 			if a.Chart == nil {
 				errs.Add(a.Pos, ap+".chart", "chart artifacts need a chart: block")
 			} else if (a.Chart.X == "" || len(a.Chart.Y) == 0) && (a.Chart.Value == "" || a.Chart.Group == "") {
@@ -381,11 +373,15 @@ func CheckArtifacts(d *Decoder, field string, artifacts []Artifact) ErrorList {
 				errs.Add(pathPos, ap+".path", "a chart is written as .svg or .png, got %q", a.Path)
 			}
 		case "":
-			errs.Add(a.Pos, ap+".format", "missing (one of %s)", strings.Join(ArtifactFormats, ", "))
+			if KeyNode(a.Node, "format") == nil { // else the decoder rejected its value
+				errs.Add(a.Pos, ap+".format", "missing (one of %s)", strings.Join(ArtifactFormats, ", "))
+			}
 		default:
-			errs.Add(fmtPos, ap+".format", "unknown format %q%s (one of %s)", a.Format, DidYouMean(a.Format, ArtifactFormats), strings.Join(ArtifactFormats, ", "))
+			// The decoder rejects a value outside the vocabulary; this
+			// covers an Artifact built in Go.
+			errs.Add(fmtPos, ap+".format", "%s", NotInEnum(string(a.Format), ArtifactFormats))
 		}
-		if a.Template != "" && a.Format != "markdown" {
+		if a.Template != "" && a.Format != FormatMarkdown {
 			errs.Add(d.Pos(ValueNode(a.Node, "template")), ap+".template", "only markdown artifacts use a template")
 		}
 	}

@@ -104,15 +104,20 @@ func (s *Sweep) UnmarshalSpec(d *Decoder, n *yaml.Node, path string) ErrorList {
 			continue
 		}
 		length := -1
-		for _, name := range group {
+		for k, name := range group {
+			// Each problem at the axis name it is about.
+			npos, np := gpos, fmt.Sprintf("%s[%d]", gp, k)
+			if g := resolve(gpos); g != nil && g.Kind == yaml.SequenceNode && k < len(g.Content) {
+				npos = g.Content[k]
+			}
 			i, ok := index[name]
 			switch {
 			case !ok:
-				errs = append(errs, d.Errorf(gpos, gp, "unknown axis %q%s", name, DidYouMean(name, keys(index)))...)
+				errs = append(errs, d.Errorf(npos, np, "unknown axis %q%s", name, DidYouMean(name, keys(index)))...)
 			case inZip[name]:
-				errs = append(errs, d.Errorf(gpos, gp, "axis %q is in more than one zip group", name)...)
+				errs = append(errs, d.Errorf(npos, np, "axis %q is in more than one zip group", name)...)
 			case length >= 0 && len(s.Axes[i].Values) != length:
-				errs = append(errs, d.Errorf(gpos, gp, "zipped axes must have equal lengths (%s has %d values, expected %d)", name, len(s.Axes[i].Values), length)...)
+				errs = append(errs, d.Errorf(npos, np, "zipped axes must have equal lengths (%s has %d values, expected %d)", name, len(s.Axes[i].Values), length)...)
 			default:
 				length = len(s.Axes[i].Values)
 			}

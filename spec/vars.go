@@ -103,12 +103,13 @@ func checkVarValue(d *Decoder, n *yaml.Node, path string) ErrorList {
 	case yaml.ScalarNode:
 		return nil
 	case yaml.SequenceNode:
+		var errs ErrorList // every bad item, each at its own position
 		for i, item := range n.Content {
 			if resolve(item).Kind != yaml.ScalarNode {
-				return d.Errorf(item, fmt.Sprintf("%s[%d]", path, i), "list vars hold scalars only")
+				errs = append(errs, d.Errorf(item, fmt.Sprintf("%s[%d]", path, i), "list vars hold scalars only")...)
 			}
 		}
-		return nil
+		return errs
 	}
 	return d.Errorf(n, path, "expected a scalar or a list of scalars, got %s", kindName(n))
 }

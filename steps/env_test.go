@@ -348,7 +348,7 @@ func TestUtil(t *testing.T) {
 	if got := envList(map[string]string{"B": "2", "A": "1"}); !slices.Equal(got, []string{"A=1", "B=2"}) {
 		t.Errorf("envList %v", got)
 	}
-	names := signalNames()
+	names := Signal("").Values()
 	if !slices.IsSorted(names) || !slices.Contains(names, "SIGTERM") || !slices.Contains(names, "SIGKILL") {
 		t.Errorf("signalNames %v", names)
 	}

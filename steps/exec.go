@@ -36,15 +36,16 @@ func (x *Exec) SetID(id string) {
 	}
 }
 
-// Validate checks the configuration.
+// Validate reports every problem of the configuration, each at its key.
 func (x *Exec) Validate() error {
+	var p spec.Problems
 	if len(x.Command) == 0 || x.Command[0] == "" {
-		return spec.FieldErrorf("command", "missing")
+		p.Add("command", "missing")
 	}
 	if !spec.Confined(x.Log) {
-		return spec.FieldErrorf("log", "%q must be a file name inside the point folder", x.Log)
+		p.Add("log", "%q must be a file name inside the point folder", x.Log)
 	}
-	return nil
+	return p.Err()
 }
 
 // Run runs the command in its own process group; on timeout or interrupt the
@@ -116,12 +117,13 @@ type Sleep struct {
 
 func newSleep() Step { return &Sleep{} }
 
-// Validate checks the configuration.
+// Validate reports every problem of the configuration, each at its key.
 func (s *Sleep) Validate() error {
+	var p spec.Problems
 	if s.Duration <= 0 {
-		return spec.FieldErrorf("duration", "must be positive, e.g. 5s")
+		p.Add("duration", "must be positive, e.g. 5s")
 	}
-	return nil
+	return p.Err()
 }
 
 // Run waits for the duration or until ctx ends.

@@ -7,26 +7,39 @@ import (
 	"sync"
 
 	"github.com/runexp/runexp/internal/gpu"
+	"github.com/runexp/runexp/spec"
 )
 
 // GPUSpec selects a GPU (or host) backend; it is embedded in the steps that
 // read devices.
 type GPUSpec struct {
-	GPU      string `yaml:"gpu" json:"gpu" doc:"backend: nvml, nvidia-smi, host, sim, auto (nvml then nvidia-smi)"`
-	Device   string `yaml:"device" json:"device,omitempty" doc:"GPU index or UUID (NVML order); empty means every device"`
-	Fallback string `yaml:"fallback" json:"fallback,omitempty" doc:"backend to use when gpu is unavailable on this machine, e.g. host"`
-	SimGPU   string `yaml:"sim_gpu" json:"sim_gpu,omitempty" doc:"sim backend: GPU preset (default H100-80GB)"`
+	GPU      GPUBackend `yaml:"gpu" json:"gpu" doc:"device backend; auto tries nvml then nvidia-smi"`
+	Device   string     `yaml:"device" json:"device,omitempty" doc:"GPU index or UUID (NVML order); empty means every device"`
+	Fallback GPUBackend `yaml:"fallback" json:"fallback,omitempty" doc:"backend to use when gpu is unavailable on this machine, e.g. host"`
+	SimGPU   string     `yaml:"sim_gpu" json:"sim_gpu,omitempty" doc:"sim backend: GPU preset (default H100-80GB)"`
 }
 
-func (g GPUSpec) validate() error {
+// validate adds the problems of g to p; allowNone is true for the steps that
+// may read no device at all (measure).
+func (g GPUSpec) validate(p *spec.Problems, allowNone bool) {
 	names := gpu.Names() // includes "auto"
-	if _, ok := gpu.Canonical(g.GPU); !ok {
-		return fieldErr("gpu", "unknown backend %q%s (one of %v)", g.GPU, didYouMean(g.GPU, names), names)
+	if allowNone && g.GPU == GPUNone {
+		return
 	}
-	return nil
+	if _, ok := gpu.Canonical(string(g.GPU)); !ok {
+		if allowNone {
+			names = append(names, string(GPUNone))
+		}
+		p.Add("gpu", "%s", spec.NotInEnum(string(g.GPU), names))
+	}
+	if _, ok := gpu.Canonical(string(g.Fallback)); g.Fallback != "" && !ok {
+		p.Add("fallback", "%s", spec.NotInEnum(string(g.Fallback), gpu.Names()))
+	}
 }
 
-func (g GPUSpec) key() string { return g.GPU + "|" + g.Device + "|" + g.Fallback + "|" + g.SimGPU }
+func (g GPUSpec) key() string {
+	return string(g.GPU) + "|" + g.Device + "|" + string(g.Fallback) + "|" + g.SimGPU
+}
 
 // GPUCache opens each backend once per run, through the gpu.Opener the
 // runner was given, and closes them at the end.
@@ -51,7 +64,7 @@ func (c *GPUCache) Open(ctx context.Context, g GPUSpec) (gpu.Backend, error) {
 	if c.opener == nil {
 		return nil, fmt.Errorf("gpu backend %s: no GPU backend opener configured", g.GPU)
 	}
-	b, err := c.opener.Open(ctx, gpu.Request{Backend: g.GPU, Device: g.Device, Fallback: g.Fallback, SimGPU: g.SimGPU})
+	b, err := c.opener.Open(ctx, gpu.Request{Backend: string(g.GPU), Device: g.Device, Fallback: string(g.Fallback), SimGPU: g.SimGPU})
 	if err != nil {
 		return nil, fmt.Errorf("gpu backend %s: %w", g.GPU, err)
 	}

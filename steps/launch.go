@@ -20,7 +20,7 @@ type Launch struct {
 	Dir        string            `yaml:"dir" json:"dir,omitempty" doc:"working directory (default: the point folder)"`
 	Host       string            `yaml:"host" json:"host" doc:"host the server listens on, for URLs and the port check"`
 	Port       int               `yaml:"port" json:"port,omitempty" doc:"port the server will listen on; checked free before starting"`
-	StopSignal string            `yaml:"stop_signal" json:"stop_signal" doc:"signal sent to the process group at teardown"`
+	StopSignal Signal            `yaml:"stop_signal" json:"stop_signal" doc:"signal sent to the process group at teardown"`
 	StopGrace  spec.Duration     `yaml:"stop_grace" json:"stop_grace" doc:"time between stop_signal and SIGKILL to the group"`
 	Log        string            `yaml:"log" json:"log" doc:"log file name in the point folder (stdout and stderr)"`
 }
@@ -29,7 +29,7 @@ func newLaunch() Step {
 	// CUDA numbers GPUs fastest-first unless told otherwise; NVML and
 	// nvidia-smi use PCI order. Making CUDA use PCI order too means a GPU
 	// index in a spec names the same card for the server and the measurement.
-	return &Launch{Host: "127.0.0.1", StopSignal: "SIGTERM", StopGrace: spec.Duration(30 * time.Second),
+	return &Launch{Host: "127.0.0.1", StopSignal: SIGTERM, StopGrace: spec.Duration(30 * time.Second),
 		Env: map[string]string{"CUDA_DEVICE_ORDER": "PCI_BUS_ID"}}
 }
 
@@ -41,21 +41,25 @@ func (l *Launch) SetID(id string) {
 	}
 }
 
-// Validate checks the configuration.
+// Endpoint is the host and port the server will listen on.
+func (l *Launch) Endpoint() (host string, port int) { return l.Host, l.Port }
+
+// Validate reports every problem of the configuration, each at its key.
 func (l *Launch) Validate() error {
+	var p spec.Problems
 	if len(l.Command) == 0 || l.Command[0] == "" {
-		return spec.FieldErrorf("command", "missing: give the server's argv, e.g. [vllm, serve, MODEL]")
+		p.Add("command", "missing: give the server's argv, e.g. [vllm, serve, MODEL]")
 	}
 	if l.Port < 0 || l.Port > 65535 {
-		return spec.FieldErrorf("port", "must be 0..65535")
+		p.Add("port", "must be 0..65535, got %d", l.Port)
 	}
 	if _, ok := signals[l.StopSignal]; !ok {
-		return spec.FieldErrorf("stop_signal", "unknown signal %q%s", l.StopSignal, spec.DidYouMean(l.StopSignal, signalNames()))
+		p.Add("stop_signal", "%s", spec.NotInEnum(string(l.StopSignal), l.StopSignal.Values()))
 	}
 	if !spec.Confined(l.Log) {
-		return spec.FieldErrorf("log", "%q must be a file name inside the point folder", l.Log)
+		p.Add("log", "%q must be a file name inside the point folder", l.Log)
 	}
-	return nil
+	return p.Err()
 }
 
 // Run checks the port, starts the process in its own group and registers its

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"maps"
 	"os"
@@ -22,7 +23,7 @@ type Load struct {
 	ID              string            `yaml:"-" json:"-"`
 	Server          string            `yaml:"server" json:"server,omitempty" doc:"id of the launch step (default: the last launched server)"`
 	URL             string            `yaml:"url" json:"url,omitempty" doc:"base URL instead of a launched server's, e.g. http://127.0.0.1:8000"`
-	API             string            `yaml:"api" json:"api" doc:"completions (/v1/completions) or chat (/v1/chat/completions)"`
+	API             load.API          `yaml:"api" json:"api" doc:"completions (/v1/completions) or chat (/v1/chat/completions)"`
 	Model           string            `yaml:"model" json:"model" doc:"model name sent in every request"`
 	APIKeyEnv       string            `yaml:"api_key_env" json:"api_key_env,omitempty" doc:"name of the environment variable holding the API key (the key itself is never written anywhere)"`
 	Stream          bool              `yaml:"stream" json:"stream" doc:"stream with SSE (needed for TTFT and inter-token latency)"`
@@ -43,7 +44,7 @@ type Load struct {
 }
 
 // SetTarget records the endpoint for the plan.
-func (l *Load) SetTarget(launches map[string]*Launch, last string) {
+func (l *Load) SetTarget(launches map[string]Launcher, last string) {
 	path := "/v1/completions"
 	if l.API == load.APIChat {
 		path = "/v1/chat/completions"
@@ -55,18 +56,9 @@ func (l *Load) SetTarget(launches map[string]*Launch, last string) {
 	l.Target = targetURL(launches, last, l.Server, path)
 }
 
-// LoadMode is one measured phase of a load step.
-type LoadMode struct {
-	Name        string        `yaml:"name" json:"name,omitempty" doc:"label in results (default: the kind); names recorded values <name>_s, <name>_output_throughput, ..."`
-	Kind        string        `yaml:"kind" json:"kind" doc:"sequential | concurrent | rate"`
-	Requests    int           `yaml:"requests" json:"requests" doc:"number of requests"`
-	Concurrency int           `yaml:"concurrency" json:"concurrency,omitempty" doc:"concurrent: requests in flight (closed loop)"`
-	Rate        float64       `yaml:"rate" json:"rate,omitempty" doc:"rate: requests per second (open loop)"`
-	Arrival     string        `yaml:"arrival" json:"arrival,omitempty" doc:"rate: constant or poisson"`
-	Seed        int64         `yaml:"seed" json:"seed,omitempty" doc:"rate: seed of the poisson schedule"`
-	Duration    spec.Duration `yaml:"duration" json:"duration,omitempty" doc:"rate: schedule length when requests is 0"`
-	MaxInFlight int           `yaml:"max_in_flight" json:"max_in_flight,omitempty" doc:"rate: cap on requests in flight; beyond it requests are dropped, not delayed"`
-}
+// LoadMode is one measured phase of a load step: the load engine's own
+// Mode, decoded straight from the spec.
+type LoadMode = load.Mode
 
 func newLoad() Step {
 	return &Load{API: load.APICompletions, Stream: true, MaxTokens: load.DefaultMaxTokens,
@@ -80,27 +72,24 @@ func (l *Load) config(baseURL string) load.Config {
 	c := load.Config{BaseURL: baseURL, API: l.API, Model: l.Model, Stream: l.Stream, MaxTokens: l.MaxTokens,
 		Extra: l.Extra, Warmup: l.Warmup, RequestTimeout: l.RequestTimeout.D(), ErrorThreshold: l.ErrorThreshold,
 		Prompts: load.Prompts{Fixed: l.Prompt, List: l.Prompts, File: l.PromptFile, SyntheticTokens: l.SyntheticTokens, Seed: l.Seed}}
-	for _, m := range l.Modes {
-		c.Modes = append(c.Modes, load.Mode{Name: m.Name, Kind: m.Kind, Requests: m.Requests, Concurrency: m.Concurrency,
-			Rate: m.Rate, Arrival: m.Arrival, Seed: m.Seed, Duration: m.Duration.D(), MaxInFlight: m.MaxInFlight})
-	}
+	c.Modes = slices.Clone(l.Modes)
 	return c
 }
 
-// Validate checks the configuration with the load engine's own rules.
+// Validate reports every problem of the configuration, each at its key:
+// the step's own rules and the load engine's (whose fields are the step's
+// keys).
 func (l *Load) Validate() error {
-	if l.Model == "" {
-		return spec.FieldErrorf("model", "missing")
+	var p spec.Problems
+	for _, e := range spec.SplitErrors(l.config("http://placeholder").Validate()) {
+		var fe *spec.FieldError
+		if errors.As(e, &fe) && (fe.Field == "modes" || fe.Field == "base_url") {
+			continue // reported below in the step's words / the placeholder URL
+		}
+		p.Nest("", e)
 	}
 	if len(l.Modes) == 0 {
-		return spec.FieldErrorf("modes", "give at least one mode, e.g. [{kind: sequential, requests: 32}]")
-	}
-	for i, m := range l.Modes {
-		switch m.Kind {
-		case load.KindSequential, load.KindConcurrent, load.KindRate:
-		default:
-			return spec.FieldErrorf(fmt.Sprintf("modes[%d].kind", i), "must be sequential, concurrent or rate, got %q", m.Kind)
-		}
+		p.Add("modes", "give at least one mode, e.g. [{kind: sequential, requests: 32}]")
 	}
 	recorded := (load.Summary{}).Values()
 	for _, k := range []string{"mode", "index", "ttft_ms", "e2el_ms", "completion_tokens", "finish_reason", "error_class",
@@ -109,16 +98,13 @@ func (l *Load) Validate() error {
 	}
 	for _, k := range sortedKeys(l.Metadata) {
 		if _, clash := recorded[k]; clash || k == "" {
-			return spec.FieldErrorf("metadata."+k, "%q is a name the load step records itself", k)
+			p.Add("metadata."+k, "%q is a name the load step records itself", k)
 		}
 	}
 	if !spec.Confined(l.Requests) {
-		return spec.FieldErrorf("requests_file", "%q must be a file name inside the point folder", l.Requests)
+		p.Add("requests_file", "%q must be a file name inside the point folder", l.Requests)
 	}
-	if err := l.config("http://placeholder").Validate(); err != nil {
-		return spec.FieldErrorf("modes", "%s", strings.ReplaceAll(err.Error(), "\n", "; "))
-	}
-	return nil
+	return p.Err()
 }
 
 // Run sends the load and records results.
@@ -233,7 +219,7 @@ func runLoadModes(ctx context.Context, cfg load.Config, onResult func(load.Reque
 		one.Modes = []load.Mode{m}
 		name := m.Name
 		if name == "" {
-			name = m.Kind
+			name = string(m.Kind)
 		}
 		if mark != nil {
 			// The window opens after the warm-up, so the mode's GPU

@@ -60,39 +60,35 @@ func newMeasure() Step {
 	return &Measure{GPUSpec: GPUSpec{GPU: "auto"}}
 }
 
-// Validate checks the configuration.
+// Validate reports every problem of the configuration, each at its key.
 func (m *Measure) Validate() error {
-	if m.GPU != "none" {
-		if err := m.GPUSpec.validate(); err != nil {
-			return err
-		}
-	}
+	var p spec.Problems
+	m.GPUSpec.validate(&p, true)
 	if m.Log != "" {
 		if _, ok := enginelog.Preset(m.Log); !ok {
-			return fieldErr("log", "unknown preset %q (one of %v)", m.Log, enginelog.PresetNames())
+			p.Add("log", "%s", spec.NotInEnum(m.Log, enginelog.PresetNames()))
 		}
 	}
 	for i, r := range m.LogRules {
 		if _, err := enginelog.Compile([]enginelog.Rule{{Pattern: r.Pattern, Units: r.Units}}); err != nil {
-			return fieldErr(fmt.Sprintf("log_rules[%d].pattern", i), "%v", err)
+			p.Add(fmt.Sprintf("log_rules[%d].pattern", i), "%v", err)
 		}
 	}
 	if m.Metrics != "" && !strings.HasPrefix(m.Metrics, "/") {
-		return fieldErr("metrics", "must be a path starting with /")
+		p.Add("metrics", "must be a path starting with /")
 	}
-	if p := m.Predict; p != nil {
-		if p.Model == "" {
-			return fieldErr("predict.model", "missing")
-		}
-		if _, ok := modelcfg.Preset(p.Model); !ok && !strings.HasSuffix(p.Model, ".json") {
-			return fieldErr("predict.model", "%q is neither a preset (%s) nor a config.json path", p.Model, strings.Join(modelcfg.PresetNames(), ", "))
+	if pr := m.Predict; pr != nil {
+		if pr.Model == "" {
+			p.Add("predict.model", "missing")
+		} else if _, ok := modelcfg.Preset(pr.Model); !ok && !strings.HasSuffix(pr.Model, ".json") {
+			p.Add("predict.model", "%q is neither a preset (%s) nor a config.json path", pr.Model, strings.Join(modelcfg.PresetNames(), ", "))
 		}
 	}
-	return nil
+	return p.Err()
 }
 
 // SetTarget records the server URL for the plan when the step reads it.
-func (m *Measure) SetTarget(launches map[string]*Launch, last string) {
+func (m *Measure) SetTarget(launches map[string]Launcher, last string) {
 	if m.Metrics != "" || len(m.JSON) > 0 {
 		m.Target = targetURL(launches, last, m.Server, "")
 	}
@@ -128,7 +124,7 @@ func (m *Measure) Run(ctx context.Context, env *Env) error {
 	rec := prefixed{env, m.Prefix}
 	var problems []string
 	var total uint64
-	if m.GPU != "none" {
+	if m.GPU != GPUNone {
 		b, err := env.GPUs.Open(ctx, m.GPUSpec)
 		if err != nil {
 			return err

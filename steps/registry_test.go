@@ -313,14 +313,14 @@ func TestValidateLoad(t *testing.T) {
 		{"empty kind", mk(func(l *Load) { l.Modes = []LoadMode{{Requests: 1}} }), "modes[0].kind", ""},
 		{"requests_file escapes", mk(func(l *Load) { l.Requests = "../r.jsonl" }), "requests_file", ""},
 		{"requests_file empty", mk(func(l *Load) { l.Requests = "" }), "requests_file", ""},
-		{"concurrent without concurrency", mk(func(l *Load) { l.Modes = []LoadMode{{Kind: "concurrent", Requests: 4}} }), "modes", "concurrency 0 must be >= 1"},
-		{"rate without rate", mk(func(l *Load) { l.Modes = []LoadMode{{Kind: "rate", Requests: 4}} }), "modes", "rate 0 must be > 0"},
+		{"concurrent without concurrency", mk(func(l *Load) { l.Modes = []LoadMode{{Kind: "concurrent", Requests: 4}} }), "modes[0].concurrency", "0 must be >= 1"},
+		{"rate without rate", mk(func(l *Load) { l.Modes = []LoadMode{{Kind: "rate", Requests: 4}} }), "modes[0].rate", "0 must be > 0"},
 		{"duplicate mode names", mk(func(l *Load) {
 			l.Modes = []LoadMode{{Kind: "sequential", Requests: 1}, {Kind: "sequential", Requests: 2}}
-		}), "modes", "duplicate mode name"},
-		{"no requests", mk(func(l *Load) { l.Modes = []LoadMode{{Kind: "sequential"}} }), "modes", "requests or duration"},
-		{"bad api", mk(func(l *Load) { l.API = "embeddings" }), "modes", `api: "embeddings"`},
-		{"reserved extra", mk(func(l *Load) { l.Extra = map[string]any{"model": "x"} }), "modes", `"model" is set by the engine`},
+		}), "modes[1].name", "duplicate mode name"},
+		{"no requests", mk(func(l *Load) { l.Modes = []LoadMode{{Kind: "sequential"}} }), "modes[0]", "requests or duration"},
+		{"bad api", mk(func(l *Load) { l.API = "embeddings" }), "api", `api: "embeddings" is not one of completions, chat`},
+		{"reserved extra", mk(func(l *Load) { l.Extra = map[string]any{"model": "x"} }), "extra.model", `"model" is set by the engine`},
 	})
 }
 
@@ -337,7 +337,7 @@ func TestValidateMeasure(t *testing.T) {
 		{"host", mk(func(m *Measure) { m.GPU = "host" }), "", ""},
 		{"bad gpu", mk(func(m *Measure) { m.GPU = "nvlm" }), "gpu", `did you mean "nvml"`},
 		{"preset", mk(func(m *Measure) { m.Log = "vllm" }), "", ""},
-		{"bad preset", mk(func(m *Measure) { m.Log = "sglang" }), "log", `unknown preset "sglang"`},
+		{"bad preset", mk(func(m *Measure) { m.Log = "sglang" }), "log", `"sglang" is not one of`},
 		{"rule ok", mk(func(m *Measure) { m.LogRules = []LogRule{{Pattern: `took (?P<secs>[\d.]+) s`}} }), "", ""},
 		{"rule bad regexp", mk(func(m *Measure) {
 			m.LogRules = []LogRule{{Pattern: `(?P<a>\d+)`}, {Pattern: `(?P<b>[`}}
@@ -396,7 +396,9 @@ func TestValidateReleaseCheckIntervalField(t *testing.T) {
 
 // The list of backends in an unknown-gpu error names each backend once.
 func TestGPUSpecErrorListsBackendsOnce(t *testing.T) {
-	err := GPUSpec{GPU: "bogus"}.validate()
+	var p spec.Problems
+	GPUSpec{GPU: "bogus"}.validate(&p, false)
+	err := p.Err()
 	if err == nil {
 		t.Fatal("bogus backend accepted")
 	}

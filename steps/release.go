@@ -24,29 +24,28 @@ type ReleaseCheck struct {
 	ToleranceMB float64       `yaml:"tolerance_mb" json:"tolerance_mb" doc:"memory above the baseline still counted as released"`
 	Within      spec.Duration `yaml:"within" json:"within" doc:"how long to wait for the memory to return"`
 	Interval    spec.Duration `yaml:"interval" json:"interval" doc:"time between readings"`
-	OnDirty     string        `yaml:"on_dirty" json:"on_dirty" doc:"abort (start no further point on this GPU) or continue"`
+	OnDirty     DirtyPolicy   `yaml:"on_dirty" json:"on_dirty" doc:"abort (start no further point on this GPU) or continue"`
 }
 
 func newReleaseCheck() Step {
 	return &ReleaseCheck{GPUSpec: GPUSpec{GPU: "auto"}, ToleranceMB: 256, Within: spec.Duration(60 * time.Second),
-		Interval: spec.Duration(100 * time.Millisecond), OnDirty: "abort"}
+		Interval: spec.Duration(100 * time.Millisecond), OnDirty: DirtyAbort}
 }
 
-// Validate checks the configuration.
+// Validate reports every problem of the configuration, each at its key.
 func (r *ReleaseCheck) Validate() error {
-	if err := r.GPUSpec.validate(); err != nil {
-		return err
-	}
-	if r.OnDirty != "abort" && r.OnDirty != "continue" {
-		return fieldErr("on_dirty", "must be abort or continue, got %q", r.OnDirty)
+	var p spec.Problems
+	r.GPUSpec.validate(&p, false)
+	if !spec.InEnum(r.OnDirty, string(r.OnDirty)) {
+		p.Add("on_dirty", "%s", spec.NotInEnum(string(r.OnDirty), r.OnDirty.Values()))
 	}
 	if r.Within <= 0 {
-		return fieldErr("within", "must be positive")
+		p.Add("within", "must be positive")
 	}
 	if r.Interval <= 0 {
-		return fieldErr("interval", "must be positive")
+		p.Add("interval", "must be positive")
 	}
-	return nil
+	return p.Err()
 }
 
 // Run polls device memory until it is back within tolerance of the baseline.
@@ -122,7 +121,7 @@ func (r *ReleaseCheck) Run(ctx context.Context, env *Env) error {
 		}
 		msg += "; processes still on the GPU: " + strings.Join(list, ", ")
 	}
-	if r.OnDirty == "abort" {
+	if r.OnDirty == DirtyAbort {
 		return fmt.Errorf("%w: %s", ErrDirtyGPU, msg)
 	}
 	return fmt.Errorf("GPU memory not released: %s", msg)

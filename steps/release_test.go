@@ -31,7 +31,7 @@ func baselineOn(t *testing.T, env *Env, f *fakeGPU, gs GPUSpec, used uint64) {
 	}
 }
 
-func releaseCheck(gs GPUSpec, within time.Duration, onDirty string) *ReleaseCheck {
+func releaseCheck(gs GPUSpec, within time.Duration, onDirty DirtyPolicy) *ReleaseCheck {
 	r := newReleaseCheck().(*ReleaseCheck)
 	r.GPUSpec = gs
 	r.Within = spec.Duration(within)
@@ -72,8 +72,8 @@ func TestReleaseCheckMemoryReturns(t *testing.T) {
 }
 
 func TestReleaseCheckDirty(t *testing.T) {
-	for _, onDirty := range []string{"abort", "continue"} {
-		t.Run(onDirty, func(t *testing.T) {
+	for _, onDirty := range []DirtyPolicy{DirtyAbort, DirtyContinue} {
+		t.Run(string(onDirty), func(t *testing.T) {
 			f, gs := newFakeGPU(t)
 			f.procs = []gpu.ProcessMemory{{PID: os.Getpid(), UUID: f.uuid, Used: 20 * gib}}
 			env := newTestEnv(t)

@@ -22,7 +22,7 @@ import (
 // documented aliases can never be used in a spec. Correct: the aliases
 // validate (and select the nvidia-smi backend).
 func TestReview4GPUAliasesValidate(t *testing.T) {
-	for _, name := range []string{"smi", "nvidia_smi"} {
+	for _, name := range []GPUBackend{"smi", "nvidia_smi"} {
 		gs := GPUSpec{GPU: name}
 		m := newMeasure().(*Measure)
 		m.GPUSpec = gs
@@ -58,7 +58,7 @@ func review4SMI(t *testing.T, pid *int) GPUSpec {
 	open.Register(name, func(ctx context.Context, _ open.Options) (gpu.Backend, error) {
 		return smi.New(ctx, smi.Options{Run: run})
 	})
-	return GPUSpec{GPU: name}
+	return GPUSpec{GPU: GPUBackend(name)}
 }
 
 // TestReview4ProcMemUnavailableNotZero: when the backend cannot read a

@@ -99,17 +99,43 @@ func Builtin() *Registry {
 // show the URL each step will use. It is for display; at run time the step
 // asks Env for the server actually launched.
 type Targeter interface {
-	SetTarget(launches map[string]*Launch, last string)
+	SetTarget(launches map[string]Launcher, last string)
 }
 
 // targetURL is the URL of the named (or last) launch, plus path.
-func targetURL(launches map[string]*Launch, last, server, path string) string {
+func targetURL(launches map[string]Launcher, last, server, path string) string {
 	id := server
 	if id == "" {
 		id = last
 	}
-	if l, ok := launches[id]; ok && l.Port > 0 {
-		return "http://" + net.JoinHostPort(l.Host, strconv.Itoa(l.Port)) + path
+	if l, ok := launches[id]; ok {
+		if host, port := l.Endpoint(); port > 0 {
+			return "http://" + net.JoinHostPort(host, strconv.Itoa(port)) + path
+		}
 	}
 	return ""
 }
+
+// IDSetter is implemented by steps that need their step id (for log and
+// value names); the planner calls SetID before decoding `with:`.
+type IDSetter interface {
+	SetID(id string)
+}
+
+// Launcher is implemented by steps that start a server later steps of the
+// point talk to; the planner hands launchers to each Targeter.
+type Launcher interface {
+	Step
+	// Endpoint is where the server will listen; port 0 means undeclared.
+	Endpoint() (host string, port int)
+}
+
+var (
+	_ Launcher = (*Launch)(nil)
+	_ IDSetter = (*Launch)(nil)
+	_ IDSetter = (*Exec)(nil)
+	_ IDSetter = (*Load)(nil)
+	_ Targeter = (*WaitReady)(nil)
+	_ Targeter = (*Load)(nil)
+	_ Targeter = (*Measure)(nil)
+)

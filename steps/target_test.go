@@ -9,7 +9,7 @@ func TestSetTarget(t *testing.T) {
 	b.Host = "10.0.0.2"
 	b.Port = 9000
 	noPort := newLaunch().(*Launch)
-	launches := map[string]*Launch{"a": a, "b": b, "np": noPort}
+	launches := map[string]Launcher{"a": a, "b": b, "np": noPort}
 
 	w := newWaitReady().(*WaitReady)
 	w.SetTarget(launches, "b")
@@ -78,7 +78,7 @@ func TestSetTargetIPv6(t *testing.T) {
 	v6.Host = "::1"
 	v6.Port = 8000
 	w := newWaitReady().(*WaitReady)
-	w.SetTarget(map[string]*Launch{"s": v6}, "s")
+	w.SetTarget(map[string]Launcher{"s": v6}, "s")
 	if w.Target != "http://[::1]:8000/health" {
 		t.Errorf("BUG: target %q, want http://[::1]:8000/health", w.Target)
 	}

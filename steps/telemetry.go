@@ -27,18 +27,17 @@ func newTelemetry() Step {
 	return &Telemetry{GPUSpec: GPUSpec{GPU: "auto"}, Interval: spec.Duration(telemetry.DefaultInterval), File: "telemetry.json"}
 }
 
-// Validate checks the configuration.
+// Validate reports every problem of the configuration, each at its key.
 func (t *Telemetry) Validate() error {
-	if err := t.GPUSpec.validate(); err != nil {
-		return err
-	}
+	var p spec.Problems
+	t.GPUSpec.validate(&p, false)
 	if t.Interval <= 0 {
-		return fieldErr("interval", "must be positive")
+		p.Add("interval", "must be positive")
 	}
 	if !spec.Confined(t.File) {
-		return fieldErr("file", "%q must be a file name inside the point folder", t.File)
+		p.Add("file", "%q must be a file name inside the point folder", t.File)
 	}
-	return nil
+	return p.Err()
 }
 
 type modeWindow struct {

@@ -7,7 +7,6 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
-	"syscall"
 )
 
 // jsonMarshal is json.Marshal that writes NaN and ±Inf as null instead of failing.
@@ -23,20 +22,6 @@ func jsonMarshal(x any) ([]byte, error) {
 		}
 	}
 	return json.Marshal(x)
-}
-
-var signals = map[string]syscall.Signal{
-	"SIGTERM": syscall.SIGTERM, "SIGINT": syscall.SIGINT, "SIGKILL": syscall.SIGKILL,
-	"SIGHUP": syscall.SIGHUP, "SIGQUIT": syscall.SIGQUIT, "SIGUSR1": syscall.SIGUSR1, "SIGUSR2": syscall.SIGUSR2,
-}
-
-func signalNames() []string {
-	var out []string
-	for k := range signals {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out
 }
 
 // envList renders a map as sorted KEY=VALUE pairs.

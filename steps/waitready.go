@@ -30,7 +30,7 @@ type WaitReady struct {
 }
 
 // SetTarget records the probe URL for the plan.
-func (w *WaitReady) SetTarget(launches map[string]*Launch, last string) {
+func (w *WaitReady) SetTarget(launches map[string]Launcher, last string) {
 	w.Target = w.URL
 	if w.Target == "" {
 		w.Target = targetURL(launches, last, w.Server, w.Path)
@@ -50,29 +50,37 @@ func newWaitReady() Step {
 		Interval: spec.Duration(500 * time.Millisecond), AttemptTimeout: spec.Duration(2 * time.Second)}
 }
 
-// Validate checks the configuration.
+// Validate reports every problem of the configuration, each at its key.
 func (w *WaitReady) Validate() error {
+	var p spec.Problems
 	if w.Interval <= 0 {
-		return spec.FieldErrorf("interval", "must be positive")
+		p.Add("interval", "must be positive")
 	}
 	if w.AttemptTimeout <= 0 {
-		return spec.FieldErrorf("attempt_timeout", "must be positive")
+		p.Add("attempt_timeout", "must be positive")
 	}
 	if w.ExpectStatus < 100 || w.ExpectStatus > 599 {
-		return spec.FieldErrorf("expect_status", "must be an HTTP status")
+		p.Add("expect_status", "must be an HTTP status")
 	}
 	if !strings.HasPrefix(w.Path, "/") {
-		return spec.FieldErrorf("path", "must start with /")
+		p.Add("path", "must start with /")
 	}
 	for i, c := range w.JSONChecks {
-		if c.Field == "" {
-			return spec.FieldErrorf(fmt.Sprintf("json_checks[%d].field", i), "missing")
-		}
-		if !strings.HasPrefix(c.Path, "/") {
-			return spec.FieldErrorf(fmt.Sprintf("json_checks[%d].path", i), "must start with /")
-		}
+		p.Nest(fmt.Sprintf("json_checks[%d]", i), c.validate())
 	}
-	return nil
+	return p.Err()
+}
+
+// validate reports the problems of one JSON check.
+func (c JSONCheck) validate() error {
+	var p spec.Problems
+	if c.Field == "" {
+		p.Add("field", "missing")
+	}
+	if !strings.HasPrefix(c.Path, "/") {
+		p.Add("path", "must start with /")
+	}
+	return p.Err()
 }
 
 // ErrExited reports that the server exited before it became ready.

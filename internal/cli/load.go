@@ -51,12 +51,12 @@ func cmdLoad(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	var (
 		url         = fs.String("url", "", "server base URL without /v1, e.g. http://127.0.0.1:8000 (required)")
 		model       = fs.String("model", "", "model name sent in requests (required)")
-		api         = fs.String("api", load.APICompletions, "API: completions | chat")
-		modes       = fs.String("mode", load.KindConcurrent, "comma-separated modes run in order: sequential, concurrent, rate")
+		api         = fs.String("api", string(load.APICompletions), "API: completions | chat")
+		modes       = fs.String("mode", string(load.KindConcurrent), "comma-separated modes run in order: sequential, concurrent, rate")
 		requests    = fs.Int("requests", 32, "requests per mode (0 with --duration: until the duration ends)")
 		concurrency = fs.Int("concurrency", 0, "concurrent mode: requests in flight (default: --requests)")
 		rate        = fs.Float64("rate", 0, "rate mode: requests per second")
-		arrival     = fs.String("arrival", load.ArrivalConstant, "rate mode: constant | poisson")
+		arrival     = fs.String("arrival", string(load.ArrivalConstant), "rate mode: constant | poisson")
 		seed        = fs.Int64("seed", 0, "seed of the poisson schedule and synthetic prompts")
 		duration    = fs.Duration("duration", 0, "mode length: rate schedule length, or stop issuing after it")
 		maxInFlight = fs.Int("max-in-flight", 0, "rate mode: cap on requests in flight; more are dropped (default 1024)")
@@ -85,7 +85,7 @@ func cmdLoad(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
 
 	cfg := load.Config{
-		BaseURL: *url, API: *api, Model: *model, Stream: *stream, MaxTokens: *maxTokens,
+		BaseURL: *url, API: load.API(*api), Model: *model, Stream: *stream, MaxTokens: *maxTokens,
 		Prompts:        load.Prompts{Fixed: *prompt, File: *promptFile, SyntheticTokens: *promptToks, Seed: *seed},
 		Warmup:         *warmup,
 		RequestTimeout: *timeout,
@@ -111,7 +111,7 @@ func cmdLoad(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		n = 0
 	}
 	for _, k := range strings.Split(*modes, ",") {
-		m := load.Mode{Kind: strings.TrimSpace(k), Requests: n, Duration: *duration}
+		m := load.Mode{Kind: load.ModeKind(strings.TrimSpace(k)), Requests: n, Duration: *duration}
 		switch m.Kind {
 		case load.KindConcurrent:
 			m.Concurrency = *concurrency
@@ -119,7 +119,7 @@ func cmdLoad(ctx context.Context, args []string, stdout, stderr io.Writer) error
 				m.Concurrency = n
 			}
 		case load.KindRate:
-			m.Rate, m.Arrival, m.Seed, m.MaxInFlight = *rate, *arrival, *seed, *maxInFlight
+			m.Rate, m.Arrival, m.Seed, m.MaxInFlight = *rate, load.Arrival(*arrival), *seed, *maxInFlight
 		}
 		cfg.Modes = append(cfg.Modes, m)
 	}

@@ -1,30 +1,58 @@
 package load
 
 import (
-	"errors"
+	"encoding/json"
 	"fmt"
 	"net/url"
 	"strings"
 	"time"
+
+	"github.com/runexp/runexp/spec"
 )
 
-// API names accepted in Config.API.
+// API is the OpenAI-compatible endpoint requests go to.
+type API string
+
+// The APIs.
 const (
-	APICompletions = "completions" // POST {BaseURL}/v1/completions
-	APIChat        = "chat"        // POST {BaseURL}/v1/chat/completions
+	APICompletions API = "completions" // POST {BaseURL}/v1/completions
+	APIChat        API = "chat"        // POST {BaseURL}/v1/chat/completions
 )
 
-// Mode kinds accepted in Mode.Kind.
+// Values lists the APIs (spec.Enum: the spec decoder, schema and docs use it).
+func (API) Values() []string { return []string{string(APICompletions), string(APIChat)} }
+
+// ModeKind is how a mode issues its requests.
+type ModeKind string
+
+// The mode kinds.
 const (
-	KindSequential = "sequential"
-	KindConcurrent = "concurrent"
-	KindRate       = "rate"
+	KindSequential ModeKind = "sequential" // one request at a time
+	KindConcurrent ModeKind = "concurrent" // closed loop: Concurrency requests in flight
+	KindRate       ModeKind = "rate"       // open loop: Rate requests per second
 )
 
-// Arrival processes accepted in Mode.Arrival.
+// Values lists the mode kinds.
+func (ModeKind) Values() []string {
+	return []string{string(KindSequential), string(KindConcurrent), string(KindRate)}
+}
+
+// Arrival is the arrival process of a rate mode.
+type Arrival string
+
+// The arrival processes.
 const (
-	ArrivalConstant = "constant"
-	ArrivalPoisson  = "poisson"
+	ArrivalConstant Arrival = "constant" // evenly spaced (the default)
+	ArrivalPoisson  Arrival = "poisson"  // exponential gaps with mean 1/Rate
+)
+
+// Values lists the arrival processes.
+func (Arrival) Values() []string { return []string{string(ArrivalConstant), string(ArrivalPoisson)} }
+
+var (
+	_ spec.Enum = API("")
+	_ spec.Enum = ModeKind("")
+	_ spec.Enum = Arrival("")
 )
 
 // Defaults applied by Run (and reported by Validate's callers).
@@ -39,7 +67,7 @@ const (
 // documented on each field.
 type Config struct {
 	BaseURL   string         // e.g. http://127.0.0.1:8000 (no /v1)
-	API       string         // "completions" (default) | "chat"
+	API       API            // default APICompletions
 	Model     string         // required
 	APIKey    string         // sent as "Authorization: Bearer"; redacted everywhere else
 	Stream    bool           // SSE streaming with stream_options.include_usage
@@ -57,17 +85,38 @@ type Config struct {
 	ErrorThreshold float64       // tolerated failed/(completed+failed) per mode; 0 = any error fails
 }
 
-// Mode is one measured phase.
+// Mode is one measured phase. A load step's modes decode straight into it,
+// so its yaml keys are the spec's and its JSON is the plan's.
 type Mode struct {
-	Name        string        // label in results; default Kind
-	Kind        string        // "sequential" | "concurrent" | "rate"
-	Requests    int           // N (all kinds); for rate, 0 means "use Duration"
-	Concurrency int           // concurrent: C requests in flight (closed loop)
-	Rate        float64       // rate: requests per second (open loop)
-	Arrival     string        // rate: "constant" (default) | "poisson"
-	Seed        int64         // rate: seed of the poisson schedule
-	Duration    time.Duration // rate: schedule length when Requests is 0; concurrent/sequential: stop issuing after it (0 = no limit)
-	MaxInFlight int           // rate: cap on requests in flight; beyond it a request is dropped; default DefaultMaxInFlight
+	Name        string        `yaml:"name" json:"name,omitempty" doc:"label in results (default: the kind); names recorded values <name>_s, <name>_output_throughput, ..."`
+	Kind        ModeKind      `yaml:"kind" json:"kind" doc:"sequential (one at a time), concurrent (closed loop) or rate (open loop)"`
+	Requests    int           `yaml:"requests" json:"requests" doc:"number of requests (rate: 0 means use duration)"`
+	Concurrency int           `yaml:"concurrency" json:"concurrency,omitempty" doc:"concurrent: requests in flight (closed loop)"`
+	Rate        float64       `yaml:"rate" json:"rate,omitempty" doc:"rate: requests per second (open loop)"`
+	Arrival     Arrival       `yaml:"arrival" json:"arrival,omitempty" doc:"rate: constant (default) or poisson"`
+	Seed        int64         `yaml:"seed" json:"seed,omitempty" doc:"rate: seed of the poisson schedule"`
+	Duration    time.Duration `yaml:"duration" json:"duration,omitempty" doc:"rate: schedule length when requests is 0"`
+	MaxInFlight int           `yaml:"max_in_flight" json:"max_in_flight,omitempty" doc:"rate: cap on requests in flight; beyond it requests are dropped, not delayed"`
+}
+
+// MarshalJSON writes Duration as text ("30s"), as a spec writes it, in
+// the field order of the struct (plans print modes this way).
+func (m Mode) MarshalJSON() ([]byte, error) {
+	var duration string
+	if m.Duration != 0 {
+		duration = m.Duration.String()
+	}
+	return json.Marshal(struct {
+		Name        string   `json:"name,omitempty"`
+		Kind        ModeKind `json:"kind"`
+		Requests    int      `json:"requests"`
+		Concurrency int      `json:"concurrency,omitempty"`
+		Rate        float64  `json:"rate,omitempty"`
+		Arrival     Arrival  `json:"arrival,omitempty"`
+		Seed        int64    `json:"seed,omitempty"`
+		Duration    string   `json:"duration,omitempty"`
+		MaxInFlight int      `json:"max_in_flight,omitempty"`
+	}{m.Name, m.Kind, m.Requests, m.Concurrency, m.Rate, m.Arrival, m.Seed, duration, m.MaxInFlight})
 }
 
 // label returns the mode's name in results.
@@ -75,7 +124,7 @@ func (m Mode) label() string {
 	if m.Name != "" {
 		return m.Name
 	}
-	return m.Kind
+	return string(m.Kind)
 }
 
 // inFlight is the most requests this mode can have in flight.
@@ -95,108 +144,105 @@ func (m Mode) inFlight() int {
 // reservedBody are body fields the engine owns; Extra may not set them.
 var reservedBody = []string{"model", "prompt", "messages", "stream", "max_tokens"}
 
-// Validate reports every problem in c at once (errors.Join). It does not
-// touch the network; prompt files are checked for existence by Run.
+// Validate reports every problem in c at once, each a *spec.FieldError
+// named by its key in a load step ("api", "modes[1].rate"), aggregated with
+// go-multierror. It does not touch the network; prompt files are checked
+// for existence by Run.
 func (c Config) Validate() error {
-	var errs []error
-	add := func(format string, a ...any) { errs = append(errs, fmt.Errorf(format, a...)) }
-
+	var p spec.Problems
 	if c.BaseURL == "" {
-		add("base_url: required")
+		p.Add("base_url", "required")
 	} else if u, err := url.Parse(c.BaseURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		add("base_url: %q is not an http(s) URL", c.BaseURL)
+		p.Add("base_url", "%q is not an http(s) URL", c.BaseURL)
 	} else if strings.HasSuffix(strings.TrimRight(u.Path, "/"), "/v1") {
-		add("base_url: %q must not end in /v1 (the engine appends /v1/...)", c.BaseURL)
+		p.Add("base_url", "%q must not end in /v1 (the engine appends /v1/...)", c.BaseURL)
 	}
-	switch c.API {
-	case "", APICompletions, APIChat:
-	default:
-		add("api: %q is not one of %q, %q", c.API, APICompletions, APIChat)
+	if c.API != "" && !spec.InEnum(c.API, string(c.API)) {
+		p.Add("api", "%s", spec.NotInEnum(string(c.API), c.API.Values()))
 	}
 	if c.Model == "" {
-		add("model: required")
+		p.Add("model", "required")
 	}
 	if c.MaxTokens < 0 {
-		add("max_tokens: %d must be >= 0", c.MaxTokens)
+		p.Add("max_tokens", "%d must be >= 0", c.MaxTokens)
 	}
 	for _, k := range reservedBody {
 		if _, ok := c.Extra[k]; ok {
-			add("extra: %q is set by the engine and cannot be overridden", k)
+			p.Add("extra."+k, "%q is set by the engine and cannot be overridden", k)
 		}
 	}
-	if err := c.Prompts.validate(); err != nil {
-		add("prompts: %v", err)
-	}
+	p.Nest("", c.Prompts.validate())
 	if c.Warmup < 0 {
-		add("warmup: %d must be >= 0", c.Warmup)
+		p.Add("warmup", "%d must be >= 0", c.Warmup)
 	}
 	if c.RequestTimeout < 0 {
-		add("request_timeout: %v must be >= 0", c.RequestTimeout)
+		p.Add("request_timeout", "%v must be >= 0", c.RequestTimeout)
 	}
 	if c.ErrorThreshold < 0 || c.ErrorThreshold > 1 {
-		add("error_threshold: %v must be within [0, 1]", c.ErrorThreshold)
+		p.Add("error_threshold", "%v must be within [0, 1]", c.ErrorThreshold)
 	}
 	if len(c.Modes) == 0 {
-		add("modes: at least one mode is required")
+		p.Add("modes", "at least one mode is required")
 	}
 	seen := map[string]bool{}
 	for i, m := range c.Modes {
-		p := fmt.Sprintf("modes[%d]", i)
-		if m.Name != "" {
-			p = fmt.Sprintf("modes[%d] (%s)", i, m.Name)
-		}
+		at := func(key string) string { return fmt.Sprintf("modes[%d]%s", i, key) }
 		if seen[m.label()] {
-			add("%s: duplicate mode name %q (set name)", p, m.label())
+			p.Add(at(".name"), "duplicate mode name %q (set name)", m.label())
 		}
 		seen[m.label()] = true
 		if m.Requests < 0 {
-			add("%s: requests %d must be >= 0", p, m.Requests)
+			p.Add(at(".requests"), "%d must be >= 0", m.Requests)
 		}
 		if m.Duration < 0 {
-			add("%s: duration %v must be >= 0", p, m.Duration)
+			p.Add(at(".duration"), "%v must be >= 0", m.Duration)
 		}
 		switch m.Kind {
 		case KindSequential, KindConcurrent:
 			if m.Requests == 0 && m.Duration == 0 {
-				add("%s: requests or duration is required", p)
+				p.Add(at(""), "requests or duration is required")
 			}
 			if m.Kind == KindConcurrent && m.Concurrency < 1 {
-				add("%s: concurrency %d must be >= 1", p, m.Concurrency)
+				p.Add(at(".concurrency"), "%d must be >= 1", m.Concurrency)
 			}
 			if m.Kind == KindSequential && m.Concurrency > 1 {
-				add("%s: sequential mode has concurrency 1 (got %d)", p, m.Concurrency)
+				p.Add(at(".concurrency"), "%d is more than 1, the concurrency of a sequential mode", m.Concurrency)
 			}
-			if m.Rate != 0 || m.Arrival != "" || m.MaxInFlight != 0 {
-				add("%s: rate, arrival and max_in_flight apply to kind rate only", p)
+			if m.Rate != 0 {
+				p.Add(at(".rate"), "applies to kind rate only")
+			}
+			if m.Arrival != "" {
+				p.Add(at(".arrival"), "applies to kind rate only")
+			}
+			if m.MaxInFlight != 0 {
+				p.Add(at(".max_in_flight"), "applies to kind rate only")
 			}
 		case KindRate:
 			if !(m.Rate > 0) {
-				add("%s: rate %v must be > 0", p, m.Rate)
+				p.Add(at(".rate"), "%v must be > 0", m.Rate)
 			}
 			if m.Requests == 0 && m.Duration == 0 {
-				add("%s: requests or duration is required", p)
+				p.Add(at(""), "requests or duration is required")
 			}
-			switch m.Arrival {
-			case "", ArrivalConstant, ArrivalPoisson:
-			default:
-				add("%s: arrival %q is not one of %q, %q", p, m.Arrival, ArrivalConstant, ArrivalPoisson)
+			if m.Arrival != "" && !spec.InEnum(m.Arrival, string(m.Arrival)) {
+				p.Add(at(".arrival"), "%s", spec.NotInEnum(string(m.Arrival), m.Arrival.Values()))
 			}
 			if m.MaxInFlight < 0 {
-				add("%s: max_in_flight %d must be >= 0", p, m.MaxInFlight)
+				p.Add(at(".max_in_flight"), "%d must be >= 0", m.MaxInFlight)
 			}
 			if m.Concurrency != 0 {
-				add("%s: concurrency applies to kind concurrent; use max_in_flight", p)
+				p.Add(at(".concurrency"), "applies to kind concurrent; use max_in_flight")
 			}
 			if m.Rate > 0 && m.Requests == 0 && m.Duration > 0 && m.Rate*m.Duration.Seconds() > 1e7 {
-				add("%s: rate x duration schedules more than 10M requests", p)
+				p.Add(at(""), "rate x duration schedules more than 10M requests")
 			}
 		case "":
-			add("%s: kind is required (%s | %s | %s)", p, KindSequential, KindConcurrent, KindRate)
+			p.Add(at(".kind"), "required (one of %s)", strings.Join(m.Kind.Values(), ", "))
 		default:
-			add("%s: kind %q is not one of %s | %s | %s", p, m.Kind, KindSequential, KindConcurrent, KindRate)
+			p.Add(at(".kind"), "%s", spec.NotInEnum(string(m.Kind), m.Kind.Values()))
 		}
 	}
-	return errors.Join(errs...)
+	return p.Err()
 }
 
 // withDefaults returns c with defaults filled in.

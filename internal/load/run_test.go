@@ -41,7 +41,7 @@ func run(t *testing.T, cfg load.Config) ([]load.Summary, []load.RequestResult) {
 }
 
 func TestHappyPaths(t *testing.T) {
-	for _, api := range []string{load.APICompletions, load.APIChat} {
+	for _, api := range []load.API{load.APICompletions, load.APIChat} {
 		for _, stream := range []bool{false, true} {
 			t.Run(fmt.Sprintf("%s/stream=%v", api, stream), func(t *testing.T) {
 				t.Parallel()
@@ -464,12 +464,12 @@ func TestValidate(t *testing.T) {
 		{func(c *load.Config) { c.Prompts = load.Prompts{Fixed: "a", File: "b"} }, "only one of"},
 		{func(c *load.Config) { c.ErrorThreshold = 2 }, "error_threshold"},
 		{func(c *load.Config) { c.Modes = nil }, "at least one mode"},
-		{func(c *load.Config) { c.Modes = []load.Mode{{Kind: "burst"}} }, `kind "burst"`},
-		{func(c *load.Config) { c.Modes = []load.Mode{{Kind: "concurrent", Requests: 1}} }, "concurrency 0 must be >= 1"},
-		{func(c *load.Config) { c.Modes = []load.Mode{{Kind: "rate", Requests: 1}} }, "rate 0 must be > 0"},
+		{func(c *load.Config) { c.Modes = []load.Mode{{Kind: "burst"}} }, `modes[0].kind: "burst" is not one of`},
+		{func(c *load.Config) { c.Modes = []load.Mode{{Kind: "concurrent", Requests: 1}} }, "modes[0].concurrency: 0 must be >= 1"},
+		{func(c *load.Config) { c.Modes = []load.Mode{{Kind: "rate", Requests: 1}} }, "modes[0].rate: 0 must be > 0"},
 		{func(c *load.Config) { c.Modes = []load.Mode{{Kind: "rate", Rate: 1}} }, "requests or duration"},
-		{func(c *load.Config) { c.Modes = []load.Mode{{Kind: "rate", Rate: 1, Requests: 1, Arrival: "gamma"}} }, `arrival "gamma"`},
-		{func(c *load.Config) { c.Modes = []load.Mode{{Kind: "sequential", Requests: 1, Rate: 3}} }, "kind rate only"},
+		{func(c *load.Config) { c.Modes = []load.Mode{{Kind: "rate", Rate: 1, Requests: 1, Arrival: "gamma"}} }, `modes[0].arrival: "gamma" is not one of`},
+		{func(c *load.Config) { c.Modes = []load.Mode{{Kind: "sequential", Requests: 1, Rate: 3}} }, "modes[0].rate: applies to kind rate only"},
 		{func(c *load.Config) {
 			c.Modes = []load.Mode{{Kind: "sequential", Requests: 1}, {Kind: "sequential", Requests: 1}}
 		}, "duplicate mode name"},

@@ -147,7 +147,7 @@ func Percentile(sorted []float64, p float64) float64 {
 func Summarize(m Mode, rs []RequestResult, errorThreshold float64) Summary {
 	s := Summary{
 		Mode:           m.label(),
-		Kind:           m.Kind,
+		Kind:           string(m.Kind),
 		NumPrompts:     len(rs),
 		MaxConcurrency: m.inFlight(),
 		ErrorsByClass:  map[string]int{},

@@ -130,7 +130,7 @@ func TestSummarize(t *testing.T) {
 
 func TestSummarizeEmpty(t *testing.T) {
 	s := Summarize(Mode{Kind: KindSequential}, nil, 0)
-	if s.Mode != KindSequential || s.Duration != 0 || s.ThresholdExceeded || s.RequestThroughput != 0 {
+	if s.Mode != string(KindSequential) || s.Duration != 0 || s.ThresholdExceeded || s.RequestThroughput != 0 {
 		t.Fatalf("%+v", s)
 	}
 }

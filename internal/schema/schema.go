@@ -1,14 +1,16 @@
 // Package schema generates the JSON Schema of runexp spec files from the Go
 // types in package spec and the configuration types of the registered step
-// kinds, so the schema cannot drift from what the decoder accepts. The
-// committed copy is schemas/runexp.schema.json; a test there fails when it is
-// stale (regenerate with `runexp schema > schemas/runexp.schema.json`).
+// kinds, so the schema cannot drift from what the decoder accepts: a string
+// type implementing spec.Enum becomes an "enum" of its values. The committed
+// copy is schemas/runexp.schema.json; a test there fails when it is stale
+// (regenerate with `runexp schema > schemas/runexp.schema.json`).
 package schema
 
 import (
 	"encoding/json"
 	"reflect"
 	"strings"
+	"time"
 
 	"github.com/runexp/runexp/spec"
 	"github.com/runexp/runexp/steps"
@@ -18,6 +20,8 @@ type obj = map[string]any
 
 var (
 	durationType = reflect.TypeFor[spec.Duration]()
+	timeDuration = reflect.TypeFor[time.Duration]()
+	enumType     = reflect.TypeFor[spec.Enum]()
 	varsType     = reflect.TypeFor[spec.Vars]()
 	sweepType    = reflect.TypeFor[spec.Sweep]()
 	rawStudyType = reflect.TypeFor[spec.RawStudy]()
@@ -50,8 +54,14 @@ func (g *gen) typ(t reflect.Type) obj {
 	for t.Kind() == reflect.Pointer {
 		t = t.Elem()
 	}
+	if t.Kind() == reflect.String && t.Implements(enumType) {
+		// A closed vocabulary: its values, or a ${...} reference (substituted
+		// before the decoder checks the value).
+		values := reflect.Zero(t).Interface().(spec.Enum).Values()
+		return obj{"type": "string", "anyOf": []any{obj{"enum": values}, obj{"pattern": ref["pattern"]}}}
+	}
 	switch t {
-	case durationType:
+	case durationType, timeDuration:
 		return obj{"anyOf": []any{obj{"type": "string", "pattern": `^([0-9.]+(ns|us|µs|ms|s|m|h))+$|^0$|\$\{`}, obj{"type": "integer", "const": 0}},
 			"description": "a duration such as 500ms, 30s, 10m"}
 	case varsType:

@@ -12,7 +12,7 @@ import (
 func TestReadByLoadLibrary(t *testing.T) {
 	t.Parallel()
 	s := startSim(t, "microsoft/Phi-3-mini-4k-instruct", "--max-model-len", "1024", "--time-scale", "0.1")
-	for _, api := range []string{load.APICompletions, load.APIChat} {
+	for _, api := range []load.API{load.APICompletions, load.APIChat} {
 		for _, stream := range []bool{true, false} {
 			cfg := load.Config{
 				BaseURL: s.url, API: api, Model: "microsoft/Phi-3-mini-4k-instruct", Stream: stream, MaxTokens: 16,
