@@ -92,6 +92,8 @@ type Options struct {
 	LogPath    string         // stdout+stderr, opened O_WRONLY|O_APPEND|O_CREATE; empty means /dev/null
 	StopSignal syscall.Signal // default SIGTERM
 	StopGrace  time.Duration  // default 30s
+	Port       int            // the port the server will listen on, for the ledger; 0 = none
+	Ledger     string         // append-only file recording the launch (see AppendLedger); empty = none
 }
 
 // StopReport describes what Stop did.
@@ -114,13 +116,19 @@ type StopReport struct {
 
 // Process is a started process group. Its methods are safe for concurrent use.
 type Process struct {
-	cmd        *exec.Cmd
+	// leader signals the leader through a pidfd, so that a recycled pid is
+	// never hit; nil when the pid was recycled before Start returned.
+	leader     *os.Process
 	pid        int
+	startTicks uint64 // the leader's start time, for the ledger
 	stopSignal syscall.Signal
 	stopGrace  time.Duration
+	guard      *guardLink // nil when the leader is runexp's own child
 
 	done     chan struct{}
-	exitErr  error         // written by the reaper before done is closed
+	doneOnce sync.Once
+	exitErr  error         // written by finish before done is closed
+	exitCode int           // written by finish before done is closed
 	stopping chan struct{} // closed when Stop begins; ends track
 
 	// emptyScans counts scans that found the group empty after the leader
@@ -161,10 +169,16 @@ func Start(opts Options) (*Process, error) {
 		opts.StopGrace = DefaultStopGrace
 	}
 
+	// exec.Command resolves the program (PATH lookup, its errors) the same
+	// way whether runexp or the guard starts it.
 	cmd := exec.Command(argv[0], argv[1:]...)
+	if cmd.Err != nil {
+		return nil, fmt.Errorf("proc: start %s: %w", argv[0], cmd.Err)
+	}
 	cmd.Env = append(os.Environ(), opts.Env...)
 	cmd.Dir = opts.Dir
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	var logFile *os.File
 	if opts.LogPath != "" {
 		f, err := os.OpenFile(opts.LogPath, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o644)
 		if err != nil {
@@ -173,28 +187,51 @@ func Start(opts Options) (*Process, error) {
 		// The child keeps its own copy of the descriptor.
 		defer f.Close()
 		cmd.Stdout, cmd.Stderr = f, f
+		logFile = f
 	}
 
 	// Hold the registry lock across Start so that a concurrent KillAll
 	// cannot miss a process that has just been started.
 	regMu.Lock()
 	defer regMu.Unlock()
-	if err := cmd.Start(); err != nil {
-		return nil, fmt.Errorf("proc: start %s: %w", argv[0], err)
+	var p *Process
+	if Guarded() {
+		var err error
+		if p, err = startGuarded(cmd.Path, argv, opts, logFile); err != nil {
+			return nil, err
+		}
+	} else {
+		if err := cmd.Start(); err != nil {
+			return nil, fmt.Errorf("proc: start %s: %w", argv[0], err)
+		}
+		p = newProcess(cmd.Process, cmd.Process.Pid, opts)
+		if st, ok := ReadStat(p.pid); ok { // not reaped yet: the pid is still ours
+			p.startTicks = st.StartTicks
+		}
+		go p.reap(cmd)
 	}
-	p := &Process{
-		cmd:        cmd,
-		pid:        cmd.Process.Pid,
+	if opts.Ledger != "" {
+		if err := AppendLedger(opts.Ledger, p.ledgerEntry(argv[0], opts.Port)); err != nil {
+			p.Kill()
+			go p.Stop(context.Background()) // reaps the guard; the caller gets no Process to stop
+			return nil, err
+		}
+	}
+	registry[p] = struct{}{}
+	go p.track()
+	return p, nil
+}
+
+func newProcess(leader *os.Process, pid int, opts Options) *Process {
+	return &Process{
+		leader:     leader,
+		pid:        pid,
 		stopSignal: opts.StopSignal,
 		stopGrace:  opts.StopGrace,
 		done:       make(chan struct{}),
 		stopping:   make(chan struct{}),
 		tracked:    map[int]uint64{},
 	}
-	registry[p] = struct{}{}
-	go p.reap()
-	go p.track()
-	return p, nil
 }
 
 // track snapshots the tree until the leader exits or Stop begins. It stops
@@ -218,12 +255,21 @@ func (p *Process) track() {
 	}
 }
 
-func (p *Process) reap() {
-	p.exitErr = p.cmd.Wait()
-	if len(GroupMembers(p.pid)) == 0 {
-		p.emptyScans.Add(1)
-	}
-	close(p.done)
+// reap waits for a leader that is runexp's own child.
+func (p *Process) reap(cmd *exec.Cmd) {
+	err := cmd.Wait()
+	p.finish(err, cmd.ProcessState.ExitCode())
+}
+
+// finish records the leader's exit (the first report wins) and closes Done.
+func (p *Process) finish(err error, code int) {
+	p.doneOnce.Do(func() {
+		p.exitErr, p.exitCode = err, code
+		if len(GroupMembers(p.pid)) == 0 {
+			p.emptyScans.Add(1)
+		}
+		close(p.done)
+	})
 }
 
 // Stopped reports whether Stop has been called.
@@ -236,8 +282,17 @@ func (p *Process) Stopped() bool {
 	}
 }
 
-// PID returns the leader's pid.
+// PID returns the leader's pid: the server's, never the guard's.
 func (p *Process) PID() int { return p.pid }
+
+// GuardPID returns the pid of the guard supervising the leader, or 0 when
+// the leader was started directly.
+func (p *Process) GuardPID() int {
+	if p.guard == nil {
+		return 0
+	}
+	return p.guard.pid()
+}
 
 // PGID returns the process group id (equal to the leader's pid).
 func (p *Process) PGID() int { return p.pid }
@@ -246,8 +301,10 @@ func (p *Process) PGID() int { return p.pid }
 func (p *Process) Done() <-chan struct{} { return p.done }
 
 // ExitErr returns the leader's exit error once Done is closed (nil for exit
-// status 0, otherwise an *exec.ExitError such as "exit status 3" or
-// "signal: killed"), and nil before.
+// status 0, otherwise an error such as "exit status 3" or "signal:
+// killed": an *exec.ExitError when runexp started the leader, an *ExitError
+// when a guard did, wrapping ErrGuardLost when the guard died first), and
+// nil before.
 func (p *Process) ExitErr() error {
 	if !p.exited() {
 		return nil
@@ -261,7 +318,7 @@ func (p *Process) ExitCode() int {
 	if !p.exited() {
 		return -1
 	}
-	return p.cmd.ProcessState.ExitCode()
+	return p.exitCode
 }
 
 // Alive reports whether the leader is running (not exited, not a zombie).
@@ -376,6 +433,16 @@ func (p *Process) stop(ctx context.Context) (StopReport, error) {
 	if !p.exited() && set[p.pid].PID == 0 {
 		rep.Leftover = append(rep.Leftover, p.pid) // unreaped leader
 	}
+	if p.guard != nil {
+		// Nothing is left for the guard to do: hanging up makes it exit.
+		p.guard.hangUp()
+		if !waitClosed(p.guard.gone, KillWait) {
+			_ = p.guard.cmd.Process.Kill()
+			if !waitClosed(p.guard.gone, KillWait) {
+				rep.Leftover = append(rep.Leftover, p.guard.pid())
+			}
+		}
+	}
 	slices.Sort(rep.Leftover)
 	if !rep.Graceful || len(rep.Killed) > 0 {
 		rep.Signal = syscall.SIGKILL
@@ -392,6 +459,9 @@ func (p *Process) stop(ctx context.Context) (StopReport, error) {
 // without waiting.
 func (p *Process) Kill() {
 	_ = p.signal(p.collect(), syscall.SIGKILL)
+	if p.guard != nil && !p.guard.reaped() {
+		p.guard.send("kill") // the guard sees descendants forked since our scan
+	}
 }
 
 // KillAll sends SIGKILL to every registered process whose Stop has not
@@ -419,10 +489,10 @@ func (p *Process) signal(set map[int]Stat, sig syscall.Signal) error {
 			errs = append(errs, fmt.Errorf("proc: signal %v to pgid %d: %w", sig, p.pid, err))
 		}
 	}
-	if !p.exited() {
+	if !p.exited() && p.leader != nil {
 		if li, ok := set[p.pid]; sig == syscall.SIGKILL || (ok && li.PGID != p.pid) {
 			// os.Process uses a pidfd: no risk of hitting a recycled pid.
-			if err := p.cmd.Process.Signal(sig); err != nil && !errors.Is(err, os.ErrProcessDone) {
+			if err := p.leader.Signal(sig); err != nil && !errors.Is(err, os.ErrProcessDone) {
 				errs = append(errs, fmt.Errorf("proc: signal %v to pid %d: %w", sig, p.pid, err))
 			}
 		}
@@ -442,6 +512,7 @@ func (p *Process) signal(set map[int]Stat, sig syscall.Signal) error {
 // and refreshes the tracked set.
 func (p *Process) collect() map[int]Stat {
 	reaped := p.exited() // before the scan, for the group-gone inference
+	guarded := p.guard != nil && !p.guard.reaped()
 	s := scanProcs()
 	if s == nil {
 		return map[int]Stat{}
@@ -462,6 +533,14 @@ func (p *Process) collect() map[int]Stat {
 	if !reaped {
 		pi, ok := s.procs[p.pid]
 		add(pi, ok)
+	}
+	if guarded {
+		// The guard is a subreaper: every process the server ever started,
+		// double-forked daemons included, descends from it.
+		for _, pid := range s.descendants(p.guard.pid()) {
+			pi, ok := s.procs[pid]
+			add(pi, ok)
+		}
 	}
 	if !p.groupGone() {
 		n := len(set)
@@ -518,4 +597,16 @@ func TreePIDs(p *Process) []int {
 	}
 	slices.Sort(out)
 	return out
+}
+
+// waitClosed waits up to d for ch to be closed.
+func waitClosed(ch <-chan struct{}, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ch:
+		return true
+	case <-t.C:
+		return false
+	}
 }
