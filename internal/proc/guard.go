@@ -309,8 +309,8 @@ func (g *guard) say(format string, args ...any) {
 // it, and tear it all down when runexp hangs up.
 func runGuard() int {
 	// The server is forked from this thread and gets PR_SET_PDEATHSIG, which
-	// fires when the forking *thread* exits; the main thread lives as long
-	// as the process.
+	// fires when the forking *thread* exits; locked to the main goroutine,
+	// the thread lives as long as the guard.
 	runtime.LockOSThread()
 	syscall.CloseOnExec(guardControlFD) // the server must not hold runexp's line
 	ctl := os.NewFile(guardControlFD, "runexp-control")

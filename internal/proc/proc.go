@@ -1,55 +1,114 @@
 // Package proc starts long-lived server processes (vLLM and the like) in
 // their own process group and stops them so that nothing they started
-// survives.
+// survives, not even runexp's own death.
 //
 // Contract:
 //
 //   - Start runs Argv (or "/bin/sh -c" with Argv joined by spaces when Shell
-//     is set) with exec.Command, not exec.CommandContext: the server outlives
-//     the step that launched it and ends only through Stop, Kill or KillAll.
-//     Stdin is /dev/null; stdout and stderr both go to one *os.File opened
-//     with O_APPEND (so os/exec creates no pipes or copy goroutines, Wait
-//     cannot hang on a pipe a grandchild holds, and the log survives a crash
-//     of the runner). The child gets its own process group (Setpgid), so a
-//     terminal Ctrl-C does not reach it and the runner decides the order of
-//     shutdown. One reaper goroutine calls Wait, records the exit error and
-//     closes Done. Every started process is registered for KillAll until
-//     its Stop returns.
+//     is set), resolved as exec.Command does (PATH lookup, its errors). The
+//     server outlives the step that launched it and ends only through Stop,
+//     Kill or KillAll (or runexp's death, see Guard). Stdin is /dev/null;
+//     stdout and stderr both go to one *os.File opened with O_APPEND (so no
+//     pipes or copy goroutines exist, Wait cannot hang on a pipe a
+//     grandchild holds, and the log survives a crash of the runner). The
+//     server gets its own process group (Setpgid), so a terminal Ctrl-C does
+//     not reach it and the runner decides the order of shutdown. Done closes
+//     when the leader has exited and been reaped. Every started process is
+//     registered for KillAll until its Stop returns. With Options.Ledger,
+//     Start appends the launch to that ledger (see Ledger).
 //   - Stop sends StopSignal to the whole group and to every known descendant
 //     outside the group, waits up to StopGrace (or until ctx is done) for the
 //     leader and then for the rest of the tree, then always sends SIGKILL to
 //     the group and to every known descendant (even when the leader already
 //     exited: orphaned workers may remain), and waits at most KillWait,
 //     regardless of ctx, until no process of the group and no known
-//     descendant remains. Zombies count as gone. Stop is idempotent:
+//     descendant remains. Zombies count as gone. Under a guard it then
+//     hangs up on the guard and waits (KillWait, then SIGKILL) for it to
+//     exit, so the guard never outlives Stop. Stop is idempotent:
 //     concurrent and later calls wait for the first call and return its
 //     result.
 //   - Kill and KillAll send SIGKILL and do not wait; KillAll is meant for a
-//     second Ctrl-C.
+//     second Ctrl-C. Under a guard, Kill also tells the guard to SIGKILL
+//     its whole tree, which covers processes forked since runexp's scan.
 //   - ParseStat/ReadStat are runexp's one reader of /proc/PID/stat, and
 //     Tree its one process-tree walker (by ppid links, zombies left out);
 //     other packages use them rather than parse /proc themselves.
 //
-// Which processes belong to a Process: the leader while it runs, every live
-// member of its process group, and, transitively, the children (by the ppid
-// links in /proc) of all of those and the members of any process group led
-// by one of those. Every pid found is remembered with its start time (so a
-// recycled pid is never signalled) in a tracked set, refreshed by every
-// TreePIDs, Kill and Stop; a tracked process stays tracked after its parent
-// dies and it is reparented to init, so a worker that called setsid is
-// still found after the leader crashed, provided a snapshot saw it first.
+// Guard. A binary that calls GuardMain first thing in main (runexp does)
+// runs every server under a guard: Start re-executes os.Executable with the
+// environment marker RUNEXP_INTERNAL_PROC_GUARD (GuardMain sees it, runs
+// the guard and exits, so the CLI never does), in a process group of its
+// own, holding one end of a socketpair whose other end only runexp holds.
+// The guard (Linux: needs PR_SET_CHILD_SUBREAPER and /proc):
 //
-// Limits: a process that leaves the group (setsid/setpgid) and loses its
-// parent chain to the leader (it double-forked, or its parent exited, and it
-// was reparented to init or a subreaper) before any snapshot saw it is not
+//   - makes itself a child subreaper, then starts the server (its own group,
+//     PR_SET_PDEATHSIG=SIGKILL) and tells runexp the leader's pid and start
+//     time. Orphans of the server (a double-forked, setsid daemon) reparent
+//     to the guard, so "descends from the launch" is exactly "descends from
+//     the guard": the tree Stop, Kill and TreePIDs walk includes every
+//     descendant of the guard, and a process listening on the launch's port
+//     that descends from the launch is stopped with it. A leader that exits
+//     0 while a descendant serves the port is a supported way to run.
+//   - reaps everything itself (wait4(-1)), so runexp, which is not a
+//     subreaper, never steals an exit status from os/exec; it reports the
+//     leader's wait status, which ExitErr/ExitCode word as exec does ("exit
+//     status 3", "signal: killed"; an *ExitError). If the guard dies
+//     without reporting (it was killed), ExitErr wraps ErrGuardLost and the
+//     kernel has sent the leader SIGKILL.
+//   - exits once it has no child left. When the socket reaches EOF (runexp
+//     exited or was SIGKILLed: the kernel closes runexp's end) or the guard
+//     gets SIGTERM/SIGINT/SIGHUP, it sends the launch's StopSignal to every
+//     descendant, waits up to StopGrace, then SIGKILLs until none is left
+//     (at most KillWait), and exits. So no process of a run outlives
+//     runexp by more than its stop grace plus KillWait.
+//
+// Why a pipe and not PR_SET_PDEATHSIG on the guard: the death signal fires
+// when the parent *thread* that forked the child exits, and Go threads come
+// and go (a goroutine that exits locked to its thread ends that thread), so
+// it could tear down a healthy server; EOF comes only when the runexp
+// process is gone. Inside the guard, PDEATHSIG on the leader is safe: the
+// guard forks from its main thread, locked for the guard's lifetime.
+//
+// What runexp sees: PID/PGID are the server leader's (what a launch records
+// as <id>_pid), never the guard's; GuardPID names the guard. The log file
+// is the server's stdout and stderr as before (the guard writes to it only
+// if it crashes). TreePIDs, and so the per-tree memory readings, leave the
+// guard itself out. A binary that never calls GuardMain (the steps and
+// runner test binaries, whose TestMain is not proc's) starts servers as its
+// own children, exactly as before guards existed; proc's own tests call
+// GuardMain and run guarded; runner tests exercise the guard through the
+// runexp binary they build.
+//
+// Ledger. AppendLedger/ReadLedger keep an append-only JSON-lines file (a
+// run folder's launched.jsonl, LedgerName) with one LedgerEntry per launch:
+// leader pid, pgid and start time, guard pid and start time, argv[0], port,
+// stop signal and grace. LedgerEntry.Leftovers names what is still alive of
+// a launch (matched by start time, so recycled pids are never named), and
+// ReapLedger stops it: for a later run or a resume after a killed run.
+//
+// Which processes belong to a Process: the leader while it runs, every live
+// member of its process group, every live descendant of its guard, and,
+// transitively, the children (by the ppid links in /proc) of all of those
+// and the members of any process group led by one of those. Every pid found
+// is remembered with its start time (so a recycled pid is never signalled)
+// in a tracked set, refreshed by every TreePIDs, Kill and Stop; a tracked
+// process stays tracked after its parent dies and it is reparented, so a
+// worker that called setsid is still found after the leader crashed,
+// provided a snapshot saw it first.
+//
+// Limits: without a guard, a process that leaves the group (setsid/setpgid)
+// and loses its parent chain to the leader (it double-forked, or its parent
+// exited, and it was reparented to init) before any snapshot saw it is not
 // found. While the leader runs, every Process snapshots its tree every
 // trackInterval (100 ms), so only a worker that leaves the group and loses
-// its parent within that window escapes. Once the leader has been reaped and its group has been
-// seen empty, the group id is never signalled again, because the kernel may
-// hand the number to an unrelated process. Signals to tracked pids are sent
-// by number after a start-time check, which leaves a window of microseconds
-// for pid reuse. /proc is Linux only; elsewhere only the group and the leader
-// are signalled.
+// its parent within that window escapes. Once the leader has been reaped and
+// its group has been seen empty, the group id is never signalled again,
+// because the kernel may hand the number to an unrelated process. Signals to
+// tracked pids are sent by number after a start-time check, which leaves a
+// window of microseconds for pid reuse. A guard killed outright (SIGKILL)
+// takes only the leader along (PDEATHSIG); its other descendants are left
+// to the ledger. /proc is Linux only; elsewhere there is no guard and only
+// the group and the leader are signalled.
 package proc
 
 import (
