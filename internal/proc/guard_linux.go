@@ -19,8 +19,9 @@ func becomeSubreaper() error {
 
 // leaderAttr is how the guard starts the server: in a group of its own, and
 // killed by the kernel should the guard itself die (PR_SET_PDEATHSIG). The
-// guard forks from its locked main thread, which lives as long as the guard,
-// so the death signal cannot fire while the guard runs.
+// death signal follows the forking thread; the guard forks from a thread
+// locked to its main goroutine, which lives as long as the guard, so it
+// cannot fire while the guard runs.
 func leaderAttr() *syscall.SysProcAttr {
 	return &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
 }
