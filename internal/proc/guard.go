@@ -158,7 +158,9 @@ func startGuarded(path string, argv []string, opts Options, log *os.File) (*Proc
 	theirs := os.NewFile(uintptr(fds[1]), "guard-control")
 	defer theirs.Close() // the guard holds its own copy
 
-	cmd := exec.Command(self)
+	// /proc/self/exe is this very binary even when the file was replaced
+	// since (a rebuild during a long run); the argv names it for ps.
+	cmd := exec.Command("/proc/self/exe")
 	cmd.Args = []string{self, "(runexp guard of " + argv[0] + ")"}
 	cmd.Env = append(withoutGuardEnv(os.Environ()), guardEnv+"="+guardProtocol)
 	cmd.ExtraFiles = []*os.File{theirs}
@@ -323,6 +325,10 @@ func runGuard() int {
 	line, err := rd.ReadBytes('\n')
 	if err != nil {
 		return 2 // runexp died before sending the command: nothing started
+	}
+	if v := os.Getenv(guardEnv); v != guardProtocol {
+		g.say("failed 0 guard protocol %q, want %q", v, guardProtocol)
+		return 2
 	}
 	if err := json.Unmarshal(line, &g.spec); err != nil || len(g.spec.Args) == 0 {
 		g.say("failed 0 bad guard command: %v", err)
