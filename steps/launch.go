@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net"
+	"path/filepath"
 	"strconv"
 	"time"
 
@@ -83,6 +84,8 @@ func (l *Launch) Run(ctx context.Context, env *Env) error {
 		LogPath:    logFile,
 		StopSignal: signals[l.StopSignal],
 		StopGrace:  l.StopGrace.D(),
+		Port:       l.Port,
+		Ledger:     ledgerPath(env),
 	})
 	if err != nil {
 		return err // proc's error names the program and why
@@ -99,6 +102,15 @@ func (l *Launch) Run(ctx context.Context, env *Env) error {
 	})
 	fmt.Fprintf(env.Log, "started pid %d (group %d), log %s\n", p.PID(), p.PGID(), logFile)
 	return nil
+}
+
+// ledgerPath is the run folder's record of launched servers, which names
+// the leftovers of a killed run; none without a run folder.
+func ledgerPath(env *Env) string {
+	if env.RunDir == "" {
+		return ""
+	}
+	return filepath.Join(env.RunDir, proc.LedgerName)
 }
 
 // StopServer stops a server's whole process group (idempotent) and records

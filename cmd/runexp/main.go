@@ -6,8 +6,10 @@ import (
 	"os"
 
 	"github.com/runexp/runexp/internal/cli"
+	"github.com/runexp/runexp/internal/proc"
 )
 
 func main() {
+	proc.GuardMain() // as a launched server's guard, runs it and exits; see internal/proc
 	os.Exit(cli.Main(os.Args[1:], os.Stdout, os.Stderr))
 }

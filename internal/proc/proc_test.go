@@ -22,7 +22,15 @@ import (
 // fakeBin is the fakeserver binary built by TestMain.
 var fakeBin string
 
-func TestMain(m *testing.M) { os.Exit(testMain(m)) }
+// TestMain lets the test binary act as the guard, so that every test here
+// runs its servers under a guard, as runexp does.
+func TestMain(m *testing.M) {
+	GuardMain()
+	if os.Getenv(launcherEnv) != "" {
+		os.Exit(runLauncher()) // stands in for runexp; see guard_test.go
+	}
+	os.Exit(testMain(m))
+}
 
 func testMain(m *testing.M) int {
 	dir, err := os.MkdirTemp("", "proc-test-")
