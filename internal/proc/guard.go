@@ -162,7 +162,10 @@ func startGuarded(path string, argv []string, opts Options, log *os.File) (*Proc
 	// since (a rebuild during a long run); the argv names it for ps.
 	cmd := exec.Command("/proc/self/exe")
 	cmd.Args = []string{self, "(runexp guard of " + argv[0] + ")"}
-	cmd.Env = append(withoutGuardEnv(os.Environ()), guardEnv+"="+guardProtocol)
+	// GORACE: a binary built with -race sleeps a second at exit by default
+	// (atexit_sleep_ms), which would hold every Stop up; only the guard's own
+	// environment changes, the server gets opts.Env as given.
+	cmd.Env = append(withoutGuardEnv(os.Environ()), guardEnv+"="+guardProtocol, "GORACE=atexit_sleep_ms=0")
 	cmd.ExtraFiles = []*os.File{theirs}
 	// A group of its own: a terminal's Ctrl-C reaches neither the guard nor
 	// the server; runexp decides the order of shutdown.
