@@ -5,20 +5,18 @@ import (
 	"encoding/csv"
 	"encoding/json"
 	"fmt"
-	"math"
 	"os"
 	"path/filepath"
-	"sort"
 	"strconv"
 	"strings"
 	"text/template"
 
+	"github.com/runexp/runexp/internal/results"
 	"github.com/runexp/runexp/spec"
-	"github.com/runexp/runexp/steps"
 )
 
 // Row is one artifact row: a point (from: points) or a table row.
-type Row = map[string]any
+type Row = results.Row
 
 // pointRow flattens a point result into a row: point id, sweep values, every
 // recorded value, then status, phase and error.
@@ -29,7 +27,7 @@ func pointRow(pr *PointResult) (Row, []string) {
 		if _, ok := row[k]; !ok {
 			order = append(order, k)
 		}
-		row[k] = finite(v)
+		row[k] = results.Finite(v)
 	}
 	set("point", pr.ID)
 	for _, v := range pr.Sweep {
@@ -68,29 +66,13 @@ func tableRows(points []*PointResult, table string) ([]Row, []string) {
 			}
 			for _, k := range tv.Keys() {
 				x, _ := tv.Get(k)
-				row[k] = finite(x)
+				row[k] = results.Finite(x)
 				add(k)
 			}
 			rows = append(rows, row)
 		}
 	}
 	return rows, order
-}
-
-// finite maps NaN and ±Inf (which JSON cannot hold) to nil, so one odd
-// reading cannot make a study's JSON artifacts unwritable.
-func finite(v any) any {
-	switch f := v.(type) {
-	case float64:
-		if math.IsNaN(f) || math.IsInf(f, 0) {
-			return nil
-		}
-	case float32:
-		if math.IsNaN(float64(f)) || math.IsInf(float64(f), 0) {
-			return nil
-		}
-	}
-	return v
 }
 
 func studyRows(points []*PointResult) ([]Row, []string) {
@@ -280,18 +262,6 @@ func renderTemplate(p *Plan, s *StudyPlan, a spec.Artifact, rows []Row, points [
 	}
 	return b.Bytes(), nil
 }
-
-// sortedKeys is used by templates to iterate maps deterministically.
-func sortedKeys(m map[string]any) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out
-}
-
-var _ = steps.Values{}
 
 func trimFloat(f float64, prec int) string {
 	s := strconv.FormatFloat(f, 'f', prec, 64)

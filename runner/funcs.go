@@ -5,6 +5,8 @@ import (
 	"math"
 	"strconv"
 	"text/template"
+
+	"github.com/runexp/runexp/internal/results"
 )
 
 // TemplateFuncs are the functions markdown templates can use, beside
@@ -79,7 +81,7 @@ func TemplateFuncs() template.FuncMap {
 		},
 		"mib":  func(x any) float64 { return num(x) / (1 << 20) },
 		"gib":  func(x any) float64 { return num(x) / (1 << 30) },
-		"keys": sortedKeys,
+		"keys": results.SortedKeys[any],
 		"isnan": func(x any) bool {
 			v := num(x)
 			return math.IsNaN(v)

@@ -5,14 +5,13 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"maps"
 	"os"
 	"path/filepath"
-	"slices"
 	"strings"
 	"sync"
 
 	"github.com/runexp/runexp/internal/load"
+	"github.com/runexp/runexp/internal/results"
 	"github.com/runexp/runexp/spec"
 )
 
@@ -107,7 +106,7 @@ func (l *Load) Validate() error {
 		"point", "status", "phase", "error", "seconds"} { // and the runner's row names
 		recorded[k] = nil
 	}
-	for _, k := range sortedKeys(l.Metadata) {
+	for _, k := range results.SortedKeys(l.Metadata) {
 		if _, clash := recorded[k]; clash || k == "" {
 			return spec.FieldErrorf("metadata."+k, "%q is a name the load step records itself", k)
 		}
@@ -154,7 +153,7 @@ func (l *Load) Run(ctx context.Context, env *Env) error {
 	var mu sync.Mutex
 	var writeErr error
 	enc := json.NewEncoder(w)
-	meta := sortedKeys(l.Metadata)
+	meta := results.SortedKeys(l.Metadata)
 	for _, k := range meta {
 		env.Set(k, l.Metadata[k])
 	}
@@ -185,7 +184,7 @@ func (l *Load) Run(ctx context.Context, env *Env) error {
 	for _, s := range sums {
 		vals := s.Values()
 		row := Values{}
-		for _, k := range sortedKeys(vals) {
+		for _, k := range results.SortedKeys(vals) {
 			row.Set(k, vals[k])
 		}
 		for _, k := range meta {
@@ -258,20 +257,8 @@ const sharedModeMarkers = "telemetry.mark"
 
 func classes(m map[string]int) string {
 	var parts []string
-	for _, k := range sortedKeys(toAny(m)) {
+	for _, k := range results.SortedKeys(m) {
 		parts = append(parts, fmt.Sprintf("%s: %d", k, m[k]))
 	}
 	return strings.Join(parts, ", ")
-}
-
-func toAny(m map[string]int) map[string]any {
-	out := make(map[string]any, len(m))
-	for k, v := range m {
-		out[k] = v
-	}
-	return out
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	return slices.Sorted(maps.Keys(m))
 }

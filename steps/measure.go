@@ -16,6 +16,7 @@ import (
 	"github.com/runexp/runexp/internal/modelcfg"
 	"github.com/runexp/runexp/internal/proc"
 	"github.com/runexp/runexp/internal/promscrape"
+	"github.com/runexp/runexp/internal/results"
 	"github.com/runexp/runexp/spec"
 )
 
@@ -215,7 +216,7 @@ func (m *Measure) Run(ctx context.Context, env *Env) error {
 			return err
 		}
 		// Every capture: numbers as numbers, the rest (vllm_version, ...) as text.
-		for _, k := range sortedKeys(stringsToAny(res.Text)) {
+		for _, k := range results.SortedKeys(res.Text) {
 			if v, ok := res.Values[k]; ok {
 				rec.Set(k, v)
 			} else {
@@ -232,7 +233,7 @@ func (m *Measure) Run(ctx context.Context, env *Env) error {
 		if err != nil {
 			problems = append(problems, "metrics: "+err.Error())
 		} else {
-			for _, k := range sortedKeys(floatsToAny(v.Values)) {
+			for _, k := range results.SortedKeys(v.Values) {
 				rec.Set("metrics_"+k, v.Values[k])
 			}
 		}
@@ -334,22 +335,6 @@ func sleepCtx(ctx context.Context, d time.Duration) error {
 	case <-ctx.Done():
 		return context.Cause(ctx)
 	}
-}
-
-func stringsToAny(m map[string]string) map[string]any {
-	out := make(map[string]any, len(m))
-	for k, v := range m {
-		out[k] = v
-	}
-	return out
-}
-
-func floatsToAny(m map[string]float64) map[string]any {
-	out := make(map[string]any, len(m))
-	for k, v := range m {
-		out[k] = v
-	}
-	return out
 }
 
 func round1(x float64) float64 { return math.Round(x*10) / 10 }

@@ -1,29 +1,12 @@
 package steps
 
 import (
-	"encoding/json"
-	"math"
 	"os"
 	"path/filepath"
 	"sort"
 	"strings"
 	"syscall"
 )
-
-// jsonMarshal is json.Marshal that writes NaN and ±Inf as null instead of failing.
-func jsonMarshal(x any) ([]byte, error) {
-	switch f := x.(type) {
-	case float64:
-		if math.IsNaN(f) || math.IsInf(f, 0) {
-			return []byte("null"), nil
-		}
-	case float32:
-		if math.IsNaN(float64(f)) || math.IsInf(float64(f), 0) {
-			return []byte("null"), nil
-		}
-	}
-	return json.Marshal(x)
-}
 
 var signals = map[string]syscall.Signal{
 	"SIGTERM": syscall.SIGTERM, "SIGINT": syscall.SIGINT, "SIGKILL": syscall.SIGKILL,
