@@ -52,3 +52,34 @@ func TestSortedKeysSortsAnyMap(t *testing.T) {
 		t.Fatalf("got %v", got)
 	}
 }
+
+func TestMatchStarStandsForOneOrMoreCharacters(t *testing.T) {
+	for _, c := range []struct {
+		pattern, name string
+		want          bool
+	}{
+		{"metrics_*", "metrics_kv", true},
+		{"metrics_*", "metrics_", false},
+		{"*_ready_s", "srv_ready_s", true},
+		{"*_ready_s", "_ready_s", false},
+		{"kv_*_mib", "kv_cuda0_mib", true},
+		{"kv_*_mib", "kv_mib", false},
+		{"exact", "exact", true},
+		{"exact", "exactly", false},
+	} {
+		if got := Match(c.pattern, c.name); got != c.want {
+			t.Errorf("Match(%q, %q) = %v, want %v", c.pattern, c.name, got, c.want)
+		}
+	}
+}
+
+func TestNamesListExactNamesForSuggestions(t *testing.T) {
+	var n Names
+	n.Add("a", "metrics_*", "b", "a")
+	if got := n.List(); len(got) != 2 || got[0] != "a" || got[1] != "b" {
+		t.Fatalf("list %v", got)
+	}
+	if !n.Has("metrics_x") || n.Has("c") {
+		t.Fatal("Has")
+	}
+}

@@ -1,0 +1,81 @@
+package steps
+
+import (
+	"slices"
+	"testing"
+
+	"github.com/runexp/runexp/internal/results"
+)
+
+func TestEveryBuiltinKindDeclaresItsOutputs(t *testing.T) {
+	for _, k := range Builtin().Kinds() {
+		if _, ok := k.New().(Producer); !ok {
+			t.Errorf("kind %s does not implement Producer", k.Name)
+		}
+	}
+}
+
+func declared(o results.Outputs) *results.Names {
+	var n results.Names
+	n.Add(o.Values...)
+	return &n
+}
+
+func TestLoadDeclaresPerModeValuesMetadataAndTables(t *testing.T) {
+	l := newLoad().(*Load)
+	l.Modes = []LoadMode{{Kind: "sequential"}, {Name: "burst", Kind: "rate"}}
+	l.Metadata = map[string]string{"engine": "sim"}
+	o := l.Outputs("")
+	names := declared(o)
+	for _, want := range []string{"sequential_s", "burst_output_throughput", "burst_max_concurrent_requests", "engine"} {
+		if !names.Has(want) {
+			t.Errorf("%s not declared", want)
+		}
+	}
+	if names.Has("rate_s") {
+		t.Error("a named mode declared its kind's names")
+	}
+	var summary results.Names
+	summary.Add(o.Tables["load.summary"]...)
+	for _, want := range []string{"mode", "output_throughput", "errors_by_class.timeout", "engine"} {
+		if !summary.Has(want) {
+			t.Errorf("load.summary column %s not declared", want)
+		}
+	}
+	if !slices.Contains(o.Tables["load.requests"], "ttft_ms") || !slices.Contains(o.Tables["load.requests"], "engine") {
+		t.Errorf("load.requests columns %v", o.Tables["load.requests"])
+	}
+}
+
+func TestMeasureDeclaresLogCapturesAndDeviceNamesBehindItsPrefix(t *testing.T) {
+	m := newMeasure().(*Measure)
+	m.Log = "vllm"
+	m.Prefix = "a_"
+	m.LogRules = []LogRule{{Pattern: `took (?P<step_s>\d+) (?P<step_s_unit>ms)`}}
+	names := declared(m.Outputs(""))
+	for _, want := range []string{"a_kv_cache_tokens", "a_gpu_mem_used_mb", "a_step_s"} {
+		if !names.Has(want) {
+			t.Errorf("%s not declared", want)
+		}
+	}
+	for _, unwanted := range []string{"kv_cache_tokens", "a_step_s_unit", "a_host_rss_mb"} {
+		if names.Has(unwanted) {
+			t.Errorf("%s declared", unwanted)
+		}
+	}
+	m.Baseline = true
+	if names := declared(m.Outputs("")); names.Has("a_gpu_mem_used_mb") || !names.Has("a_gpu_mem_baseline_mb") {
+		t.Errorf("a baseline reading declares %v", names.List())
+	}
+}
+
+func TestWaitReadyDeclaresReadyTimeUnderTheServerItProbes(t *testing.T) {
+	w := newWaitReady().(*WaitReady)
+	if !declared(w.Outputs("srv")).Has("srv_ready_s") {
+		t.Error("default server: srv_ready_s not declared")
+	}
+	w.Server = "other"
+	if !declared(w.Outputs("srv")).Has("other_ready_s") {
+		t.Error("named server: other_ready_s not declared")
+	}
+}
