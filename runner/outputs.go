@@ -9,10 +9,6 @@ import (
 	"github.com/runexp/runexp/steps"
 )
 
-// pointFields are the names the runner puts in every point row beside the
-// sweep values and the recorded values (see pointRow).
-var pointFields = []string{"point", "status", "phase", "error", "seconds"}
-
 // studyOutputs is every name a study's artifacts may refer to: the point
 // row's and each table's columns.
 type studyOutputs struct {
@@ -26,7 +22,7 @@ type studyOutputs struct {
 // steps.Builtin): then nothing can be checked.
 func declaredOutputs(sp *StudyPlan) (out *studyOutputs, ok bool) {
 	out = &studyOutputs{tables: map[string]*results.Names{}}
-	out.points.Add(pointFields...)
+	out.points.Add(results.PointFields...)
 	out.points.Add(sp.Axes...)
 	for _, pt := range sp.Points {
 		lastLaunch := ""

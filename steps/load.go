@@ -101,13 +101,12 @@ func (l *Load) Validate() error {
 			return spec.FieldErrorf(fmt.Sprintf("modes[%d].kind", i), "must be sequential, concurrent or rate, got %q", m.Kind)
 		}
 	}
-	recorded := (load.Summary{}).Values()
-	for _, k := range []string{"mode", "index", "ttft_ms", "e2el_ms", "completion_tokens", "finish_reason", "error_class",
-		"point", "status", "phase", "error", "seconds"} { // and the runner's row names
-		recorded[k] = nil
-	}
+	var recorded results.Names // what its rows hold already
+	recorded.Add(load.SummaryNames()...)
+	recorded.Add(loadRequestColumns...)
+	recorded.Add(results.PointFields...)
 	for _, k := range results.SortedKeys(l.Metadata) {
-		if _, clash := recorded[k]; clash || k == "" {
+		if recorded.Has(k) || k == "" {
 			return spec.FieldErrorf("metadata."+k, "%q is a name the load step records itself", k)
 		}
 	}

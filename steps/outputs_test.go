@@ -2,8 +2,11 @@ package steps
 
 import (
 	"slices"
+	"strings"
 	"testing"
+	"time"
 
+	"github.com/runexp/runexp/internal/load/loadtest"
 	"github.com/runexp/runexp/internal/results"
 )
 
@@ -77,5 +80,50 @@ func TestWaitReadyDeclaresReadyTimeUnderTheServerItProbes(t *testing.T) {
 	w.Server = "other"
 	if !declared(w.Outputs("srv")).Has("other_ready_s") {
 		t.Error("named server: other_ready_s not declared")
+	}
+}
+
+// assertDeclared fails for every value or table column env holds that the
+// step's Outputs do not declare.
+func assertDeclared(t *testing.T, o results.Outputs, env *Env) {
+	t.Helper()
+	values := declared(o)
+	for _, k := range env.Values().Keys() {
+		if !values.Has(k) {
+			t.Errorf("value %s recorded but not declared", k)
+		}
+	}
+	for table, rows := range env.Tables() {
+		var cols results.Names
+		cols.Add(o.Tables[table]...)
+		for _, row := range rows {
+			for _, k := range row.Keys() {
+				if !cols.Has(k) {
+					t.Errorf("%s column %s recorded but not declared", table, k)
+				}
+			}
+		}
+	}
+}
+
+func TestLoadDeclaresEverythingItRecords(t *testing.T) {
+	srv := loadtest.NewServer(loadtest.Script{})
+	defer srv.Close()
+	env := newTestEnv(t)
+	l := newLoadStep(srv.URL, LoadMode{Kind: "sequential", Requests: 2}, LoadMode{Name: "burst", Kind: "concurrent", Concurrency: 2, Requests: 2})
+	l.Metadata = map[string]string{"engine": "sim"}
+	if err := runWithTimeout(l, env, 30*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	assertDeclared(t, l.Outputs(""), env)
+}
+
+func TestLoadMetadataMayNotReuseANameItsRowsHold(t *testing.T) {
+	l := newLoadStep("http://127.0.0.1:9", LoadMode{Kind: "sequential", Requests: 1})
+	for _, name := range []string{"status", "seconds", "error_class", "output_throughput", "errors_by_class.timeout"} {
+		l.Metadata = map[string]string{name: "x"}
+		if err := l.Validate(); err == nil || !strings.Contains(err.Error(), "records itself") {
+			t.Errorf("metadata %s: %v, want a clash error", name, err)
+		}
 	}
 }
