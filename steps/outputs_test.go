@@ -1,6 +1,7 @@
 package steps
 
 import (
+	"context"
 	"slices"
 	"strings"
 	"testing"
@@ -126,4 +127,37 @@ func TestLoadMetadataMayNotReuseANameItsRowsHold(t *testing.T) {
 			t.Errorf("metadata %s: %v, want a clash error", name, err)
 		}
 	}
+}
+
+func TestMeasureDeclaresEverythingItRecords(t *testing.T) {
+	env := envWithLoggedServer(t)
+	m := &Measure{GPUSpec: GPUSpec{GPU: "none"}, Log: "vllm", Metrics: "/metrics",
+		LogRules: []LogRule{{Pattern: `Loading weights took (?P<weights_load_ms>[\d.]+) (?P<weights_load_ms_unit>seconds)`, Units: map[string]string{"weights_load_ms": "ms"}}},
+		JSON:     []JSONCheck{{Path: "/v1/models", Field: "data[0].max_model_len"}, {Path: "/v1/models", Field: "data[0].id", Record: "served_model"}},
+		Predict:  &PredictConfig{Model: "microsoft/Phi-3-mini-4k-instruct", MaxModelLen: 2048, GPUMemoryUtilization: 0.9, TotalMemoryGiB: 80}}
+	if err := m.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	if err := m.Run(context.Background(), env); err != nil {
+		t.Fatal(err)
+	}
+	mustValue(t, env, "predicted_kv_tokens")
+	assertDeclared(t, m.Outputs(""), env)
+}
+
+func TestMeasureDeclaresTheHostBackendsNames(t *testing.T) {
+	env := newTestEnv(t)
+	launch(t, env, "server", freePort(t))
+	defer func() {
+		env.RunCleanups(context.Background())
+		assertNoLeftovers(t, binDir)
+	}()
+	m := &Measure{GPUSpec: GPUSpec{GPU: "host"}}
+	if err := m.Run(context.Background(), env); err != nil {
+		t.Fatal(err)
+	}
+	mustValue(t, env, "host_rss_mb")
+	o := m.Outputs("")
+	o.AddValues("server_pid") // the launch's
+	assertDeclared(t, o, env)
 }
