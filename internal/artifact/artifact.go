@@ -65,15 +65,6 @@ func Lookup(name string) (Format, bool) {
 	return Format{}, false
 }
 
-// Names lists the formats.
-func Names() []string {
-	out := make([]string, len(formats))
-	for i, f := range formats {
-		out[i] = f.Name
-	}
-	return out
-}
-
 // Encode encodes j in its artifact's format.
 func Encode(j Job) ([]byte, error) {
 	f, ok := Lookup(j.Artifact.Format)
