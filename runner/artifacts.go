@@ -1,132 +1,48 @@
 package runner
 
 import (
-	"bytes"
-	"encoding/csv"
-	"encoding/json"
 	"fmt"
-	"math"
 	"os"
 	"path/filepath"
-	"sort"
-	"strconv"
-	"strings"
 	"text/template"
 
+	"github.com/runexp/runexp/internal/artifact"
+	"github.com/runexp/runexp/internal/results"
 	"github.com/runexp/runexp/spec"
-	"github.com/runexp/runexp/steps"
 )
 
 // Row is one artifact row: a point (from: points) or a table row.
-type Row = map[string]any
+type Row = results.Row
 
-// pointRow flattens a point result into a row: point id, sweep values, every
-// recorded value, then status, phase and error.
-func pointRow(pr *PointResult) (Row, []string) {
-	row := Row{}
-	var order []string
-	set := func(k string, v any) {
-		if _, ok := row[k]; !ok {
-			order = append(order, k)
-		}
-		row[k] = finite(v)
-	}
-	set("point", pr.ID)
-	for _, v := range pr.Sweep {
-		set(v.Name, v.Value)
-	}
-	for _, k := range pr.Values.Keys() {
-		v, _ := pr.Values.Get(k)
-		set(k, v)
-	}
-	set("status", string(pr.Status))
-	set("phase", pr.Phase)
-	set("error", pr.Error)
-	set("seconds", pr.Seconds)
-	return row, order
-}
+// TemplateFuncs are the functions markdown templates can use (see
+// artifact.TemplateFuncs); validation parses templates with them.
+func TemplateFuncs() template.FuncMap { return artifact.TemplateFuncs() }
 
-// tableRows returns a named table across points, each row prefixed with the
-// point id and sweep values.
-func tableRows(points []*PointResult, table string) ([]Row, []string) {
-	var rows []Row
-	var order []string
-	seen := map[string]bool{}
-	add := func(k string) {
-		if !seen[k] {
-			seen[k] = true
-			order = append(order, k)
+// resultPoints hands the points' results to the result model.
+func resultPoints(points []*PointResult) []results.Point {
+	out := make([]results.Point, len(points))
+	for i, pr := range points {
+		rp := results.Point{ID: pr.ID, Values: pr.Values, Tables: pr.Tables, Status: string(pr.Status),
+			Phase: pr.Phase, Error: pr.Error, Seconds: pr.Seconds}
+		for _, v := range pr.Sweep {
+			rp.Sweep = append(rp.Sweep, results.Field{Name: v.Name, Value: v.Value})
 		}
+		out[i] = rp
 	}
-	for _, pr := range points {
-		for _, tv := range pr.Tables[table] {
-			row := Row{"point": pr.ID}
-			add("point")
-			for _, v := range pr.Sweep {
-				row[v.Name] = v.Value
-				add(v.Name)
-			}
-			for _, k := range tv.Keys() {
-				x, _ := tv.Get(k)
-				row[k] = finite(x)
-				add(k)
-			}
-			rows = append(rows, row)
-		}
-	}
-	return rows, order
-}
-
-// finite maps NaN and ±Inf (which JSON cannot hold) to nil, so one odd
-// reading cannot make a study's JSON artifacts unwritable.
-func finite(v any) any {
-	switch f := v.(type) {
-	case float64:
-		if math.IsNaN(f) || math.IsInf(f, 0) {
-			return nil
-		}
-	case float32:
-		if math.IsNaN(float64(f)) || math.IsInf(float64(f), 0) {
-			return nil
-		}
-	}
-	return v
-}
-
-func studyRows(points []*PointResult) ([]Row, []string) {
-	var rows []Row
-	var order []string
-	seen := map[string]bool{}
-	for _, pr := range points {
-		row, keys := pointRow(pr)
-		rows = append(rows, row)
-		for _, k := range keys {
-			if !seen[k] {
-				seen[k] = true
-				order = append(order, k)
-			}
-		}
-	}
-	return rows, order
+	return out
 }
 
 // writeArtifacts writes a study's artifacts. Data formats are written after
-// every point; rendered ones (markdown, charts) only when final.
+// every point; final ones (markdown, charts) only when final.
 func writeArtifacts(p *Plan, s *StudyPlan, points []*PointResult, final bool) []error {
 	var errs []error
+	rps := resultPoints(points)
 	for _, a := range s.Artifacts {
-		rendered := a.Format == "markdown" || a.Format == "chart"
-		if rendered != final {
+		// An unknown format (validation rejects it) fails with the data formats.
+		if f, _ := artifact.Lookup(string(a.Format)); f.Final != final {
 			continue
 		}
-		var rows []Row
-		var order []string
-		if a.From == "" || a.From == "points" {
-			rows, order = studyRows(points)
-		} else {
-			rows, order = tableRows(points, a.From)
-		}
-		data, err := renderArtifact(p, s, a, rows, order, points)
+		data, err := encodeArtifact(p, s, a, rps)
 		if err == nil {
 			err = writeConfined(s.Dir, a.Path, data)
 		}
@@ -137,78 +53,23 @@ func writeArtifacts(p *Plan, s *StudyPlan, points []*PointResult, final bool) []
 	return errs
 }
 
-func renderArtifact(p *Plan, s *StudyPlan, a spec.Artifact, rows []Row, order []string, points []*PointResult) ([]byte, error) {
-	switch a.Format {
-	case "csv":
-		cols := a.Columns
-		if len(cols) == 0 {
-			cols = order
+// encodeArtifact encodes one artifact of the study from its points.
+func encodeArtifact(p *Plan, s *StudyPlan, a spec.Artifact, points []results.Point) ([]byte, error) {
+	job := artifact.Job{Artifact: a, SpecDir: p.SpecDir, Data: func() artifact.TemplateData {
+		d := artifact.TemplateData{Experiment: p.Experiment, Description: p.Description, Study: s.Name, RunDir: p.RunDir,
+			Vars: map[string]any{}, Tables: results.Tables(points)}
+		for _, v := range p.Vars {
+			d.Vars[v.Name] = v.Value
 		}
-		return renderCSV(rows, cols)
-	case "json":
-		if rows == nil {
-			rows = []Row{} // a list, also when no point produced a row
-		}
-		return json.MarshalIndent(rows, "", "  ")
-	case "jsonl":
-		var b bytes.Buffer
-		for _, r := range rows {
-			line, err := json.Marshal(r)
-			if err != nil {
-				return nil, err
-			}
-			b.Write(line)
-			b.WriteByte('\n')
-		}
-		return b.Bytes(), nil
-	case "markdown":
-		return renderTemplate(p, s, a, rows, points)
-	case "chart":
-		return renderChart(a, rows)
+		d.Points, _ = results.PointRows(points)
+		return d
+	}}
+	if a.From == "" || a.From == "points" {
+		job.Rows, job.Columns = results.PointRows(points)
+	} else {
+		job.Rows, job.Columns = results.TableRows(points, a.From)
 	}
-	return nil, fmt.Errorf("unknown format %q", a.Format)
-}
-
-func renderCSV(rows []Row, cols []string) ([]byte, error) {
-	var b bytes.Buffer
-	w := csv.NewWriter(&b)
-	w.Write(cols)
-	for _, r := range rows {
-		rec := make([]string, len(cols))
-		for i, c := range cols {
-			rec[i] = cell(r[c])
-		}
-		w.Write(rec)
-	}
-	w.Flush()
-	return b.Bytes(), w.Error()
-}
-
-// cell renders a value for CSV: integers without exponent, floats with up to
-// 6 significant decimals, nil as empty.
-func cell(v any) string {
-	switch x := v.(type) {
-	case nil:
-		return ""
-	case string:
-		return x
-	case float64:
-		if x == float64(int64(x)) && x < 1e15 && x > -1e15 {
-			return strconv.FormatInt(int64(x), 10)
-		}
-		return strconv.FormatFloat(x, 'f', -1, 64)
-	case float32:
-		return cell(float64(x))
-	case bool:
-		return strconv.FormatBool(x)
-	case int, int64, int32, uint64, uint32, uint:
-		return fmt.Sprint(x)
-	}
-	data, err := json.Marshal(v)
-	if err != nil {
-		return fmt.Sprint(v)
-	}
-	return string(data)
+	return artifact.Encode(job)
 }
 
 // writeConfined writes rel inside dir, refusing any path (or symlink) that
@@ -235,68 +96,4 @@ func writeConfined(dir, rel string, data []byte) error {
 		return err
 	}
 	return root.Rename(tmp, rel)
-}
-
-// TemplateData is what a markdown template sees.
-type TemplateData struct {
-	Experiment  string
-	Description string
-	Study       string
-	RunDir      string
-	Vars        map[string]any
-	Rows        []Row            // one per point (or the artifact's from: table)
-	Points      []Row            // one per point, always
-	Tables      map[string][]Row // every table of the study
-}
-
-func renderTemplate(p *Plan, s *StudyPlan, a spec.Artifact, rows []Row, points []*PointResult) ([]byte, error) {
-	path := filepath.Join(p.SpecDir, a.Template)
-	text, err := os.ReadFile(path)
-	if err != nil {
-		return nil, err
-	}
-	t, err := template.New(filepath.Base(path)).Funcs(TemplateFuncs()).Option("missingkey=zero").Parse(string(text))
-	if err != nil {
-		return nil, err
-	}
-	data := TemplateData{Experiment: p.Experiment, Description: p.Description, Study: s.Name, RunDir: p.RunDir,
-		Vars: map[string]any{}, Rows: rows, Tables: map[string][]Row{}}
-	for _, v := range p.Vars {
-		data.Vars[v.Name] = v.Value
-	}
-	data.Points, _ = studyRows(points)
-	names := map[string]bool{}
-	for _, pr := range points {
-		for k := range pr.Tables {
-			names[k] = true
-		}
-	}
-	for k := range names {
-		data.Tables[k], _ = tableRows(points, k)
-	}
-	var b bytes.Buffer
-	if err := t.Execute(&b, data); err != nil {
-		return nil, err
-	}
-	return b.Bytes(), nil
-}
-
-// sortedKeys is used by templates to iterate maps deterministically.
-func sortedKeys(m map[string]any) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out
-}
-
-var _ = steps.Values{}
-
-func trimFloat(f float64, prec int) string {
-	s := strconv.FormatFloat(f, 'f', prec, 64)
-	if strings.Contains(s, ".") {
-		s = strings.TrimRight(strings.TrimRight(s, "0"), ".")
-	}
-	return s
 }

@@ -244,10 +244,15 @@ func compileStudy(d *spec.Decoder, reg *steps.Registry, x *spec.Experiment, i in
 	if len(points) == 0 {
 		errs.Add(d.Pos(rs.Sweep), path+".sweep", "every point is excluded; the sweep is empty")
 	}
+	stepErrs := 0
 	for _, pt := range points {
 		pp, e := compilePoint(d, reg, rs, path, scope, sp, pt)
 		errs = append(errs, e...)
+		stepErrs += len(e)
 		sp.Points = append(sp.Points, pp)
+	}
+	if stepErrs == 0 { // a broken step declares less than it would record: no cascade
+		errs = append(errs, checkOutputs(d, path, sp)...)
 	}
 	return sp, errs
 }

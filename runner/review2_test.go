@@ -65,6 +65,7 @@ studies:
     sweep: {axes: {n: [1, 2]}}
     steps:
       - {type: exec, with: {command: ["false"]}}
+      - {type: load, with: {url: "http://127.0.0.1:9", model: m, modes: [{kind: sequential, requests: 1}]}}
     artifacts:
       - {path: summary.json, format: json, from: load.summary}
 `)

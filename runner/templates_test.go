@@ -25,8 +25,7 @@ func TestExperimentTemplatesRenderWithoutResults(t *testing.T) {
 					Vars: []NamedValue{{"engine", "sim"}, {"model", "m"}, {"gpu_memory_utilization", 0.92}}}
 				s := &StudyPlan{Name: "s"}
 				a := spec.Artifact{Path: "notes.md", Format: "markdown", Template: filepath.Base(path)}
-				rows, _ := studyRows(points)
-				out, err := renderTemplate(p, s, a, rows, points)
+				out, err := encodeArtifact(p, s, a, resultPoints(points))
 				if err != nil {
 					t.Fatalf("render: %v", err)
 				}

@@ -4,12 +4,12 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"sort"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/runexp/runexp/internal/proc"
+	"github.com/runexp/runexp/internal/results"
 	"github.com/runexp/runexp/spec"
 )
 
@@ -199,81 +199,6 @@ func (e *Env) LogTail(lines int) string {
 	return proc.Tail(servers[len(servers)-1].LogPath, lines)
 }
 
-// Values is an ordered set of named values (a result row).
-type Values struct {
-	keys []string
-	m    map[string]any
-}
-
-// Set sets name, keeping first-set order.
-func (v *Values) Set(name string, x any) {
-	if v.m == nil {
-		v.m = map[string]any{}
-	}
-	if _, ok := v.m[name]; !ok {
-		v.keys = append(v.keys, name)
-	}
-	v.m[name] = x
-}
-
-// Get returns a value.
-func (v Values) Get(name string) (any, bool) {
-	x, ok := v.m[name]
-	return x, ok
-}
-
-// Keys returns the names in order.
-func (v Values) Keys() []string { return append([]string(nil), v.keys...) }
-
-// Len is the number of values.
-func (v Values) Len() int { return len(v.keys) }
-
-// Map returns a plain map copy.
-func (v Values) Map() map[string]any {
-	out := make(map[string]any, len(v.m))
-	for k, x := range v.m {
-		out[k] = x
-	}
-	return out
-}
-
-// Clone copies v.
-func (v Values) Clone() Values {
-	c := Values{keys: append([]string(nil), v.keys...), m: v.Map()}
-	return c
-}
-
-// Merge sets every value of o into v.
-func (v *Values) Merge(o Values) {
-	for _, k := range o.keys {
-		v.Set(k, o.m[k])
-	}
-}
-
-// MarshalJSON writes the values as an object in key order.
-func (v Values) MarshalJSON() ([]byte, error) {
-	var b strings.Builder
-	b.WriteByte('{')
-	for i, k := range v.keys {
-		if i > 0 {
-			b.WriteByte(',')
-		}
-		kb, _ := jsonMarshal(k)
-		b.Write(kb)
-		b.WriteByte(':')
-		xb, err := jsonMarshal(v.m[k])
-		if err != nil {
-			return nil, fmt.Errorf("value %s: %w", k, err)
-		}
-		b.Write(xb)
-	}
-	b.WriteByte('}')
-	return []byte(b.String()), nil
-}
-
-// SortedKeys returns the names sorted.
-func (v Values) SortedKeys() []string {
-	k := v.Keys()
-	sort.Strings(k)
-	return k
-}
+// Values is an ordered set of named values (a result row); the type lives in
+// the results package, which owns the result model.
+type Values = results.Values

@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -14,6 +13,7 @@ import (
 	"sync"
 
 	"github.com/runexp/runexp/internal/load"
+	"github.com/runexp/runexp/internal/results"
 	"github.com/runexp/runexp/spec"
 )
 
@@ -91,13 +91,12 @@ func (l *Load) Validate() error {
 	if len(l.Modes) == 0 {
 		p.Add("modes", "give at least one mode, e.g. [{kind: sequential, requests: 32}]")
 	}
-	recorded := (load.Summary{}).Values()
-	for _, k := range []string{"mode", "index", "ttft_ms", "e2el_ms", "completion_tokens", "finish_reason", "error_class",
-		"point", "status", "phase", "error", "seconds"} { // and the runner's row names
-		recorded[k] = nil
-	}
-	for _, k := range sortedKeys(l.Metadata) {
-		if _, clash := recorded[k]; clash || k == "" {
+	var recorded results.Names // what its rows hold already
+	recorded.Add(load.SummaryNames()...)
+	recorded.Add(loadRequestColumns...)
+	recorded.Add(results.PointFields...)
+	for _, k := range results.SortedKeys(l.Metadata) {
+		if recorded.Has(k) || k == "" {
 			p.Add("metadata."+k, "%q is a name the load step records itself", k)
 		}
 	}
@@ -140,7 +139,7 @@ func (l *Load) Run(ctx context.Context, env *Env) error {
 	var mu sync.Mutex
 	var writeErr error
 	enc := json.NewEncoder(w)
-	meta := sortedKeys(l.Metadata)
+	meta := results.SortedKeys(l.Metadata)
 	for _, k := range meta {
 		env.Set(k, l.Metadata[k])
 	}
@@ -171,7 +170,7 @@ func (l *Load) Run(ctx context.Context, env *Env) error {
 	for _, s := range sums {
 		vals := s.Values()
 		row := Values{}
-		for _, k := range sortedKeys(vals) {
+		for _, k := range results.SortedKeys(vals) {
 			row.Set(k, vals[k])
 		}
 		for _, k := range meta {
@@ -244,20 +243,8 @@ const sharedModeMarkers = "telemetry.mark"
 
 func classes(m map[string]int) string {
 	var parts []string
-	for _, k := range sortedKeys(toAny(m)) {
+	for _, k := range results.SortedKeys(m) {
 		parts = append(parts, fmt.Sprintf("%s: %d", k, m[k]))
 	}
 	return strings.Join(parts, ", ")
-}
-
-func toAny(m map[string]int) map[string]any {
-	out := make(map[string]any, len(m))
-	for k, v := range m {
-		out[k] = v
-	}
-	return out
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	return slices.Sorted(maps.Keys(m))
 }

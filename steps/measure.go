@@ -2,7 +2,9 @@ package steps
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"io"
 	"math"
 	"net/http"
 	"os"
@@ -16,6 +18,7 @@ import (
 	"github.com/runexp/runexp/internal/modelcfg"
 	"github.com/runexp/runexp/internal/proc"
 	"github.com/runexp/runexp/internal/promscrape"
+	"github.com/runexp/runexp/internal/results"
 	"github.com/runexp/runexp/spec"
 )
 
@@ -116,7 +119,10 @@ type prefixed struct {
 func (p prefixed) Set(name string, v any)        { p.env.Set(p.prefix+name, v) }
 func (p prefixed) Value(name string) (any, bool) { return p.env.Value(p.prefix + name) }
 
-// Run reads everything configured and records it.
+// Run reads every configured source in turn (device memory, the engine
+// log, /metrics, JSON fields, the prediction) and records what it read. A
+// source that answers badly is a problem reported after the others were
+// read; no GPU, or no server for the sources that need one, stops the step.
 func (m *Measure) Run(ctx context.Context, env *Env) error {
 	if err := sleepCtx(ctx, m.Settle.D()); err != nil {
 		return err
@@ -125,124 +131,25 @@ func (m *Measure) Run(ctx context.Context, env *Env) error {
 	var problems []string
 	var total uint64
 	if m.GPU != GPUNone {
-		b, err := env.GPUs.Open(ctx, m.GPUSpec)
-		if err != nil {
+		var err error
+		if total, problems, err = m.readDevice(ctx, env, rec); err != nil {
 			return err
 		}
-		t, err := readMemory(ctx, b)
-		if err != nil {
-			return fmt.Errorf("reading %s: %w", b.Name(), err)
-		}
-		total = t.total - t.reserved
-		// The host backend measures a CPU engine: its names say host, not gpu.
-		dev := "gpu_"
-		if b.Name() == "host" {
-			dev = "host_"
-		}
-		rec.Set(dev+"backend", b.Name())
-		if dev == "gpu_" {
-			rec.Set("gpu_uuid", strings.Join(t.uuids, ","))
-			if len(t.names) > 0 {
-				rec.Set("gpu_name", strings.Join(t.names, ","))
-			}
-		}
-		rec.Set(dev+"total_mb", round1(mib(t.total)))
-		if m.Baseline {
-			rec.Set(dev+"mem_baseline_mb", round1(mib(t.used)))
-			env.SetShared(baselineKey(b, t.uuids), t.used)
-			return nil
-		}
-		rec.Set(dev+"mem_used_mb", round1(mib(t.used)))
-		if base, ok := env.Shared(baselineKey(b, t.uuids)); ok {
-			rec.Set(dev+"mem_delta_mb", round1(mib(t.used)-mib(base.(uint64))))
-		}
-		if s, err := env.Server(m.Server); err == nil {
-			pids := proc.TreePIDs(s.Proc)
-			procs, err := b.Processes(ctx, pids)
-			if err != nil {
-				problems = append(problems, "per-process memory: "+err.Error())
-			} else {
-				var used, pss uint64
-				unknown := 0
-				for _, p := range procs {
-					used += p.Used
-					pss += p.PSS
-					if p.Unknown {
-						unknown++
-					}
-				}
-				if unknown > 0 {
-					// No number beats a wrong 0 (containers, MIG, permissions);
-					// the device figures still stand, so the step goes on.
-					fmt.Fprintf(env.Log, "per-process GPU memory: the driver does not report it for %d of %d processes of the server; gpu_proc_mem_mb not recorded\n", unknown, len(procs))
-				}
-				if dev == "host_" {
-					rec.Set("host_rss_mb", round1(mib(used)))
-					if pss > 0 {
-						rec.Set("host_pss_mb", round1(mib(pss)))
-					}
-				} else if unknown == 0 {
-					rec.Set("gpu_proc_mem_mb", round1(mib(used)))
-				}
-				rec.Set(dev+"procs", len(procs))
-			}
-		}
-	} else if m.Baseline {
+	}
+	if m.Baseline {
 		return nil
 	}
-	srv, srvErr := env.Server(m.Server)
-	if m.Log != "" || len(m.LogRules) > 0 {
-		if srvErr != nil {
-			return srvErr
-		}
-		var rules []enginelog.Rule
-		if m.Log != "" {
-			rules, _ = enginelog.Preset(m.Log)
-		}
-		for _, r := range m.LogRules {
-			rules = append(rules, enginelog.Rule{Pattern: r.Pattern, Units: r.Units})
-		}
-		text, err := readLog(srv.LogPath)
+	if m.Log != "" || len(m.LogRules) > 0 || m.Metrics != "" || len(m.JSON) > 0 {
+		srv, err := env.Server(m.Server)
 		if err != nil {
 			return err
 		}
-		res, err := enginelog.Extract(text, rules)
-		if err != nil {
+		if err := m.readEngineLog(srv, rec); err != nil {
 			return err
 		}
-		// Every capture: numbers as numbers, the rest (vllm_version, ...) as text.
-		for _, k := range sortedKeys(stringsToAny(res.Text)) {
-			if v, ok := res.Values[k]; ok {
-				rec.Set(k, v)
-			} else {
-				rec.Set(k, res.Text[k])
-			}
-		}
-	}
-	client := &http.Client{Timeout: 10 * time.Second}
-	if m.Metrics != "" {
-		if srvErr != nil {
-			return srvErr
-		}
-		v, err := promscrape.ScrapeVLLM(ctx, client, srv.URL+m.Metrics)
-		if err != nil {
-			problems = append(problems, "metrics: "+err.Error())
-		} else {
-			for _, k := range sortedKeys(floatsToAny(v.Values)) {
-				rec.Set("metrics_"+k, v.Values[k])
-			}
-		}
-	}
-	for _, c := range m.JSON {
-		if srvErr != nil {
-			return srvErr
-		}
-		if c.Record == "" {
-			c.Record = strings.NewReplacer("[", "_", "]", "", ".", "_").Replace(c.Field)
-		}
-		if err := c.check(ctx, client, srv.URL, rec); err != nil {
-			problems = append(problems, err.Error())
-		}
+		client := &http.Client{Timeout: 10 * time.Second}
+		problems = append(problems, m.readMetrics(ctx, client, srv, rec)...)
+		problems = append(problems, m.readJSON(ctx, client, srv, rec)...)
 	}
 	if m.Predict != nil {
 		if err := m.predict(env, rec, total); err != nil {
@@ -258,6 +165,144 @@ func (m *Measure) Run(ctx context.Context, env *Env) error {
 		return fmt.Errorf("%s", strings.Join(problems, "; "))
 	}
 	return nil
+}
+
+// readDevice records device memory: the total, and either the baseline
+// (kept for later deltas and the release check) or the used memory, its
+// delta from the baseline and the launched server's share. It returns the
+// memory usable by an engine, for the prediction.
+func (m *Measure) readDevice(ctx context.Context, env *Env, rec recorder) (usable uint64, problems []string, err error) {
+	b, err := env.GPUs.Open(ctx, m.GPUSpec)
+	if err != nil {
+		return 0, nil, err
+	}
+	t, err := readMemory(ctx, b)
+	if err != nil {
+		return 0, nil, fmt.Errorf("reading %s: %w", b.Name(), err)
+	}
+	usable = t.total - t.reserved
+	// The host backend measures a CPU engine: its names say host, not gpu.
+	dev := "gpu_"
+	if b.Name() == "host" {
+		dev = "host_"
+	}
+	rec.Set(dev+"backend", b.Name())
+	if dev == "gpu_" {
+		rec.Set("gpu_uuid", strings.Join(t.uuids, ","))
+		if len(t.names) > 0 {
+			rec.Set("gpu_name", strings.Join(t.names, ","))
+		}
+	}
+	rec.Set(dev+"total_mb", round1(mib(t.total)))
+	if m.Baseline {
+		rec.Set(dev+"mem_baseline_mb", round1(mib(t.used)))
+		env.SetShared(baselineKey(b, t.uuids), t.used)
+		return usable, nil, nil
+	}
+	rec.Set(dev+"mem_used_mb", round1(mib(t.used)))
+	if base, ok := env.Shared(baselineKey(b, t.uuids)); ok {
+		rec.Set(dev+"mem_delta_mb", round1(mib(t.used)-mib(base.(uint64))))
+	}
+	if s, err := env.Server(m.Server); err == nil {
+		if err := readServerMemory(ctx, env, rec, b, dev, s); err != nil {
+			problems = append(problems, "per-process memory: "+err.Error())
+		}
+	}
+	return usable, problems, nil
+}
+
+// readServerMemory records the memory of the server's process tree: RSS
+// and PSS on the host backend, device memory on a GPU when the driver
+// reports it for every process.
+func readServerMemory(ctx context.Context, env *Env, rec recorder, b gpu.Backend, dev string, s *Server) error {
+	procs, err := b.Processes(ctx, proc.TreePIDs(s.Proc))
+	if err != nil {
+		return err
+	}
+	var used, pss uint64
+	unknown := 0
+	for _, p := range procs {
+		used += p.Used
+		pss += p.PSS
+		if p.Unknown {
+			unknown++
+		}
+	}
+	if unknown > 0 {
+		// No number beats a wrong 0 (containers, MIG, permissions);
+		// the device figures still stand, so the step goes on.
+		fmt.Fprintf(env.Log, "per-process GPU memory: the driver does not report it for %d of %d processes of the server; gpu_proc_mem_mb not recorded\n", unknown, len(procs))
+	}
+	if dev == "host_" {
+		rec.Set("host_rss_mb", round1(mib(used)))
+		if pss > 0 {
+			rec.Set("host_pss_mb", round1(mib(pss)))
+		}
+	} else if unknown == 0 {
+		rec.Set("gpu_proc_mem_mb", round1(mib(used)))
+	}
+	rec.Set(dev+"procs", len(procs))
+	return nil
+}
+
+// readEngineLog records every capture of the log preset and rules: numbers
+// as numbers, the rest (vllm_version, ...) as text.
+func (m *Measure) readEngineLog(srv *Server, rec recorder) error {
+	if m.Log == "" && len(m.LogRules) == 0 {
+		return nil
+	}
+	var rules []enginelog.Rule
+	if m.Log != "" {
+		rules, _ = enginelog.Preset(m.Log)
+	}
+	for _, r := range m.LogRules {
+		rules = append(rules, enginelog.Rule{Pattern: r.Pattern, Units: r.Units})
+	}
+	text, err := readLog(srv.LogPath)
+	if err != nil {
+		return err
+	}
+	res, err := enginelog.Extract(text, rules)
+	if err != nil {
+		return err
+	}
+	for _, k := range results.SortedKeys(res.Text) {
+		if v, ok := res.Values[k]; ok {
+			rec.Set(k, v)
+		} else {
+			rec.Set(k, res.Text[k])
+		}
+	}
+	return nil
+}
+
+// readMetrics records the server's Prometheus metrics as metrics_<name>.
+func (m *Measure) readMetrics(ctx context.Context, client *http.Client, srv *Server, rec recorder) (problems []string) {
+	if m.Metrics == "" {
+		return nil
+	}
+	v, err := promscrape.ScrapeVLLM(ctx, client, srv.URL+m.Metrics)
+	if err != nil {
+		return []string{"metrics: " + err.Error()}
+	}
+	for _, k := range results.SortedKeys(v.Values) {
+		rec.Set("metrics_"+k, v.Values[k])
+	}
+	return nil
+}
+
+// readJSON records each JSON field, under its record: name or one made
+// from the field path (data[0].max_model_len: data_0_max_model_len).
+func (m *Measure) readJSON(ctx context.Context, client *http.Client, srv *Server, rec recorder) (problems []string) {
+	for _, c := range m.JSON {
+		if c.Record == "" {
+			c.Record = strings.NewReplacer("[", "_", "]", "", ".", "_").Replace(c.Field)
+		}
+		if err := c.check(ctx, client, srv.URL, rec); err != nil {
+			problems = append(problems, err.Error())
+		}
+	}
+	return problems
 }
 
 func (m *Measure) predict(env *Env, rec recorder, measuredTotal uint64) error {
@@ -312,7 +357,7 @@ func readLog(path string) (string, error) {
 	}
 	buf := make([]byte, st.Size()-off)
 	_, err = f.ReadAt(buf, off)
-	if err != nil && err.Error() != "EOF" {
+	if err != nil && !errors.Is(err, io.EOF) {
 		return "", err
 	}
 	return string(buf), nil
@@ -330,22 +375,6 @@ func sleepCtx(ctx context.Context, d time.Duration) error {
 	case <-ctx.Done():
 		return context.Cause(ctx)
 	}
-}
-
-func stringsToAny(m map[string]string) map[string]any {
-	out := make(map[string]any, len(m))
-	for k, v := range m {
-		out[k] = v
-	}
-	return out
-}
-
-func floatsToAny(m map[string]float64) map[string]any {
-	out := make(map[string]any, len(m))
-	for k, v := range m {
-		out[k] = v
-	}
-	return out
 }
 
 func round1(x float64) float64 { return math.Round(x*10) / 10 }

@@ -1,28 +1,11 @@
 package steps
 
 import (
-	"encoding/json"
-	"math"
 	"os"
 	"path/filepath"
 	"sort"
 	"strings"
 )
-
-// jsonMarshal is json.Marshal that writes NaN and ±Inf as null instead of failing.
-func jsonMarshal(x any) ([]byte, error) {
-	switch f := x.(type) {
-	case float64:
-		if math.IsNaN(f) || math.IsInf(f, 0) {
-			return []byte("null"), nil
-		}
-	case float32:
-		if math.IsNaN(float64(f)) || math.IsInf(float64(f), 0) {
-			return []byte("null"), nil
-		}
-	}
-	return json.Marshal(x)
-}
 
 // envList renders a map as sorted KEY=VALUE pairs.
 func envList(m map[string]string) []string {

@@ -1,10 +1,12 @@
-package runner
+package artifact
 
 import (
 	"fmt"
 	"math"
 	"strconv"
 	"text/template"
+
+	"github.com/runexp/runexp/internal/results"
 )
 
 // TemplateFuncs are the functions markdown templates can use, beside
@@ -29,13 +31,13 @@ func TemplateFuncs() template.FuncMap {
 		"where": where,
 		// row returns the first row whose key equals value, or nil (false
 		// in an if), so a template can test for a missing mode.
-		"row": func(rows []Row, key string, value any) Row {
+		"row": func(rows []results.Row, key string, value any) results.Row {
 			if r := where(rows, key, value); len(r) > 0 {
 				return r[0]
 			}
 			return nil
 		},
-		"ok": func(rows []Row) []Row {
+		"ok": func(rows []results.Row) []results.Row {
 			return where(rows, "status", "ok")
 		},
 		"fit": fit,
@@ -79,7 +81,7 @@ func TemplateFuncs() template.FuncMap {
 		},
 		"mib":  func(x any) float64 { return num(x) / (1 << 20) },
 		"gib":  func(x any) float64 { return num(x) / (1 << 30) },
-		"keys": sortedKeys,
+		"keys": results.SortedKeys[any],
 		"isnan": func(x any) bool {
 			v := num(x)
 			return math.IsNaN(v)
@@ -87,7 +89,7 @@ func TemplateFuncs() template.FuncMap {
 	}
 }
 
-func col(rows []Row, name string) []any {
+func col(rows []results.Row, name string) []any {
 	out := make([]any, len(rows))
 	for i, r := range rows {
 		out[i] = r[name]
@@ -95,8 +97,8 @@ func col(rows []Row, name string) []any {
 	return out
 }
 
-func where(rows []Row, key string, value any) []Row {
-	var out []Row
+func where(rows []results.Row, key string, value any) []results.Row {
+	var out []results.Row
 	for _, r := range rows {
 		if fmt.Sprint(r[key]) == fmt.Sprint(value) {
 			out = append(out, r)

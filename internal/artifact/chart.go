@@ -1,4 +1,4 @@
-package runner
+package artifact
 
 import (
 	"bytes"
@@ -15,6 +15,7 @@ import (
 	"gonum.org/v1/plot/vg/vgimg"
 	"gonum.org/v1/plot/vg/vgsvg"
 
+	"github.com/runexp/runexp/internal/results"
 	"github.com/runexp/runexp/spec"
 )
 
@@ -22,7 +23,7 @@ import (
 // one panel per y so that different units each get their own scale) or a
 // box plot (the distribution of value per group). The format follows the
 // path's extension: .svg or .png.
-func renderChart(a spec.Artifact, rows []Row) ([]byte, error) {
+func renderChart(a spec.Artifact, rows []results.Row) ([]byte, error) {
 	c := a.Chart
 	var plots []*plot.Plot
 	var err error
@@ -72,7 +73,7 @@ func drawPanels(plots []*plot.Plot, dc draw.Canvas) {
 	}
 }
 
-func linePlots(c *spec.Chart, rows []Row) ([]*plot.Plot, error) {
+func linePlots(c *spec.Chart, rows []results.Row) ([]*plot.Plot, error) {
 	var out []*plot.Plot
 	for i, y := range c.Y {
 		var pts plotter.XYs
@@ -112,7 +113,7 @@ func linePlots(c *spec.Chart, rows []Row) ([]*plot.Plot, error) {
 	return out, nil
 }
 
-func boxPlot(c *spec.Chart, rows []Row) (*plot.Plot, error) {
+func boxPlot(c *spec.Chart, rows []results.Row) (*plot.Plot, error) {
 	groups := map[string]plotter.Values{}
 	var order []string
 	for _, r := range rows {

@@ -1,4 +1,4 @@
-package runner
+package artifact
 
 import "image/color"
 

@@ -1,0 +1,106 @@
+package runner
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/runexp/runexp/internal/results"
+	"github.com/runexp/runexp/spec"
+	"github.com/runexp/runexp/steps"
+)
+
+// studyOutputs is every name a study's artifacts may refer to: the point
+// row's and each table's columns.
+type studyOutputs struct {
+	points results.Names
+	tables map[string]*results.Names
+	order  []string // table names in order of declaration
+}
+
+// declaredOutputs collects what the study's steps declare at every point.
+// ok is false when a step does not declare its outputs (a kind outside
+// steps.Builtin): then nothing can be checked.
+func declaredOutputs(sp *StudyPlan) (out *studyOutputs, ok bool) {
+	out = &studyOutputs{tables: map[string]*results.Names{}}
+	out.points.Add(results.PointFields...)
+	out.points.Add(sp.Axes...)
+	for _, pt := range sp.Points {
+		lastLaunch := ""
+		for _, st := range pt.Steps {
+			p, ok := st.With.(steps.Producer)
+			if !ok {
+				return nil, false
+			}
+			o := p.Outputs(lastLaunch)
+			if st.Type == "launch" {
+				lastLaunch = st.ID
+			}
+			out.points.Add(o.Values...)
+			for _, table := range results.SortedKeys(o.Tables) {
+				names, seen := out.tables[table]
+				if !seen {
+					names = &results.Names{}
+					names.Add("point")
+					names.Add(sp.Axes...)
+					out.tables[table] = names
+					out.order = append(out.order, table)
+				}
+				names.Add(o.Tables[table]...)
+			}
+		}
+	}
+	return out, true
+}
+
+// checkOutputs reports every artifact name (from:, columns, chart fields)
+// that no step of the study records, at its key, with the closest name.
+func checkOutputs(d *spec.Decoder, path string, sp *StudyPlan) spec.ErrorList {
+	outs, ok := declaredOutputs(sp)
+	if !ok {
+		return nil
+	}
+	var errs spec.ErrorList
+	for i, a := range sp.Artifacts {
+		if a.Node == nil {
+			continue // not a mapping: the decoder reported it
+		}
+		ap := fmt.Sprintf("%s.artifacts[%d]", path, i)
+		at := func(field string) spec.Pos {
+			if n := spec.FieldNode(a.Node, field); n != nil {
+				return d.Pos(n)
+			}
+			return a.Pos
+		}
+		names := &outs.points
+		missing := func(name string) string { return fmt.Sprintf("no step of the study records a value %q", name) }
+		if a.From != "" && a.From != "points" {
+			t, known := outs.tables[a.From]
+			if !known {
+				candidates := append([]string{"points"}, outs.order...)
+				errs.Add(at("from"), ap+".from", "no step of the study records a table %q%s; tables: %s",
+					a.From, spec.DidYouMean(a.From, candidates), strings.Join(candidates, ", "))
+				continue
+			}
+			names = t
+			missing = func(name string) string { return fmt.Sprintf("table %s has no column %q", a.From, name) }
+		}
+		check := func(field, name string) {
+			if name == "" || names.Has(name) {
+				return
+			}
+			errs.Add(at(field), ap+"."+field, "%s%s", missing(name), spec.DidYouMean(name, names.List()))
+		}
+		for j, c := range a.Columns {
+			check(fmt.Sprintf("columns[%d]", j), c)
+		}
+		if c := a.Chart; c != nil {
+			check("chart.x", c.X)
+			for j, y := range c.Y {
+				check(fmt.Sprintf("chart.y[%d]", j), y)
+			}
+			check("chart.value", c.Value)
+			check("chart.group", c.Group)
+		}
+	}
+	return errs
+}

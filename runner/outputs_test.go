@@ -1,0 +1,114 @@
+package runner_test
+
+import (
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/runexp/runexp/spec"
+)
+
+func TestValidateRejectsArtifactNamesNoStepRecordsWithDidYouMean(t *testing.T) {
+	_, err := compileFile("testdata/bad/outputs.yaml")
+	var list spec.ErrorList
+	if !errorsAs(err, &list) {
+		t.Fatalf("want a positioned ErrorList, got %T: %v", err, err)
+	}
+	want := []struct {
+		path, suggestion string
+		line, col        int
+	}{
+		{"studies[0].artifacts[0].columns[1]", `"kv_cache_tokens"`, 26, 34},
+		{"studies[0].artifacts[1].from", `"load.summary"`, 29, 9},
+		{"studies[0].artifacts[2].columns[2]", `"engine"`, 33, 34},
+		{"studies[0].artifacts[3].chart.y[1]", `"run_output_throughput"`, 36, 55},
+	}
+	if len(list) != len(want) {
+		t.Fatalf("got %d problems, want %d:\n%v", len(list), len(want), err)
+	}
+	for i, w := range want {
+		e := list[i]
+		if e.Path != w.path || e.Pos.Line != w.line || e.Pos.Col != w.col || !strings.Contains(e.Msg, "did you mean "+w.suggestion) {
+			t.Errorf("problem %d = %v, want at %d:%d %s suggesting %s", i, e, w.line, w.col, w.path, w.suggestion)
+		}
+	}
+}
+
+func TestValidateAcceptsSweepAxesPointFieldsMetadataAndPatternNames(t *testing.T) {
+	path := writeSpec(t, `version: runexp/v1
+name: names
+studies:
+  - name: s
+    sweep: {axes: {conc: [1, 2]}}
+    steps:
+      - id: srv
+        type: launch
+        with: {command: [sleep, "10"], port: 8000}
+      - id: ready
+        type: wait-ready
+      - type: telemetry
+        with: {gpu: sim}
+      - type: measure
+        with: {gpu: sim, metrics: /metrics, prefix: smi_, json: [{path: /v1/models, field: "data[0].max_model_len"}]}
+      - type: load
+        with:
+          model: m
+          modes: [{kind: concurrent, concurrency: "${conc}", requests: 4}]
+          metadata: {engine: sim}
+      - id: probe
+        type: exec
+        with: {command: ["true"], record: probe_out}
+      - type: release-check
+        with: {gpu: sim}
+    artifacts:
+      - path: points.csv
+        format: csv
+        columns: [point, conc, status, phase, error, seconds, engine, srv_pid, srv_stop_s, srv_ready_s,
+                  concurrent_output_throughput, concurrent_gpu_util_mean, gpu_util_mean, smi_metrics_kv_cache_usage,
+                  smi_data_0_max_model_len, smi_gpu_mem_used_mb, probe_exit, probe_out, gpu_release_s]
+      - path: summary.csv
+        format: csv
+        from: load.summary
+        columns: [point, conc, mode, output_throughput, errors_by_class.timeout, engine]
+      - path: telemetry.json
+        format: json
+        from: telemetry.summary
+      - path: ttft.svg
+        format: chart
+        from: load.requests
+        chart: {value: ttft_ms, group: conc}
+`)
+	if _, err := compileFile(path); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestValidateSkipsArtifactNamesWhenAStepIsBroken(t *testing.T) {
+	path := writeSpec(t, `version: runexp/v1
+name: cascade
+studies:
+  - name: s
+    steps:
+      - type: lod
+        with: {model: m}
+    artifacts:
+      - {path: summary.csv, format: csv, from: load.summary}
+`)
+	_, err := compileFile(path)
+	var list spec.ErrorList
+	if !errorsAs(err, &list) || len(list) != 1 || !strings.Contains(list[0].Msg, "unknown step type") {
+		t.Fatalf("want only the step type problem, got %v", err)
+	}
+}
+
+func TestShippedExperimentsRecordEveryNameTheirArtifactsUse(t *testing.T) {
+	files, _ := filepath.Glob("../experiments/*.yaml")
+	if len(files) == 0 {
+		t.Fatal("no experiments")
+	}
+	for _, f := range files {
+		if _, err := compileFile(f); err != nil {
+			t.Errorf("%s: %v", f, err)
+		}
+	}
+}
