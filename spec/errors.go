@@ -175,11 +175,6 @@ func (e *FieldError) Error() string {
 	return e.Field + ": " + e.Msg
 }
 
-// FieldErrorf builds a FieldError.
-func FieldErrorf(field, format string, args ...any) error {
-	return &FieldError{Field: field, Msg: fmt.Sprintf(format, args...)}
-}
-
 // Problems collects every problem of one configuration block, so Validate
 // reports them all at once rather than the first. The zero value is ready.
 type Problems struct {

@@ -29,14 +29,14 @@ var (
 	_ Producer = (*Sleep)(nil)
 )
 
-// Outputs: the server's pid, and how it stopped (StopServer).
+// Outputs declares the server's pid, and how it stopped (StopServer).
 func (l *Launch) Outputs(string) results.Outputs {
 	var o results.Outputs
 	o.AddValues(l.ID+"_pid", l.ID+"_stop_s", l.ID+"_stop_graceful")
 	return o
 }
 
-// Outputs: the time to ready (named by the server, if one is probed) and
+// Outputs declares the time to ready (named by the server, if one is probed) and
 // the json_checks' record: names.
 func (w *WaitReady) Outputs(lastLaunch string) results.Outputs {
 	var o results.Outputs
@@ -56,10 +56,10 @@ func (w *WaitReady) Outputs(lastLaunch string) results.Outputs {
 	return o
 }
 
-// Outputs: none of its own; how the server stopped is the launch's.
+// Outputs declares none of its own; how the server stopped is the launch's.
 func (*Teardown) Outputs(string) results.Outputs { return results.Outputs{} }
 
-// Outputs: nothing.
+// Outputs declares nothing.
 func (*Sleep) Outputs(string) results.Outputs { return results.Outputs{} }
 
 // loadModeValues are the per-mode values a load step records as <mode>_NAME.
@@ -69,7 +69,7 @@ var loadModeValues = []string{"s", "completed", "failed", "output_throughput", "
 // loadRequestColumns are the columns of a load.requests row, before metadata.
 var loadRequestColumns = []string{"mode", "index", "ttft_ms", "e2el_ms", "completion_tokens", "finish_reason", "error_class"}
 
-// Outputs: per mode <mode>_s, <mode>_output_throughput, ...; the metadata
+// Outputs declares per mode <mode>_s, <mode>_output_throughput, ...; the metadata
 // names; the tables load.requests and load.summary.
 func (l *Load) Outputs(string) results.Outputs {
 	var o results.Outputs
@@ -89,7 +89,7 @@ func (l *Load) Outputs(string) results.Outputs {
 	return o
 }
 
-// Outputs: device memory (gpu_ or host_ names, by backend), the log's
+// Outputs declares device memory (gpu_ or host_ names, by backend), the log's
 // captures, /metrics as metrics_*, JSON fields and the prediction, each
 // behind the step's prefix.
 func (m *Measure) Outputs(string) results.Outputs {
@@ -164,7 +164,7 @@ func logRuleNames(rules []enginelog.Rule) []string {
 	return out
 }
 
-// Outputs: how long the release took and the memory left.
+// Outputs declares how long the release took and the memory left.
 func (*ReleaseCheck) Outputs(string) results.Outputs {
 	var o results.Outputs
 	o.AddValues("gpu_release_s", "gpu_mem_after_mb")
@@ -178,7 +178,7 @@ var (
 	telemetryModeValues = []string{"gpu_util_mean", "gpu_util_max", "power_mean_w", "gpu_mem_max_mb"}
 )
 
-// Outputs: the point's summary, per load mode <mode>_gpu_util_mean, ...,
+// Outputs declares the point's summary, per load mode <mode>_gpu_util_mean, ...,
 // and the table telemetry.summary.
 func (*Telemetry) Outputs(string) results.Outputs {
 	var o results.Outputs
@@ -191,7 +191,7 @@ func (*Telemetry) Outputs(string) results.Outputs {
 	return o
 }
 
-// Outputs: the exit code as <id>_exit and the output under record:.
+// Outputs declares the exit code as <id>_exit and the output under record:.
 func (x *Exec) Outputs(string) results.Outputs {
 	var o results.Outputs
 	o.AddValues(x.ID + "_exit")

@@ -143,7 +143,10 @@ func (p Prediction) Err() error { return p.err }
 // ErrDoesNotFit matches (errors.Is) every *DoesNotFitError.
 var ErrDoesNotFit = errors.New("max_model_len does not fit in the available KV cache memory")
 
-// ErrNoCacheMemory is vLLM's error when the KV budget is ≤ 0.
+// ErrNoCacheMemory is vLLM's error when the KV budget is ≤ 0, word for word
+// so that it reads as the engine's own message.
+//
+//lint:ignore ST1005 vLLM's message, quoted as the engine prints it
 var ErrNoCacheMemory = errors.New("No available memory for the cache blocks. Try increasing `gpu_memory_utilization` when initializing the engine.")
 
 // ErrMaxModelLenTooLarge matches (errors.Is) the error Predict returns when
