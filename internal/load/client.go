@@ -492,10 +492,7 @@ func redactIn(msg, key string) string {
 	for _, form := range keyForms(key) {
 		markWindows(hide, msg, form)
 	}
-	body := msg
-	if strings.HasSuffix(body, "...") {
-		body = body[:len(body)-3]
-	}
+	body := strings.TrimSuffix(msg, "...")
 	for n := min(len(key)-1, len(body)); n >= 4; n-- {
 		if strings.HasSuffix(body, key[:n]) {
 			for i := len(body) - n; i < len(body); i++ {
