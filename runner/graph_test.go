@@ -10,9 +10,9 @@ import (
 	"github.com/runexp/runexp/runner"
 )
 
-// TestNeedsAlwaysAndAbort: a failed step skips what needs it, an always-step
-// still runs, and on_error: abort skips the remaining points with a reason.
-func TestNeedsAlwaysAndAbort(t *testing.T) {
+// A failed step skips what needs it, an always-step still runs, and
+// on_error: abort skips the remaining points with a reason.
+func TestOnErrorAbortSkipsTheRemainingPointsAndAlwaysStepsStillRun(t *testing.T) {
 	path := writeSpec(t, `version: runexp/v1
 name: graph
 on_error: abort
@@ -60,9 +60,9 @@ studies:
 	}
 }
 
-// TestNeedsSkipAndAlways runs with on_error continue: a failing step's
-// dependants are skipped with a reason, an always-step runs anyway.
-func TestNeedsSkipAndAlways(t *testing.T) {
+// With on_error: continue, a failing step's dependants are skipped with a
+// reason naming the step they need, and an always-step runs anyway.
+func TestFailedStepSkipsItsDependantsWithAReasonAndAlwaysStepsRun(t *testing.T) {
 	path := writeSpec(t, `version: runexp/v1
 name: skip
 studies:

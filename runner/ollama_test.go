@@ -39,7 +39,10 @@ func assertNoOllama(t *testing.T, bin string) {
 	testutil.AssertNoProcesses(t, testutil.CmdlineStartsWith(bin), 5*time.Second)
 }
 
-func TestOllamaCPUExperiment(t *testing.T) {
+// The shipped ollama-cpu experiment on a real Ollama: host memory and the KV
+// buffer grow with the context as the notes predict, and every load request
+// completes with exactly max_tokens, counted from the server's usage.
+func TestShippedOllamaCPURunsOnARealOllama(t *testing.T) {
 	bin := ollamaBin(t)
 	out := t.TempDir()
 	start := time.Now()
@@ -145,6 +148,8 @@ studies:
       - {id: stop, type: teardown, needs: [server]}
 `
 
+// An Ollama server SIGKILLed behind runexp's back fails its point in the
+// load step, and the runner child it orphaned is still stopped.
 func TestOllamaSIGKILLedServerLeavesNoRunner(t *testing.T) {
 	bin := ollamaBin(t)
 	out := t.TempDir()
@@ -163,6 +168,8 @@ func TestOllamaSIGKILLedServerLeavesNoRunner(t *testing.T) {
 	assertNoOllama(t, bin)
 }
 
+// Ctrl-C in the middle of a load takes down Ollama's runner children with
+// the server, keeps the point's result, and exits 130.
 func TestOllamaCtrlCMidLoad(t *testing.T) {
 	bin := ollamaBin(t)
 	out := t.TempDir()

@@ -1,6 +1,7 @@
 package runner_test
 
 import (
+	"errors"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -8,10 +9,12 @@ import (
 	"github.com/runexp/runexp/spec"
 )
 
+// Each artifact name no step of the study records is reported at its own
+// key and position, with the nearest recorded name as a suggestion.
 func TestValidateRejectsArtifactNamesNoStepRecordsWithDidYouMean(t *testing.T) {
 	_, err := compileFile("testdata/bad/outputs.yaml")
 	var list spec.ErrorList
-	if !errorsAs(err, &list) {
+	if !errors.As(err, &list) {
 		t.Fatalf("want a positioned ErrorList, got %T: %v", err, err)
 	}
 	want := []struct {
@@ -34,6 +37,8 @@ func TestValidateRejectsArtifactNamesNoStepRecordsWithDidYouMean(t *testing.T) {
 	}
 }
 
+// Artifacts may name sweep axes, the point's own fields, load metadata and
+// names built from a step's id or prefix.
 func TestValidateAcceptsSweepAxesPointFieldsMetadataAndPatternNames(t *testing.T) {
 	path := writeSpec(t, `version: runexp/v1
 name: names
@@ -83,24 +88,17 @@ studies:
 	}
 }
 
+// A broken step declares no outputs, so artifact names are not checked
+// against it: only the step's own problem is reported.
 func TestValidateSkipsArtifactNamesWhenAStepIsBroken(t *testing.T) {
-	path := writeSpec(t, `version: runexp/v1
-name: cascade
-studies:
-  - name: s
-    steps:
-      - type: lod
-        with: {model: m}
-    artifacts:
-      - {path: summary.csv, format: csv, from: load.summary}
-`)
-	_, err := compileFile(path)
+	_, err := compileFile("testdata/bad/artifact-names-after-broken-step.yaml")
 	var list spec.ErrorList
-	if !errorsAs(err, &list) || len(list) != 1 || !strings.Contains(list[0].Msg, "unknown step type") {
+	if !errors.As(err, &list) || len(list) != 1 || !strings.Contains(list[0].Msg, "unknown step type") {
 		t.Fatalf("want only the step type problem, got %v", err)
 	}
 }
 
+// Every shipped experiment passes validate.
 func TestShippedExperimentsRecordEveryNameTheirArtifactsUse(t *testing.T) {
 	files, _ := filepath.Glob("../experiments/*.yaml")
 	if len(files) == 0 {

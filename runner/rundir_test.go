@@ -1,4 +1,4 @@
-package runner
+package runner_test
 
 import (
 	"errors"
@@ -8,11 +8,16 @@ import (
 	"testing"
 	"time"
 
+	"context"
+
+	"github.com/runexp/runexp/runner"
+	"github.com/runexp/runexp/spec"
 	"github.com/runexp/runexp/steps"
 )
 
 // runDirWithin runs RunDirFor and fails the test if it does not answer
-// within a second: the bug this pins was an endless loop.
+// within a second: RunDirFor must give up on a folder it cannot use rather
+// than keep looking for a free name.
 func runDirWithin(t *testing.T, out string) (string, error) {
 	t.Helper()
 	type answer struct {
@@ -21,7 +26,7 @@ func runDirWithin(t *testing.T, out string) (string, error) {
 	}
 	ch := make(chan answer, 1)
 	go func() {
-		dir, err := RunDirFor(out, "exp", time.Unix(0, 0))
+		dir, err := runner.RunDirFor(out, "exp", time.Unix(0, 0))
 		ch <- answer{dir, err}
 	}()
 	select {
@@ -78,9 +83,47 @@ func TestRunDirForTakesTheNextFreeName(t *testing.T) {
 func TestCompileWithUnusableOutputFolderIsAUsageError(t *testing.T) {
 	file := filepath.Join(t.TempDir(), "out")
 	os.WriteFile(file, nil, 0o644)
-	_, err := Load("testdata/good/minimal.yaml", steps.Builtin(), Options{OutDir: file})
-	var usage *UsageError
+	_, err := runner.Load("testdata/good/minimal.yaml", steps.Builtin(), runner.Options{OutDir: file})
+	var usage *runner.UsageError
 	if !errors.As(err, &usage) {
 		t.Fatalf("err = %v (%T), want a *UsageError", err, err)
+	}
+}
+
+// Two runs of the same experiment started within the same second get their
+// own run folders (or the second refuses to start): neither overwrites the
+// other's spec, plan, manifest, results and artifacts.
+func TestSameSecondRunsGetTheirOwnFolders(t *testing.T) {
+	path := writeSpec(t, `version: runexp/v1
+name: twice
+vars: {tag: first}
+studies:
+  - name: s
+    steps:
+      - {type: exec, with: {command: [sh, -c, 'echo ${tag} > ${run.dir}/tag-${tag}']}}
+`)
+	out := t.TempDir()
+	now := time.Now()
+	x, err := spec.Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var dirs []string
+	for _, tag := range []string{"first", "second"} {
+		p, err := runner.Compile(x, steps.Builtin(), runner.Options{OutDir: out, Now: now,
+			Overrides: []spec.Override{{Name: "tag", Value: tag}}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		res, err := runner.Execute(context.Background(), p, runner.ExecOptions{})
+		if err != nil {
+			// refusing to reuse the folder is as good
+			continue
+		}
+		dirs = append(dirs, res.RunDir)
+	}
+	if len(dirs) == 2 && dirs[0] == dirs[1] {
+		m, _ := os.ReadFile(filepath.Join(dirs[0], "manifest.json"))
+		t.Fatalf("both runs wrote into %s; the first run's manifest is gone:\n%.300s", dirs[0], m)
 	}
 }

@@ -4,9 +4,14 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
+
+	"github.com/runexp/runexp/spec"
 )
 
+// readTemplate reads only files inside the spec's folder: no ../ path,
+// absolute path or symlink leads out of it.
 func TestTemplateReadStaysInsideTheSpecFolder(t *testing.T) {
 	outside := t.TempDir()
 	secret := filepath.Join(outside, "secret.txt")
@@ -27,5 +32,37 @@ func TestTemplateReadStaysInsideTheSpecFolder(t *testing.T) {
 	}
 	if _, err := readTemplate(specDir, "../x"); !errors.Is(err, errTemplateOutside) {
 		t.Errorf("a ../ path: %v, want errTemplateOutside", err)
+	}
+}
+
+// Every experiment's Markdown template must render when nothing succeeded
+// (the point failed before its load step, or the run was interrupted before
+// the point began): a failed run still gets its notes, saying so, instead of
+// an "error: artifact ..." and no file.
+func TestExperimentTemplatesRenderWithoutResults(t *testing.T) {
+	tmpls, err := filepath.Glob("../experiments/*.tmpl")
+	if err != nil || len(tmpls) == 0 {
+		t.Fatalf("no templates: %v", err)
+	}
+	failed := &PointResult{ID: "000", Status: "failed", Phase: "ready", Error: "server exited before it was ready (server: exit status 1)"}
+	for _, path := range tmpls {
+		for name, points := range map[string][]*PointResult{"no points": nil, "one failed point": {failed}} {
+			t.Run(filepath.Base(path)+"/"+name, func(t *testing.T) {
+				p := &Plan{Experiment: "x", SpecDir: "../experiments",
+					Vars: []NamedValue{{"engine", "sim"}, {"model", "m"}, {"gpu_memory_utilization", 0.92}}}
+				s := &StudyPlan{Name: "s"}
+				a := spec.Artifact{Path: "notes.md", Format: "markdown", Template: filepath.Base(path)}
+				out, err := encodeArtifact(p, s, a, resultPoints(points))
+				if err != nil {
+					t.Fatalf("render: %v", err)
+				}
+				if len(strings.TrimSpace(string(out))) == 0 {
+					t.Fatal("empty notes")
+				}
+				if points != nil && !strings.Contains(string(out), "exit status 1") && !strings.Contains(string(out), "error") {
+					t.Errorf("notes do not say why the point failed:\n%s", out)
+				}
+			})
+		}
 	}
 }

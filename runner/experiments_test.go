@@ -12,10 +12,12 @@ import (
 	"testing"
 )
 
-// TestDay007OnSimulator runs the README's first command end to end (the real
-// runexp binary, the real simulated servers over HTTP) and checks the
-// artifacts against what the experiment must show.
-func TestDay007OnSimulator(t *testing.T) {
+// The README's first command, run end to end (the real runexp binary, the
+// real simulated servers over HTTP), writes artifacts that show what the
+// experiment is about: KV cache capacity and concurrency against
+// max_model_len, sequential against concurrent load, every simulated number
+// marked SIMULATED.
+func TestShippedDay007RunsOnTheSimulatorAndShowsKVScalingAndBatching(t *testing.T) {
 	out := t.TempDir()
 	cmd := exec.Command(runexpBin, "../experiments/day007.yaml", "--set", "engine=sim",
 		"--set", fmt.Sprintf("port=%d", freePort(t)), "--out", out)
@@ -133,26 +135,4 @@ func TestDay007OnSimulator(t *testing.T) {
 		t.Errorf("manifest %+v %v", m, err)
 	}
 	assertNoLeftovers(t)
-}
-
-func readFile(t *testing.T, path string) string {
-	t.Helper()
-	b, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return string(b)
-}
-
-func readCSVMaps(t *testing.T, path string) []map[string]any {
-	rows := readCSV(t, path)
-	var out []map[string]any
-	for _, r := range rows[1:] {
-		m := map[string]any{}
-		for i, c := range rows[0] {
-			m[c] = r[i]
-		}
-		out = append(out, m)
-	}
-	return out
 }
