@@ -84,10 +84,7 @@ func TestShippedDay007RunsOnTheSimulatorAndShowsKVScalingAndBatching(t *testing.
 		t.Errorf("notes have %d lines", n+1)
 	}
 
-	var summaries []map[string]any
-	for _, r := range readCSVMaps(t, filepath.Join(run, "batching", "load_summary.csv")) {
-		summaries = append(summaries, r)
-	}
+	summaries := readCSVMaps(t, filepath.Join(run, "batching", "load_summary.csv"))
 	if len(summaries) != 2 {
 		t.Fatalf("load summary rows: %v", summaries)
 	}
