@@ -128,6 +128,7 @@ func cmdLoad(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		label       = fs.String("label", "", "--save-result: the result's label (default: the backend, openai or openai-chat)")
 		pctMetrics  = fs.String("percentile-metrics", "ttft,tpot,itl", "metrics with percentiles in the result file and the console: ttft, tpot, itl, e2el")
 		pcts        = fs.String("metric-percentiles", "99", "percentiles of those metrics, e.g. 50,90,95,99")
+		noProgress  = fs.Bool("no-progress", false, "no progress line on stderr while a mode runs")
 		extra       = extraFlag{}
 		metadata    metadataFlag
 	)
@@ -243,6 +244,15 @@ func cmdLoad(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		return exitcode.UsageError(fmt.Errorf("prompts: %w", err))
 	}
 
+	if !*noProgress {
+		redraw := isTerminal(stderr)
+		cfg.OnProgress = load.ProgressPrinter(stderr, redraw)
+		cfg.ProgressInterval = progressEveryLine
+		if redraw {
+			cfg.ProgressInterval = progressEveryRedraw
+		}
+	}
+
 	// The results of each mode are kept for percentiles and result files.
 	byMode := map[string][]load.RequestResult{}
 	keep := *saveResult || set["percentile-metrics"] || set["metric-percentiles"]
@@ -333,6 +343,23 @@ func cmdLoad(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		}
 	}
 	return result
+}
+
+// How often `runexp load` reports progress on stderr: a terminal line is
+// redrawn often; a log (CI) gets a plain line now and then.
+var (
+	progressEveryRedraw = 250 * time.Millisecond
+	progressEveryLine   = 5 * time.Second
+)
+
+// isTerminal reports whether w is a terminal (a character device).
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	if !ok {
+		return false
+	}
+	fi, err := f.Stat()
+	return err == nil && fi.Mode()&os.ModeCharDevice != 0
 }
 
 // percentileFlags parses --percentile-metrics and --metric-percentiles.

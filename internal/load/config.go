@@ -80,6 +80,11 @@ type Config struct {
 	// warm-up, just before its first measured request (telemetry marks
 	// mode windows with it, so warm-up traffic stays out of them).
 	OnModeStart func(mode string)
+	// OnProgress, if not nil, is called every ProgressInterval (default
+	// DefaultProgressInterval) while a mode runs, and once more when it
+	// ends, from one goroutine (ProgressPrinter writes it as a line).
+	OnProgress       func(Progress)
+	ProgressInterval time.Duration
 
 	RequestTimeout time.Duration // whole request incl. stream; default DefaultRequestTimeout
 	Modes          []Mode        // run in order against the same server

@@ -34,6 +34,10 @@
 //
 // Each mode is preceded by Config.Warmup closed-loop requests that are not
 // recorded. Modes run in order against the same server and connection pool.
+// Config.OnProgress, if set, gets a Progress (completed, failed, in flight,
+// req/s, tok/s, elapsed, ETA) every Config.ProgressInterval while a mode
+// runs and once when it ends; ProgressPrinter writes it as a redrawn
+// terminal line or as plain log lines.
 //
 // # Measurement
 //

@@ -141,6 +141,7 @@ func Run(ctx context.Context, cfg Config, onResult func(RequestResult)) ([]Summa
 
 	out := make([]Summary, 0, len(cfg.Modes))
 	for _, m := range cfg.Modes {
+		cl.meter = nil // warm-up requests are not progress
 		if cfg.Warmup > 0 {
 			wm := Mode{Name: "warmup", Kind: KindConcurrent, Requests: cfg.Warmup, Concurrency: min(cfg.Warmup, m.inFlight())}
 			runMode(ctx, cl, wm, nil)
@@ -151,7 +152,14 @@ func Run(ctx context.Context, cfg Config, onResult func(RequestResult)) ([]Summa
 		if cfg.OnModeStart != nil {
 			cfg.OnModeStart(m.label())
 		}
+		var stopProgress func()
+		if cfg.OnProgress != nil {
+			stopProgress = startProgress(cl, m, cfg)
+		}
 		results := runMode(ctx, cl, m, onResult)
+		if stopProgress != nil {
+			stopProgress()
+		}
 		s := Summarize(m, results, cfg.ErrorThreshold)
 		s.Interrupted = s.Interrupted || ctx.Err() != nil
 		out = append(out, s)
@@ -160,6 +168,30 @@ func Run(ctx context.Context, cfg Config, onResult func(RequestResult)) ([]Summa
 		}
 	}
 	return out, nil
+}
+
+// startProgress gives the client a fresh meter for mode m and reports it
+// to cfg.OnProgress until the returned stop is called (which waits for the
+// final report).
+func startProgress(cl *client, m Mode, cfg Config) (stop func()) {
+	cl.meter = &meter{}
+	interval := cfg.ProgressInterval
+	if interval <= 0 {
+		interval = DefaultProgressInterval
+	}
+	base := Progress{Mode: m.label(), Total: m.Requests, Duration: m.Duration}
+	if m.Kind == KindRate && m.Requests > 0 && m.Duration > 0 {
+		base.Total = min(m.Requests, int(m.Rate*m.Duration.Seconds())+1)
+	}
+	stopCh, done := make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(done)
+		reportProgress(cl.meter, base, interval, cfg.OnProgress, stopCh)
+	}()
+	return func() {
+		close(stopCh)
+		<-done
+	}
 }
 
 // collector receives finished results: it keeps them per worker (no
@@ -314,6 +346,9 @@ func runRate(ctx context.Context, cl *client, m Mode, onResult func(RequestResul
 			break
 		}
 		if inFlight.Load() >= limit {
+			if cl.meter != nil {
+				cl.meter.dropped.Add(1)
+			}
 			col.add(&dropped, &RequestResult{Mode: label, Index: i, IntendedStart: intended, ErrorClass: ClassDropped,
 				Error: "not sent: max_in_flight requests were in flight"})
 			continue
