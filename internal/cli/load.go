@@ -301,19 +301,21 @@ func cmdLoad(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	var result error
 	for _, s := range sums {
 		if s.ThresholdExceeded {
-			fmt.Fprintf(stderr, "load: mode %s: %d of %d requests failed (%v), above the error threshold %v\n",
-				s.Mode, s.Failed, s.Completed+s.Failed, load.ClassCounts(s.ErrorsByClass), cfg.ErrorThreshold)
 			result = errThreshold
 		}
-		writeErrorMessages(stderr, s)
+		writeFailures(stderr, s, cfg.ErrorThreshold)
 	}
-	interrupted := ctx.Err() != nil
-	if interrupted {
+	if ctx.Err() != nil {
+		said := false
 		for _, s := range sums {
 			if s.Interrupted {
 				fmt.Fprintf(stderr, "load: interrupted during mode %s: %d requests in flight were canceled (not counted as failures); its summary covers the %d requests that ended before\n",
 					s.Mode, s.Canceled, s.Completed+s.Failed)
+				said = true
 			}
+		}
+		if !said {
+			fmt.Fprintf(stderr, "load: interrupted after %d of %d modes\n", len(sums), len(cfg.Modes))
 		}
 		if *saveResult {
 			fmt.Fprintln(stderr, "load: interrupted: no --save-result file written (its figures would read as a whole run)")
@@ -414,18 +416,23 @@ func writePercentiles(w io.Writer, sums []load.Summary, byMode map[string][]load
 	tw.Flush()
 }
 
-// writeErrorMessages shows why a mode's requests failed: the first
-// distinct messages of each class (a server's "model does not exist"), so
-// nobody has to open --requests-out to find out.
-func writeErrorMessages(w io.Writer, s load.Summary) {
+// writeFailures reports a mode's failed requests, above its error
+// threshold or not, with the first distinct messages of each class (a
+// server's "model does not exist"), so nobody has to open --requests-out to
+// learn why.
+func writeFailures(w io.Writer, s load.Summary, threshold float64) {
 	if s.Failed == 0 {
 		return
 	}
+	fmt.Fprintf(w, "load: mode %s: %d of %d requests failed (%s)", s.Mode, s.Failed, s.Completed+s.Failed, load.ClassCounts(s.ErrorsByClass))
+	if s.ThresholdExceeded {
+		fmt.Fprintf(w, ", above the error threshold %v", threshold)
+	}
+	fmt.Fprintln(w)
 	classes := make([]string, 0, len(s.ErrorsByClass))
 	for c := range s.ErrorsByClass {
 		classes = append(classes, c)
 	}
-	fmt.Fprintf(w, "load: mode %s: %d requests failed (%s)\n", s.Mode, s.Failed, load.ClassCounts(s.ErrorsByClass))
 	slices.Sort(classes)
 	for _, c := range classes {
 		for _, msg := range s.ErrorMessages[c] {
