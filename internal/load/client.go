@@ -63,6 +63,11 @@ type client struct {
 	timeout  time.Duration
 	tokenCap int
 
+	// meter counts the current mode's measured requests (nil during
+	// warm-up or without OnProgress); set only while no request is in
+	// flight.
+	meter *meter
+
 	base context.Context // the run's context; workers' contexts derive from it
 	t0   time.Time       // origin of worker deadlines (monotonic)
 	stop chan struct{}   // stops the timeout sweeper
@@ -273,6 +278,10 @@ func ms(d time.Duration) float64 { return float64(d) / 1e6 }
 // IntendedStart and LagMs, which the caller owns; LagMs is derived here
 // from Start).
 func (c *client) do(w *worker, idx int, r *RequestResult) {
+	if m := c.meter; m != nil {
+		m.inFlight.Add(1)
+		defer m.ended(r)
+	}
 	ctx := c.begin(w)
 	defer c.end(w)
 	pb := &c.bodies[idx%len(c.bodies)]

@@ -3,6 +3,7 @@ package load
 import (
 	"encoding/json"
 	"fmt"
+	"math"
 	"net/url"
 	"strings"
 	"time"
@@ -79,6 +80,11 @@ type Config struct {
 	// warm-up, just before its first measured request (telemetry marks
 	// mode windows with it, so warm-up traffic stays out of them).
 	OnModeStart func(mode string)
+	// OnProgress, if not nil, is called every ProgressInterval (default
+	// DefaultProgressInterval) while a mode runs, and once more when it
+	// ends, from one goroutine (ProgressPrinter writes it as a line).
+	OnProgress       func(Progress)
+	ProgressInterval time.Duration
 
 	RequestTimeout time.Duration // whole request incl. stream; default DefaultRequestTimeout
 	Modes          []Mode        // run in order against the same server
@@ -97,6 +103,16 @@ type Mode struct {
 	Seed        int64         `yaml:"seed" json:"seed,omitempty" doc:"rate: seed of the poisson schedule"`
 	Duration    time.Duration `yaml:"duration" json:"duration,omitempty" doc:"rate: schedule length when requests is 0"`
 	MaxInFlight int           `yaml:"max_in_flight" json:"max_in_flight,omitempty" doc:"rate: cap on requests in flight; beyond it requests are dropped, not delayed"`
+	// Burstiness shapes poisson arrivals as vLLM's --burstiness does: gaps
+	// are Gamma(shape=Burstiness, scale=1/(Rate*Burstiness)), so the mean
+	// rate stays Rate; 0 or 1 is Poisson, below 1 burstier, above 1 more
+	// even. Not a spec key yet (`runexp load --burstiness`).
+	Burstiness float64 `yaml:"-" json:"burstiness,omitempty"`
+	// WaitForSlot makes a rate mode hold a request whose intended time
+	// comes while MaxInFlight requests are in flight until one ends (vLLM's
+	// --max-concurrency) instead of dropping it; the wait shows in LagMs.
+	// Not a spec key yet (`runexp load --max-concurrency`).
+	WaitForSlot bool `yaml:"-" json:"wait_for_slot,omitempty"`
 }
 
 // MarshalJSON writes Duration as text ("30s"), as a spec writes it, in
@@ -116,7 +132,9 @@ func (m Mode) MarshalJSON() ([]byte, error) {
 		Seed        int64    `json:"seed,omitempty"`
 		Duration    string   `json:"duration,omitempty"`
 		MaxInFlight int      `json:"max_in_flight,omitempty"`
-	}{m.Name, m.Kind, m.Requests, m.Concurrency, m.Rate, m.Arrival, m.Seed, duration, m.MaxInFlight})
+		Burstiness  float64  `json:"burstiness,omitempty"`
+		WaitForSlot bool     `json:"wait_for_slot,omitempty"`
+	}{m.Name, m.Kind, m.Requests, m.Concurrency, m.Rate, m.Arrival, m.Seed, duration, m.MaxInFlight, m.Burstiness, m.WaitForSlot})
 }
 
 // label returns the mode's name in results.
@@ -217,8 +235,14 @@ func (c Config) Validate() error {
 			if m.MaxInFlight != 0 {
 				p.Add(at(".max_in_flight"), "applies to kind rate only")
 			}
+			if m.Burstiness != 0 {
+				p.Add(at(".burstiness"), "applies to kind rate only")
+			}
+			if m.WaitForSlot {
+				p.Add(at(".wait_for_slot"), "applies to kind rate only")
+			}
 		case KindRate:
-			if !(m.Rate > 0) {
+			if !(m.Rate > 0) || math.IsInf(m.Rate, 0) {
 				p.Add(at(".rate"), "%v must be > 0", m.Rate)
 			}
 			if m.Requests == 0 && m.Duration == 0 {
@@ -229,6 +253,11 @@ func (c Config) Validate() error {
 			}
 			if m.MaxInFlight < 0 {
 				p.Add(at(".max_in_flight"), "%d must be >= 0", m.MaxInFlight)
+			}
+			if m.Burstiness < 0 || math.IsInf(m.Burstiness, 0) || math.IsNaN(m.Burstiness) {
+				p.Add(at(".burstiness"), "%v must be a positive number", m.Burstiness)
+			} else if m.Burstiness != 0 && m.Burstiness != 1 && m.Arrival != ArrivalPoisson {
+				p.Add(at(".burstiness"), "applies to arrival poisson only")
 			}
 			if m.Concurrency != 0 {
 				p.Add(at(".concurrency"), "applies to kind concurrent; use max_in_flight")
@@ -243,6 +272,23 @@ func (c Config) Validate() error {
 		}
 	}
 	return p.Err()
+}
+
+// NormalizeBaseURL turns a server address as people type it into a
+// BaseURL: "127.0.0.1:8000" gets http://, and trailing slashes and a
+// trailing /v1 are removed (the engine appends /v1/...), as ollama-create
+// accepts. Anything else is left for Validate to judge.
+func NormalizeBaseURL(s string) string {
+	s = strings.TrimSpace(s)
+	if s == "" {
+		return s
+	}
+	if !strings.Contains(s, "://") {
+		s = "http://" + s
+	}
+	s = strings.TrimRight(s, "/")
+	s = strings.TrimSuffix(s, "/v1")
+	return strings.TrimRight(s, "/")
 }
 
 // withDefaults returns c with defaults filled in.

@@ -23,14 +23,21 @@
 //     worker became free, so LagMs is the generator's own overhead.
 //   - rate: open loop. Schedule(mode) fixes every intended send time in
 //     advance (constant 1/Rate gaps, or exponential gaps from a PCG
-//     generator seeded with Seed). A dispatcher sends each request on time
-//     on its own goroutine; it never waits for responses. When MaxInFlight
-//     requests are in flight the request is recorded as dropped
-//     (ErrorClass "dropped", Summary.Dropped) and the schedule goes on.
-//     LagMs = Start - IntendedStart measures how late the generator was.
+//     generator seeded with Seed; with Burstiness b, gamma gaps of shape b
+//     and scale 1/(Rate·b), as vLLM's bench). A dispatcher sends each
+//     request on time on its own goroutine; it never waits for responses.
+//     When MaxInFlight requests are in flight the request is recorded as
+//     dropped (ErrorClass "dropped", Summary.Dropped) and the schedule goes
+//     on, or, with WaitForSlot (vLLM's --max-concurrency), sent as soon as
+//     one ends. LagMs = Start - IntendedStart measures how late the
+//     generator was.
 //
 // Each mode is preceded by Config.Warmup closed-loop requests that are not
 // recorded. Modes run in order against the same server and connection pool.
+// Config.OnProgress, if set, gets a Progress (completed, failed, in flight,
+// req/s, tok/s, elapsed, ETA) every Config.ProgressInterval while a mode
+// runs and once when it ends; ProgressPrinter writes it as a redrawn
+// terminal line or as plain log lines.
 //
 // # Measurement
 //
@@ -49,7 +56,14 @@
 // (RequestTimeout, enforced by a sweeper within timeout/50, at most 50ms
 // late), malformed_sse (invalid JSON in an event), no_done (clean end of
 // stream without [DONE]), other (error event in the stream, bad JSON body,
-// ...), canceled (the run's ctx was cancelled).
+// ...), canceled (the run's ctx was cancelled: counted in Summary.Canceled,
+// not as a failure, so an interrupt never trips the error threshold; the
+// mode's Summary.Interrupted says its figures are partial). The first
+// MaxErrorMessages distinct messages of each class are kept in
+// Summary.ErrorMessages.
+//
+// BenchResult encodes a mode as `vllm bench serve --save-result` does
+// (vLLM's field names and units), for tools written for vLLM's files.
 //
 // Statistics (Summarize) follow vLLM: exact over stored samples, population
 // std (numpy ddof=0), percentiles by linear interpolation between closest

@@ -61,12 +61,16 @@ func Schedule(m Mode) []time.Duration {
 	if m.Arrival == ArrivalPoisson {
 		rng = rand.New(rand.NewPCG(uint64(m.Seed), uint64(m.Seed)^0x5851f42d4c957f2d))
 	}
+	gamma := m.Burstiness != 0 && m.Burstiness != 1
 	t := 0.0 // seconds
 	for i := 0; m.Requests <= 0 || i < m.Requests; i++ {
 		if i > 0 {
-			if rng != nil {
+			switch {
+			case rng != nil && gamma:
+				t += gammaVariate(rng, m.Burstiness) / (m.Rate * m.Burstiness)
+			case rng != nil:
 				t += rng.ExpFloat64() / m.Rate
-			} else {
+			default:
 				t = float64(i) / m.Rate
 			}
 		}
@@ -81,6 +85,28 @@ func Schedule(m Mode) []time.Duration {
 	return out
 }
 
+// gammaVariate draws from Gamma(shape, 1) (Marsaglia and Tsang's method;
+// for shape < 1, Gamma(shape+1)·U^(1/shape)).
+func gammaVariate(r *rand.Rand, shape float64) float64 {
+	if shape < 1 {
+		return gammaVariate(r, shape+1) * math.Pow(r.Float64(), 1/shape)
+	}
+	d := shape - 1.0/3
+	c := 1 / math.Sqrt(9*d)
+	for {
+		x := r.NormFloat64()
+		v := 1 + c*x
+		if v <= 0 {
+			continue
+		}
+		v = v * v * v
+		u := r.Float64()
+		if u < 1-0.0331*x*x*x*x || math.Log(u) < 0.5*x*x+d*(1-v+math.Log(v)) {
+			return d * v
+		}
+	}
+}
+
 // Run executes every mode of cfg in order against the same server, each
 // preceded by cfg.Warmup unrecorded requests. onResult, if not nil, is
 // called for every measured request (dropped ones included) as it
@@ -92,7 +118,8 @@ func Schedule(m Mode) []time.Duration {
 // prompt file) or ctx cancellation; request failures are data, counted in
 // each Summary (see Summary.Failed and Summary.ThresholdExceeded). On
 // cancellation the summaries of the modes run so far, the interrupted one
-// included, are returned with ctx.Err().
+// included (Summary.Interrupted, its in-flight requests counted in
+// Summary.Canceled, not as failures), are returned with ctx.Err().
 func Run(ctx context.Context, cfg Config, onResult func(RequestResult)) ([]Summary, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
@@ -114,6 +141,7 @@ func Run(ctx context.Context, cfg Config, onResult func(RequestResult)) ([]Summa
 
 	out := make([]Summary, 0, len(cfg.Modes))
 	for _, m := range cfg.Modes {
+		cl.meter = nil // warm-up requests are not progress
 		if cfg.Warmup > 0 {
 			wm := Mode{Name: "warmup", Kind: KindConcurrent, Requests: cfg.Warmup, Concurrency: min(cfg.Warmup, m.inFlight())}
 			runMode(ctx, cl, wm, nil)
@@ -124,13 +152,46 @@ func Run(ctx context.Context, cfg Config, onResult func(RequestResult)) ([]Summa
 		if cfg.OnModeStart != nil {
 			cfg.OnModeStart(m.label())
 		}
+		var stopProgress func()
+		if cfg.OnProgress != nil {
+			stopProgress = startProgress(cl, m, cfg)
+		}
 		results := runMode(ctx, cl, m, onResult)
-		out = append(out, Summarize(m, results, cfg.ErrorThreshold))
+		if stopProgress != nil {
+			stopProgress()
+		}
+		s := Summarize(m, results, cfg.ErrorThreshold)
+		s.Interrupted = s.Interrupted || ctx.Err() != nil
+		out = append(out, s)
 		if ctx.Err() != nil {
 			return out, ctx.Err()
 		}
 	}
 	return out, nil
+}
+
+// startProgress gives the client a fresh meter for mode m and reports it
+// to cfg.OnProgress until the returned stop is called (which waits for the
+// final report).
+func startProgress(cl *client, m Mode, cfg Config) (stop func()) {
+	cl.meter = &meter{}
+	interval := cfg.ProgressInterval
+	if interval <= 0 {
+		interval = DefaultProgressInterval
+	}
+	base := Progress{Mode: m.label(), Total: m.Requests, Duration: m.Duration}
+	if m.Kind == KindRate && m.Requests > 0 && m.Duration > 0 {
+		base.Total = min(m.Requests, int(m.Rate*m.Duration.Seconds())+1)
+	}
+	stopCh, done := make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(done)
+		reportProgress(cl.meter, base, interval, cfg.OnProgress, stopCh)
+	}()
+	return func() {
+		close(stopCh)
+		<-done
+	}
 }
 
 // collector receives finished results: it keeps them per worker (no
@@ -244,7 +305,8 @@ func runClosed(ctx context.Context, cl *client, m Mode, onResult func(RequestRes
 
 // runRate is the open loop: one dispatcher sends request i at t0+Schedule[i]
 // on its own goroutine, never waiting for responses. If MaxInFlight requests
-// are in flight at that moment the request is recorded as dropped; the
+// are in flight at that moment the request is recorded as dropped, or with
+// WaitForSlot sent as soon as one ends (later ones then catch up); the
 // schedule is never shifted. When the dispatcher is late it sends at once
 // (catching up), and the lateness shows in LagMs.
 func runRate(ctx context.Context, cl *client, m Mode, onResult func(RequestResult)) []RequestResult {
@@ -255,6 +317,7 @@ func runRate(ctx context.Context, cl *client, m Mode, onResult func(RequestResul
 	label := m.label()
 	limit := int64(m.inFlight())
 	var inFlight atomic.Int64
+	slotFreed := make(chan struct{}, 1) // WaitForSlot: a request ended
 	var wg sync.WaitGroup
 	timer := time.NewTimer(time.Hour)
 	defer timer.Stop()
@@ -271,7 +334,21 @@ func runRate(ctx context.Context, cl *client, m Mode, onResult func(RequestResul
 		if ctx.Err() != nil {
 			break
 		}
+		// Every end leaves a token in slotFreed (capacity 1), so a wake-up
+		// cannot be missed between the check and the wait.
+		for m.WaitForSlot && inFlight.Load() >= limit && ctx.Err() == nil {
+			select {
+			case <-slotFreed:
+			case <-ctx.Done():
+			}
+		}
+		if ctx.Err() != nil {
+			break
+		}
 		if inFlight.Load() >= limit {
+			if cl.meter != nil {
+				cl.meter.dropped.Add(1)
+			}
 			col.add(&dropped, &RequestResult{Mode: label, Index: i, IntendedStart: intended, ErrorClass: ClassDropped,
 				Error: "not sent: max_in_flight requests were in flight"})
 			continue
@@ -284,6 +361,12 @@ func runRate(ctx context.Context, cl *client, m Mode, onResult func(RequestResul
 			r := RequestResult{Mode: label, Index: i, IntendedStart: intended}
 			cl.do(w, i, &r)
 			inFlight.Add(-1)
+			if m.WaitForSlot {
+				select {
+				case slotFreed <- struct{}{}:
+				default: // the dispatcher is not waiting, or already woken
+				}
+			}
 			col.add(&w.results, &r)
 			cl.putWorker(w)
 		}(i, intended)

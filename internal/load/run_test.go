@@ -349,7 +349,7 @@ func TestCancel(t *testing.T) {
 	if err == nil || len(sums) != 1 {
 		t.Fatalf("err %v, %d summaries", err, len(sums))
 	}
-	if sums[0].Completed < 1 || sums[0].Completed > 3 || sums[0].ErrorsByClass[load.ClassCanceled] != 1 {
+	if sums[0].Completed < 1 || sums[0].Completed > 3 || sums[0].Canceled != 1 || sums[0].Failed != 0 || !sums[0].Interrupted {
 		t.Fatalf("%d completed, %v", sums[0].Completed, sums[0].ErrorsByClass)
 	}
 }

@@ -37,10 +37,14 @@ type Summary struct {
 	MaxConcurrency int     `json:"max_concurrency"` // configured cap (C, 1, or max_in_flight)
 	RequestRate    float64 `json:"request_rate"`    // configured rate (rate mode), else 0
 
-	Completed int     `json:"completed"`
-	Failed    int     `json:"failed"`
-	Dropped   int     `json:"dropped"`
-	Duration  float64 `json:"duration"` // seconds
+	Completed int `json:"completed"`
+	Failed    int `json:"failed"`
+	Dropped   int `json:"dropped"`
+	// Canceled counts requests cut short because the run was interrupted
+	// (ClassCanceled): neither completed nor failed, they take no part in
+	// the statistics, the error rate or the threshold.
+	Canceled int     `json:"canceled"`
+	Duration float64 `json:"duration"` // seconds
 
 	TotalInputTokens     int     `json:"total_input_tokens"`
 	TotalOutputTokens    int     `json:"total_output_tokens"`
@@ -87,7 +91,18 @@ type Summary struct {
 	FinishReasons     map[string]int `json:"finish_reasons"`
 	ErrorRate         float64        `json:"error_rate"` // failed / (completed + failed)
 	ThresholdExceeded bool           `json:"threshold_exceeded"`
+	// Interrupted says the run's context was cancelled during this mode:
+	// its figures cover only the requests that ended before.
+	Interrupted bool `json:"interrupted"`
+	// ErrorMessages keeps, per error class, the first MaxErrorMessages
+	// distinct messages (a server's "model does not exist" among them), so
+	// a console can show why requests failed. Values leaves it out.
+	ErrorMessages map[string][]string `json:"error_messages,omitempty"`
 }
+
+// MaxErrorMessages is how many distinct messages per error class a Summary
+// keeps in ErrorMessages.
+const MaxErrorMessages = 3
 
 // Stats are the summary statistics of one metric.
 type Stats struct {
@@ -173,6 +188,12 @@ func Summarize(m Mode, rs []RequestResult, errorThreshold float64) Summary {
 			s.Dropped++
 			continue
 		}
+		if r.ErrorClass == ClassCanceled {
+			// Cut short by the interrupt: the server's answer is unknown.
+			s.Canceled++
+			s.Interrupted = true
+			continue
+		}
 		if r.Start.IsZero() {
 			continue
 		}
@@ -188,6 +209,7 @@ func Summarize(m Mode, rs []RequestResult, errorThreshold float64) Summary {
 		if !r.OK() {
 			s.Failed++
 			s.ErrorsByClass[r.ErrorClass]++
+			s.addErrorMessage(r.ErrorClass, r.Error)
 			continue
 		}
 		s.Completed++
@@ -256,9 +278,26 @@ func Summarize(m Mode, rs []RequestResult, errorThreshold float64) Summary {
 	return s
 }
 
+// addErrorMessage keeps msg if it is one of the first MaxErrorMessages
+// distinct messages of its class.
+func (s *Summary) addErrorMessage(class, msg string) {
+	if msg == "" {
+		return
+	}
+	have := s.ErrorMessages[class]
+	if len(have) >= MaxErrorMessages || slices.Contains(have, msg) {
+		return
+	}
+	if s.ErrorMessages == nil {
+		s.ErrorMessages = map[string][]string{}
+	}
+	s.ErrorMessages[class] = append(have, msg)
+}
+
 // Values returns the summary as a flat map keyed by JSON name, for CSV rows
 // and templates. Map fields are flattened as "errors_by_class.<class>" and
-// "finish_reasons.<reason>"; numbers keep their Go types (int, float64).
+// "finish_reasons.<reason>" (ErrorMessages is left out); numbers keep their
+// Go types (int, float64).
 func (s Summary) Values() map[string]any {
 	out := make(map[string]any, 64)
 	v := reflect.ValueOf(s)
@@ -270,6 +309,9 @@ func (s Summary) Values() map[string]any {
 		}
 		f := v.Field(i)
 		if f.Kind() == reflect.Map {
+			if f.Type().Elem().Kind() != reflect.Int {
+				continue // ErrorMessages: text for people, not a value
+			}
 			for _, k := range f.MapKeys() {
 				out[name+"."+k.String()] = f.MapIndex(k).Interface()
 			}

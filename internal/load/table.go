@@ -25,7 +25,7 @@ func ClassCounts(m map[string]int) string {
 
 // tableRows are the summary fields WriteTable prints, in order.
 var tableRows = []string{
-	"kind", "completed", "failed", "dropped", "duration",
+	"kind", "completed", "failed", "dropped", "canceled", "duration",
 	"total_input_tokens", "total_output_tokens",
 	"request_throughput", "output_throughput", "total_token_throughput",
 	"mean_ttft_ms", "median_ttft_ms", "p90_ttft_ms", "p99_ttft_ms", "n_ttft",
@@ -33,10 +33,31 @@ var tableRows = []string{
 	"mean_itl_ms", "median_itl_ms", "p90_itl_ms", "p99_itl_ms", "n_itl",
 	"mean_e2el_ms", "median_e2el_ms", "p90_e2el_ms", "p99_e2el_ms", "n_e2el",
 	"max_concurrent_requests", "lag_p50_ms", "lag_p99_ms",
-	"tokens_source", "finish_reasons", "errors_by_class", "threshold_exceeded",
+	"tokens_source", "finish_reasons", "errors_by_class", "threshold_exceeded", "interrupted",
 }
 
-// WriteTable prints summaries as an aligned table, one column per mode.
+// notApplicable is the cell of a statistic over no samples (TTFT, TPOT and
+// ITL without streaming), which would otherwise read as a measured 0.
+const notApplicable = "n/a"
+
+// sampleCount returns the n_<metric> row that counts the samples behind a
+// statistic row such as "p99_ttft_ms", and whether the row is one.
+func sampleCount(row string) (string, bool) {
+	parts := strings.Split(row, "_")
+	if len(parts) < 3 || parts[len(parts)-1] != "ms" {
+		return "", false
+	}
+	metric := parts[len(parts)-2]
+	for _, m := range Metrics {
+		if m == metric {
+			return "n_" + m, true
+		}
+	}
+	return "", false
+}
+
+// WriteTable prints summaries as an aligned table, one column per mode. A
+// statistic over no samples prints n/a.
 func WriteTable(w io.Writer, sums []Summary) {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprint(tw, "mode\t")
@@ -58,6 +79,10 @@ func WriteTable(w io.Writer, sums []Summary) {
 			case "errors_by_class":
 				cell = ClassCounts(s.ErrorsByClass)
 			default:
+				if n, ok := sampleCount(k); ok && vals[i][n] == 0 {
+					cell = notApplicable
+					break
+				}
 				switch v := vals[i][k].(type) {
 				case float64:
 					cell = strconv.FormatFloat(v, 'f', 3, 64)
