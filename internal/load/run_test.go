@@ -247,7 +247,9 @@ func TestTTFTAccuracy(t *testing.T) {
 }
 
 func TestModesWarmupAndOrder(t *testing.T) {
-	srv := loadtest.NewServer(loadtest.Script{TTFT: 5 * time.Millisecond})
+	// 50 ms per request, so that the 8 concurrent requests overlap even when
+	// the machine is too busy to start them within a few milliseconds.
+	srv := loadtest.NewServer(loadtest.Script{TTFT: 50 * time.Millisecond})
 	defer srv.Close()
 	cfg := cfgFor(srv.URL, true,
 		load.Mode{Kind: load.KindSequential, Requests: 4},
