@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -162,5 +163,37 @@ func TestSleep(t *testing.T) {
 	defer cancel2()
 	if err := (&Sleep{Duration: spec.Duration(time.Hour)}).Run(ctx, env); !errors.Is(err, context.DeadlineExceeded) {
 		t.Errorf("deadline: %v", err)
+	}
+}
+
+// TestReview2ExecBackgroundChildHoldingOutput: exec "runs a command to
+// completion in its own group; records <id>_exit". A command that exits 0
+// but leaves a background child holding its stdout (`sleep 30 &`) has
+// completed: the step should succeed at once and the group cleanup should
+// kill the child. Because stdout goes through a Go writer (multiWriter), os/exec
+// copies it through a pipe and Wait waits for that pipe to close; after
+// WaitDelay (5 s) Wait returns exec.ErrWaitDelay, which exec.go treats as a
+// start failure: the step fails ("WaitDelay expired before I/O complete")
+// after a 5 s stall even though the command exited with the expected code.
+func TestReview2ExecBackgroundChildHoldingOutput(t *testing.T) {
+	env := newTestEnv(t)
+	pidfile := filepath.Join(t.TempDir(), "child.pid")
+	x := newExecStep("bg", "/bin/sh", "-c", "sleep 30 & echo $! > "+pidfile+"; echo started")
+	start := time.Now()
+	err := x.Run(context.Background(), env)
+	d := time.Since(start)
+	if b, rerr := os.ReadFile(pidfile); rerr == nil {
+		child, _ := strconv.Atoi(strings.TrimSpace(string(b)))
+		t.Cleanup(func() { _ = syscall.Kill(child, syscall.SIGKILL) })
+		waitFor(t, 2*time.Second, "the background child to die", func() bool { return !pidAlive(child) })
+	}
+	if err != nil {
+		t.Errorf("exec of a command that exited 0 failed after %v: %v", d.Round(time.Millisecond), err)
+	}
+	if d > 2*time.Second {
+		t.Errorf("exec took %v for a command that exits at once", d.Round(time.Millisecond))
+	}
+	if v := mustValue(t, env, "bg_exit"); v != 0 {
+		t.Errorf("bg_exit %v", v)
 	}
 }

@@ -1,8 +1,6 @@
 package steps
 
 import (
-	"github.com/runexp/runexp/internal/testutil"
-
 	"bytes"
 	"context"
 	"errors"
@@ -17,6 +15,7 @@ import (
 
 	"github.com/runexp/runexp/internal/gpu"
 	"github.com/runexp/runexp/internal/gpu/open"
+	"github.com/runexp/runexp/internal/testutil"
 	"github.com/runexp/runexp/spec"
 )
 
@@ -133,8 +132,6 @@ func mustValue(t *testing.T, env *Env, name string) any {
 	return v
 }
 
-// Fake GPU backend, registered as "fake"; GPUSpec.Device picks the instance.
-
 var (
 	fakesMu sync.Mutex
 	fakes   = map[string]*fakeGPU{}
@@ -236,3 +233,23 @@ func (f *fakeGPU) Close() error {
 }
 
 var _ gpu.Backend = (*fakeGPU)(nil)
+
+func runWithTimeout(st Step, env *Env, d time.Duration) error {
+	ctx, cancel := context.WithTimeout(context.Background(), d)
+	defer cancel()
+	return st.Run(ctx, env)
+}
+
+// fieldsOf returns the field of every *spec.FieldError in err, in order.
+func fieldsOf(t *testing.T, err error) []string {
+	t.Helper()
+	var out []string
+	for _, e := range spec.SplitErrors(err) {
+		var fe *spec.FieldError
+		if !errors.As(e, &fe) {
+			t.Fatalf("%v (%T) is not a *spec.FieldError", e, e)
+		}
+		out = append(out, fe.Field)
+	}
+	return out
+}

@@ -2,20 +2,15 @@ package steps
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"net/http"
-	"net/http/httptest"
 	"os"
-	"path/filepath"
 	"strings"
-	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/runexp/runexp/internal/gpu"
-	"github.com/runexp/runexp/internal/load/loadtest"
+	"github.com/runexp/runexp/internal/gpu/open"
 	"github.com/runexp/runexp/spec"
 )
 
@@ -139,162 +134,133 @@ func TestReleaseCheckCancelAndReadError(t *testing.T) {
 	}
 }
 
-// inFlight wraps a handler and counts the requests it is serving.
-type inFlight struct {
-	h http.Handler
-	n atomic.Int64
-}
-
-func (c *inFlight) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	c.n.Add(1)
-	defer c.n.Add(-1)
-	c.h.ServeHTTP(w, r)
-}
-
-// The fake GPU's utilisation is 25% per request in flight, so the
-// sequential mode reads at most 25 and the concurrent one more.
-func TestTelemetryPerMode(t *testing.T) {
-	counter := &inFlight{h: loadtest.NewHandler(loadtest.Script{TTFT: 20 * time.Millisecond, ITL: 5 * time.Millisecond})}
-	ts := httptest.NewServer(counter)
-	defer ts.Close()
+// Review 5: when the step's timeout ends before `within`, Run now stops
+// polling just before the context deadline (release.go, the ctx.Deadline
+// cap), but the failure still says "… after <within>": here "after 1h0m0s"
+// for a check that gave up after ~0.3 s. The message (recorded as the
+// point's error and in result.json) must state how long the check really
+// waited — the time it polled, or that the step timeout cut it short — not
+// the configured within it never reached.
+func TestReview5ReleaseCheckCutShortSaysHowLongItWaited(t *testing.T) {
 	f, gs := newFakeGPU(t)
-	f.used = 5 * gib
-	f.util = func() float64 { return 25 * float64(counter.n.Load()) }
 	env := newTestEnv(t)
-	tm := newTelemetry().(*Telemetry)
-	tm.GPUSpec = gs
-	tm.Interval = spec.Duration(5 * time.Millisecond)
-	if err := tm.Validate(); err != nil {
-		t.Fatal(err)
+	baselineOn(t, env, f, gs, 0)
+	f.setUsed(10 * gib)
+	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	defer cancel()
+	err := releaseCheck(gs, time.Hour, "abort").Run(ctx, env)
+	if !errors.Is(err, ErrDirtyGPU) {
+		t.Fatalf("err %v, want ErrDirtyGPU", err)
 	}
-	if err := tm.Run(context.Background(), env); err != nil {
-		t.Fatal(err)
-	}
-	l := newLoadStep(ts.URL,
-		LoadMode{Kind: "sequential", Requests: 4},
-		LoadMode{Kind: "concurrent", Requests: 16, Concurrency: 4})
-	if err := runWithTimeout(l, env, 30*time.Second); err != nil {
-		t.Fatal(err)
-	}
-	if _, ok := env.Value("sequential_gpu_util_mean"); ok {
-		t.Error("telemetry summarised before the point ended")
-	}
-	if errs := env.RunCleanups(context.Background()); len(errs) > 0 {
-		t.Fatal(errs)
-	}
-	seqMax := mustValue(t, env, "sequential_gpu_util_max").(float64)
-	seqMean := mustValue(t, env, "sequential_gpu_util_mean").(float64)
-	concMax := mustValue(t, env, "concurrent_gpu_util_max").(float64)
-	if seqMax > 25 || seqMean <= 0 || seqMean > 25 {
-		t.Errorf("sequential util mean %v max %v; one request in flight reads 25", seqMean, seqMax)
-	}
-	if concMax <= seqMax {
-		t.Errorf("concurrent util max %v not above sequential %v", concMax, seqMax)
-	}
-	for _, k := range []string{"sequential_power_mean_w", "concurrent_power_mean_w"} {
-		if p := mustValue(t, env, k).(float64); p < 100 {
-			t.Errorf("%s %v", k, p)
-		}
-	}
-	if v := mustValue(t, env, "sequential_gpu_mem_max_mb"); v != 5120.0 {
-		t.Errorf("sequential_gpu_mem_max_mb %v", v)
-	}
-	n := mustValue(t, env, "telemetry_samples").(int)
-	if n < 3 {
-		t.Errorf("telemetry_samples %d", n)
-	}
-	if v := mustValue(t, env, "telemetry_interval_ms"); v != int64(5) {
-		t.Errorf("telemetry_interval_ms %v", v)
-	}
-	for _, k := range []string{"gpu_util_mean", "gpu_util_max", "power_mean_w", "power_max_w", "gpu_mem_max_mb"} {
-		mustValue(t, env, k)
-	}
-	rows := env.Tables()["telemetry.summary"]
-	if len(rows) != 2 {
-		t.Fatalf("telemetry.summary has %d rows", len(rows))
-	}
-	for i, mode := range []string{"sequential", "concurrent"} {
-		if m, _ := rows[i].Get("mode"); m != mode {
-			t.Errorf("row %d mode %v", i, m)
-		}
-		if s, _ := rows[i].Get("seconds"); s.(float64) <= 0 {
-			t.Errorf("row %d seconds %v", i, s)
-		}
-		if s, _ := rows[i].Get("samples"); s.(int) < 1 {
-			t.Errorf("row %d samples %v", i, s)
-		}
-	}
-	b, err := os.ReadFile(filepath.Join(env.PointDir, "telemetry.json"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var series struct {
-		Backend string       `json:"backend"`
-		Samples []gpu.Sample `json:"samples"`
-	}
-	if err := json.Unmarshal(b, &series); err != nil {
-		t.Fatal(err)
-	}
-	if series.Backend != "fake" || len(series.Samples) != n {
-		t.Errorf("telemetry.json: backend %q, %d samples, telemetry_samples %d", series.Backend, len(series.Samples), n)
+	if strings.Contains(err.Error(), "after 1h0m0s") {
+		t.Errorf("release check cut after ~300ms by its step timeout reports %q: it did not wait 1h", err)
 	}
 }
 
-// BUG (steps/load.go:217-219): when a load mode fails (here: its prompt file is
-// missing; also on Ctrl-C or timeout), runLoadModes returns without closing
-// the telemetry window it opened, so the mode's telemetry.summary row ends
-// at the zero time and its "seconds" is about -9.2e9.
-func TestTelemetryWindowClosedWhenLoadFails(t *testing.T) {
-	ts := httptest.NewServer(loadtest.NewHandler(loadtest.Script{}))
-	defer ts.Close()
-	_, gs := newFakeGPU(t)
-	env := newTestEnv(t)
-	tm := newTelemetry().(*Telemetry)
-	tm.GPUSpec = gs
-	tm.Interval = spec.Duration(5 * time.Millisecond)
-	if err := tm.Run(context.Background(), env); err != nil {
-		t.Fatal(err)
+// slowGPU is the fake GPU with a Memory read that takes `delay` and stops
+// at the context's end, as the nvidia-smi backend does (exec.CommandContext:
+// a query takes 0.1–2 s, longer on 8-GPU nodes without persistence mode).
+type slowGPU struct {
+	*fakeGPU
+	delay time.Duration
+}
+
+func (s slowGPU) Memory(ctx context.Context) ([]gpu.DeviceMemory, error) {
+	select {
+	case <-time.After(s.delay):
+	case <-ctx.Done():
+		return nil, fmt.Errorf("nvidia-smi --query-gpu: %w", ctx.Err())
 	}
-	l := newLoadStep(ts.URL, LoadMode{Kind: "sequential", Requests: 2})
-	l.PromptFile = filepath.Join(t.TempDir(), "missing.txt")
-	if err := runWithTimeout(l, env, 10*time.Second); err == nil {
-		t.Fatal("load with a missing prompt file succeeded")
-	}
-	if errs := env.RunCleanups(context.Background()); len(errs) > 0 {
-		t.Fatal(errs)
-	}
-	for _, row := range env.Tables()["telemetry.summary"] {
-		if s, _ := row.Get("seconds"); s.(float64) < 0 {
-			t.Errorf("BUG: telemetry.summary row %v has seconds %v", row.Map()["mode"], s)
+	return s.fakeGPU.Memory(ctx)
+}
+
+// Review 5: release.go caps the polling deadline at the step's deadline
+// minus min(1 s, remaining/10) so that "a check cut short by its step
+// timeout counts as not released" (README) and the runner starts no
+// further point on the dirty GPU (ErrDirtyGPU). But a reading that starts
+// before that capped deadline and takes longer than the margin is killed by
+// the step context: readMemory returns context.DeadlineExceeded and Run
+// returns it as is — no ErrDirtyGPU, so the runner's dirtyGPU flag stays
+// false and the next point starts on a GPU that still holds 20 GiB. Here:
+// 3 s step timeout (margin 300 ms), a 500 ms reading, interval 10 s (so the
+// last reading starts exactly at the capped deadline); with the default
+// 100 ms interval the same happens whenever the last reading starts within
+// its own duration of the step deadline. Correct: once the step's deadline
+// cuts a reading (or the wait), the outcome is still the dirty-GPU verdict
+// from the last reading, ErrDirtyGPU with on_dirty: abort.
+func TestReview5ReleaseCheckSlowReadAtStepDeadlineIsDirty(t *testing.T) {
+	f, _ := newFakeGPU(t)
+	key := t.Name()
+	open.Register("slowfake", func(_ context.Context, opt open.Options) (gpu.Backend, error) {
+		if opt.Device != key {
+			return nil, fmt.Errorf("no slow fake GPU %q", opt.Device)
 		}
-	}
-}
-
-func TestTelemetryOpenError(t *testing.T) {
+		return slowGPU{f, 500 * time.Millisecond}, nil
+	})
+	gs := GPUSpec{GPU: "slowfake", Device: key}
 	env := newTestEnv(t)
-	tm := newTelemetry().(*Telemetry)
-	tm.GPUSpec = GPUSpec{GPU: "fake", Device: "nobody"}
-	if err := tm.Run(context.Background(), env); err == nil || !strings.Contains(err.Error(), "gpu backend fake") {
-		t.Errorf("err %v", err)
-	}
-	if errs := env.RunCleanups(context.Background()); len(errs) != 0 {
-		t.Errorf("a failed telemetry step left cleanups: %v", errs)
-	}
-}
-
-// The telemetry file write error is reported by the cleanup.
-func TestTelemetryFileError(t *testing.T) {
-	_, gs := newFakeGPU(t)
-	env := newTestEnv(t)
-	tm := newTelemetry().(*Telemetry)
-	tm.GPUSpec = gs
-	tm.File = "no-such-dir/telemetry.json"
-	if err := tm.Run(context.Background(), env); err != nil {
+	f.setUsed(0)
+	if err := (&Measure{GPUSpec: gs, Baseline: true}).Run(context.Background(), env); err != nil {
 		t.Fatal(err)
 	}
-	errs := env.RunCleanups(context.Background())
-	if len(errs) != 1 || !strings.Contains(errs[0].Error(), "cleanup telemetry: telemetry: ") {
-		t.Errorf("errors %v", errs)
+	f.setUsed(20 * gib)
+	r := releaseCheck(gs, time.Hour, "abort")
+	r.Interval = spec.Duration(10 * time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+	defer cancel()
+	err := r.Run(ctx, env)
+	if !errors.Is(err, ErrDirtyGPU) {
+		t.Errorf("GPU still holding 20 GiB when the step timeout hit: err %v, want ErrDirtyGPU (the runner only stops on that)", err)
 	}
-	mustValue(t, env, "telemetry_samples")
+}
+
+// Review 5: ProcessMemory.Unknown (NVML NOT_AVAILABLE, nvidia-smi [N/A]:
+// containers, MIG) means Used is 0 and "means nothing" (gpu.go). measure
+// honours it, but release-check's list of processes still on the GPU
+// prints p.Used for each (release.go, the Processes loop): "1234 (python3,
+// 0 MiB)" — telling the user the leftover process holds nothing, exactly
+// where the GPU is dirty. Correct: an unknown amount is shown as unknown
+// (e.g. "1234 (python3, memory unknown)"), never as 0 MiB.
+func TestReview5ReleaseCheckUnknownProcessMemoryIsNotZero(t *testing.T) {
+	f, gs := newFakeGPU(t)
+	f.procs = []gpu.ProcessMemory{{PID: os.Getpid(), UUID: f.uuid, Unknown: true}}
+	env := newTestEnv(t)
+	baselineOn(t, env, f, gs, 0)
+	f.setUsed(20 * gib)
+	err := runWithTimeout(releaseCheck(gs, 100*time.Millisecond, "abort"), env, 10*time.Second)
+	if !errors.Is(err, ErrDirtyGPU) {
+		t.Fatalf("err %v, want ErrDirtyGPU", err)
+	}
+	comm, _ := os.ReadFile("/proc/self/comm")
+	zero := fmt.Sprintf("%d (%s, 0 MiB)", os.Getpid(), strings.TrimSpace(string(comm)))
+	if !strings.Contains(err.Error(), fmt.Sprint(os.Getpid())) {
+		t.Fatalf("error %q does not list the process", err)
+	}
+	if strings.Contains(err.Error(), zero) {
+		t.Errorf("process whose GPU memory the driver does not report listed as %q: %v", zero, err)
+	}
+}
+
+// Review 5: baselineKey (measure.go) is backend name + GPUSpec.Device, "so a
+// delta or a release check compares readings of the same devices". The sim
+// backend ignores Device and selects its devices with sim_gpu, so a
+// baseline read on the simulated H100 is found by a release check (and a
+// measure delta) reading the simulated H200: release-check compares an
+// H200 reading with an H100 baseline and passes. Correct: a baseline is only
+// used for the same devices — e.g. keyed by backend and the UUIDs the
+// reading returned (readMemory's t.uuids), which also makes "0" vs the
+// device's UUID, "0,1" vs "0, 1", or any device: on host/sim agree — so
+// here the release check reports "no sim baseline".
+func TestReview5BaselineKeyFollowsSimGPU(t *testing.T) {
+	t.Setenv("RUNEXP_SIM_GPU_DIR", t.TempDir())
+	env := newTestEnv(t)
+	h100 := GPUSpec{GPU: "sim", SimGPU: "H100-80GB"}
+	h200 := GPUSpec{GPU: "sim", SimGPU: "H200"}
+	if err := (&Measure{GPUSpec: h100, Baseline: true}).Run(context.Background(), env); err != nil {
+		t.Fatal(err)
+	}
+	err := runWithTimeout(releaseCheck(h200, 200*time.Millisecond, "abort"), env, 10*time.Second)
+	if err == nil || !strings.Contains(err.Error(), "baseline") {
+		t.Errorf("release check on the simulated H200 used the H100's baseline (err %v); want a no-baseline error", err)
+	}
 }

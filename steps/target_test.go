@@ -1,6 +1,8 @@
 package steps
 
-import "testing"
+import (
+	"testing"
+)
 
 func TestSetTarget(t *testing.T) {
 	a := newLaunch().(*Launch)
