@@ -190,17 +190,13 @@ func TestLaunchShellEnvDir(t *testing.T) {
 	}
 }
 
-// TestReview2CrashedServerSetsidWorkerCleanedUp: product rule — a server
-// that forks workers (including ones that call setsid) and then crashes is
-// cleaned up with nothing left behind. The proc package documents that a
-// setsid worker is found only if a snapshot (TreePIDs) saw it before its
-// parent chain to the leader broke, and claims that "the runner" calls
-// TreePIDs periodically. Nothing does: neither launch nor wait-ready (nor
-// the runner) tracks the tree, so in the ordinary sequence launch →
-// wait-ready (ready) → server crashes → point cleanup, the setsid worker
-// (alive for the whole second the server served) is never seen and
-// survives the point's cleanup.
-func TestReview2CrashedServerSetsidWorkerCleanedUp(t *testing.T) {
+// A server that forks workers (setsid ones included) and then crashes is
+// cleaned up with the point, nothing left behind, in the ordinary sequence
+// launch → wait-ready (ready) → server crashes → point cleanup. The proc
+// package finds a setsid worker only if a snapshot (TreePIDs) saw it before
+// its parent chain to the leader broke, so the launched tree must be watched
+// while the server runs.
+func TestLaunchCleanupKillsSetsidWorkerOfACrashedServer(t *testing.T) {
 	env := newTestEnv(t)
 	port := freePort(t)
 	pidfile := filepath.Join(t.TempDir(), "grandchild.pid")

@@ -81,16 +81,6 @@ func (w testLogWriter) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
-// fieldOf returns the Field of a *spec.FieldError in err's chain, or fails.
-func fieldOf(t *testing.T, err error) string {
-	t.Helper()
-	var fe *spec.FieldError
-	if !errors.As(err, &fe) {
-		t.Fatalf("error %v (%T) is not a *spec.FieldError", err, err)
-	}
-	return fe.Field
-}
-
 func freePort(t *testing.T) int { return testutil.FreePort(t) }
 
 // pidAlive reports whether pid is a live process (zombies count as gone).

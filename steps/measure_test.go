@@ -206,11 +206,9 @@ func sameValue(a, b any) bool {
 	return a == b
 }
 
-// BUG (steps/measure.go:200): values a log rule captures as text (the vllm
-// preset's vllm_version, or any non-numeric capture of log_rules) are never
-// recorded: the loop walks res.Keys(), which lists numeric values only, so
-// its res.Text branch is dead.
-func TestMeasureLogTextValues(t *testing.T) {
+// Values a log rule captures as text (the vllm preset's vllm_version, or any
+// non-numeric capture of log_rules) are recorded as strings.
+func TestMeasureRecordsTextCapturesOfLogRules(t *testing.T) {
 	env := envWithLoggedServer(t)
 	m := &Measure{GPUSpec: GPUSpec{GPU: "none"}, Log: "vllm",
 		LogRules: []LogRule{{Pattern: `Initializing a V1 LLM engine \((?P<engine_version>v[\w.]+)\)`}}}
@@ -220,7 +218,7 @@ func TestMeasureLogTextValues(t *testing.T) {
 	}
 	for name, want := range map[string]string{"vllm_version": "0.11.0", "engine_version": "v0.11.0"} {
 		if v, ok := env.Value(name); !ok || v != want {
-			t.Errorf("BUG: text capture %s = %v (recorded %v), want %q", name, v, ok, want)
+			t.Errorf("text capture %s = %v (recorded %v), want %q", name, v, ok, want)
 		}
 	}
 }
@@ -400,14 +398,14 @@ func TestMeasureHostBackend(t *testing.T) {
 	assertNoLeftovers(t, binDir)
 }
 
-// review4SMI registers an nvidia-smi backend whose nvidia-smi is a fake:
-// one H100 with 20 GiB used, and the launched server (pid from *pid)
-// listed as a compute app whose used_memory nvidia-smi reports as [N/A]
-// (what it prints in containers and for processes on MIG devices).
-func review4SMI(t *testing.T, pid *int) GPUSpec {
+// fakeSMIWithUnknownProcessMemory registers an nvidia-smi backend whose
+// nvidia-smi is a fake: one H100 with 20 GiB used, and the launched server
+// (pid from *pid) listed as a compute app whose used_memory nvidia-smi reports
+// as [N/A] (what it prints in containers and for processes on MIG devices).
+func fakeSMIWithUnknownProcessMemory(t *testing.T, pid *int) GPUSpec {
 	t.Helper()
 	const uuid = "GPU-5a8e3c4b-1f2d-7e6a-9b0c-3d4e5f6a7b8c"
-	name := "review4smi" + strings.ToLower(strings.NewReplacer("/", "", "_", "").Replace(t.Name()))
+	name := "unknownprocsmi" + strings.ToLower(strings.NewReplacer("/", "", "_", "").Replace(t.Name()))
 	run := func(ctx context.Context, args ...string) ([]byte, error) {
 		switch {
 		case strings.HasPrefix(args[0], "--query-gpu="):
@@ -423,20 +421,14 @@ func review4SMI(t *testing.T, pid *int) GPUSpec {
 	return GPUSpec{GPU: GPUBackend(name)}
 }
 
-// TestReview4ProcMemUnavailableNotZero: when the backend cannot read a
-// process's GPU memory (NVML's NVML_VALUE_NOT_AVAILABLE, nvidia-smi's
-// "[N/A]" — containers, MIG devices, insufficient permissions), both
-// backends turn it into Used 0 (internal/gpu/nvml/nvml.go Processes,
-// internal/gpu/smi/smi.go ParseApps) and the measure step
-// (steps/measure.go, the gpu_proc_mem_mb branch) sums those zeros and
-// records gpu_proc_mem_mb = 0 for a server tree that holds GPU memory, next
-// to gpu_procs = 1. A wrong reading is recorded as a measurement. Correct:
-// an unknown per-process reading is not recorded as 0 MiB — leave
-// gpu_proc_mem_mb out (or report the problem), as the telemetry contract
-// does for unreadable fields ("never silently zero").
-func TestReview4ProcMemUnavailableNotZero(t *testing.T) {
+// When the backend cannot read a process's GPU memory (NVML's
+// NVML_VALUE_NOT_AVAILABLE, nvidia-smi's "[N/A]": containers, MIG devices,
+// insufficient permissions), measure does not record gpu_proc_mem_mb = 0 for
+// a server tree that holds GPU memory: as the telemetry contract says of
+// unreadable fields, an unknown reading is never silently zero.
+func TestMeasureNeverRecordsUnknownProcessMemoryAsZero(t *testing.T) {
 	pid := 0
-	gs := review4SMI(t, &pid)
+	gs := fakeSMIWithUnknownProcessMemory(t, &pid)
 	env := newTestEnv(t)
 	s := launch(t, env, "server", freePort(t))
 	pid = s.Proc.PID()
@@ -453,19 +445,12 @@ func TestReview4ProcMemUnavailableNotZero(t *testing.T) {
 	}
 }
 
-// TestReview4BaselinePerBackend: a measure step with baseline: true stores
-// its reading under one shared key (steps/measure.go,
-// env.SetShared(sharedBaseline, t.used)) whatever the backend, device or
-// prefix. A point that takes two baselines — the GPU's (gpu_mem_baseline_mb)
-// and the host's (host_mem_baseline_mb, e.g. to report a GPU engine's host
-// memory too) — keeps only the last one, so gpu_mem_delta_mb is computed as
-// GPU used minus *host* used, and release-check compares GPU memory with
-// the host's baseline (steps/release.go). Likewise a host measure after a
-// GPU baseline records host_mem_delta_mb against the GPU's baseline.
-// Correct: a delta (and the release check) uses the baseline read by the
-// same backend and device selection; here gpu_mem_delta_mb is 5 GiB − 1 GiB
-// = 4096 MiB.
-func TestReview4BaselinePerBackend(t *testing.T) {
+// A baseline is kept per backend and device selection. A point that takes
+// two baselines, the GPU's (gpu_mem_baseline_mb) and the host's
+// (host_mem_baseline_mb, e.g. to report a GPU engine's host memory too),
+// computes gpu_mem_delta_mb against the GPU's baseline, whichever was taken
+// last: here 5 GiB − 1 GiB = 4096 MiB.
+func TestMeasureDeltaUsesTheBaselineOfItsOwnBackend(t *testing.T) {
 	f, gs := newFakeGPU(t)
 	env := newTestEnv(t)
 	baselineOn(t, env, f, gs, gib)
@@ -482,7 +467,7 @@ func TestReview4BaselinePerBackend(t *testing.T) {
 	}
 }
 
-func TestReadLog(t *testing.T) {
+func TestReadLogReadsOnlyTheLast8MiB(t *testing.T) {
 	dir := t.TempDir()
 	if _, err := readLog(filepath.Join(dir, "missing.log")); err == nil {
 		t.Error("missing log read")

@@ -111,7 +111,7 @@ func TestZeroConfigs(t *testing.T) {
 			if err == nil {
 				t.Fatalf("default config valid, want an error on %q", want)
 			}
-			if got := fieldOf(t, err); got != want {
+			if got := fieldsOf(t, err)[0]; got != want {
 				t.Errorf("field %q, want %q (%v)", got, want, err)
 			}
 		})

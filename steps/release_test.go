@@ -134,14 +134,11 @@ func TestReleaseCheckCancelAndReadError(t *testing.T) {
 	}
 }
 
-// Review 5: when the step's timeout ends before `within`, Run now stops
-// polling just before the context deadline (release.go, the ctx.Deadline
-// cap), but the failure still says "… after <within>": here "after 1h0m0s"
-// for a check that gave up after ~0.3 s. The message (recorded as the
-// point's error and in result.json) must state how long the check really
-// waited — the time it polled, or that the step timeout cut it short — not
-// the configured within it never reached.
-func TestReview5ReleaseCheckCutShortSaysHowLongItWaited(t *testing.T) {
+// When the step's timeout ends before `within`, the failure (recorded as the
+// point's error and in result.json) states how long the check really
+// waited, or that the step timeout cut it short, never the configured within
+// it did not reach: here not "after 1h0m0s" for a check cut after ~300ms.
+func TestReleaseCheckCutByStepTimeoutSaysHowLongItWaited(t *testing.T) {
 	f, gs := newFakeGPU(t)
 	env := newTestEnv(t)
 	baselineOn(t, env, f, gs, 0)
@@ -174,21 +171,14 @@ func (s slowGPU) Memory(ctx context.Context) ([]gpu.DeviceMemory, error) {
 	return s.fakeGPU.Memory(ctx)
 }
 
-// Review 5: release.go caps the polling deadline at the step's deadline
-// minus min(1 s, remaining/10) so that "a check cut short by its step
-// timeout counts as not released" (README) and the runner starts no
-// further point on the dirty GPU (ErrDirtyGPU). But a reading that starts
-// before that capped deadline and takes longer than the margin is killed by
-// the step context: readMemory returns context.DeadlineExceeded and Run
-// returns it as is — no ErrDirtyGPU, so the runner's dirtyGPU flag stays
-// false and the next point starts on a GPU that still holds 20 GiB. Here:
-// 3 s step timeout (margin 300 ms), a 500 ms reading, interval 10 s (so the
-// last reading starts exactly at the capped deadline); with the default
-// 100 ms interval the same happens whenever the last reading starts within
-// its own duration of the step deadline. Correct: once the step's deadline
-// cuts a reading (or the wait), the outcome is still the dirty-GPU verdict
-// from the last reading, ErrDirtyGPU with on_dirty: abort.
-func TestReview5ReleaseCheckSlowReadAtStepDeadlineIsDirty(t *testing.T) {
+// README: "a check cut short by its step timeout counts as not released", so
+// the runner starts no further point on the dirty GPU. That holds when the
+// step's deadline cuts a slow reading too: the outcome is the dirty verdict
+// of the last reading, ErrDirtyGPU with on_dirty: abort, never the bare
+// context error. Here: 3 s step timeout, a 500 ms reading and a 10 s interval,
+// so the last reading starts at the capped polling deadline and the step
+// context cuts it.
+func TestReleaseCheckCutByStepTimeoutIsDirty(t *testing.T) {
 	f, _ := newFakeGPU(t)
 	key := t.Name()
 	open.Register("slowfake", func(_ context.Context, opt open.Options) (gpu.Backend, error) {
@@ -214,14 +204,11 @@ func TestReview5ReleaseCheckSlowReadAtStepDeadlineIsDirty(t *testing.T) {
 	}
 }
 
-// Review 5: ProcessMemory.Unknown (NVML NOT_AVAILABLE, nvidia-smi [N/A]:
-// containers, MIG) means Used is 0 and "means nothing" (gpu.go). measure
-// honours it, but release-check's list of processes still on the GPU
-// prints p.Used for each (release.go, the Processes loop): "1234 (python3,
-// 0 MiB)" — telling the user the leftover process holds nothing, exactly
-// where the GPU is dirty. Correct: an unknown amount is shown as unknown
-// (e.g. "1234 (python3, memory unknown)"), never as 0 MiB.
-func TestReview5ReleaseCheckUnknownProcessMemoryIsNotZero(t *testing.T) {
+// A process whose GPU memory the driver does not report
+// (ProcessMemory.Unknown: NVML NOT_AVAILABLE, nvidia-smi [N/A] in containers
+// and on MIG) is listed among the processes still on a dirty GPU with its
+// memory unknown (e.g. "1234 (python3, memory unknown)"), never as "0 MiB".
+func TestReleaseCheckListsUnknownProcessMemoryAsUnknown(t *testing.T) {
 	f, gs := newFakeGPU(t)
 	f.procs = []gpu.ProcessMemory{{PID: os.Getpid(), UUID: f.uuid, Unknown: true}}
 	env := newTestEnv(t)
@@ -241,17 +228,11 @@ func TestReview5ReleaseCheckUnknownProcessMemoryIsNotZero(t *testing.T) {
 	}
 }
 
-// Review 5: baselineKey (measure.go) is backend name + GPUSpec.Device, "so a
-// delta or a release check compares readings of the same devices". The sim
-// backend ignores Device and selects its devices with sim_gpu, so a
-// baseline read on the simulated H100 is found by a release check (and a
-// measure delta) reading the simulated H200: release-check compares an
-// H200 reading with an H100 baseline and passes. Correct: a baseline is only
-// used for the same devices — e.g. keyed by backend and the UUIDs the
-// reading returned (readMemory's t.uuids), which also makes "0" vs the
-// device's UUID, "0,1" vs "0, 1", or any device: on host/sim agree — so
-// here the release check reports "no sim baseline".
-func TestReview5BaselineKeyFollowsSimGPU(t *testing.T) {
+// A baseline is used only for the devices it was read on. The sim backend
+// ignores `device` and selects its devices with sim_gpu, so a release check
+// reading the simulated H200 finds no baseline taken on the simulated H100
+// and says so.
+func TestReleaseCheckUsesOnlyABaselineOfTheSameDevices(t *testing.T) {
 	t.Setenv("RUNEXP_SIM_GPU_DIR", t.TempDir())
 	env := newTestEnv(t)
 	h100 := GPUSpec{GPU: "sim", SimGPU: "H100-80GB"}

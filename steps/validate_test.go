@@ -114,8 +114,8 @@ func runValidateCases(t *testing.T, cases []validateCase) {
 			if err == nil {
 				t.Fatalf("valid, want an error on %q", c.field)
 			}
-			if got := fieldOf(t, err); got != c.field {
-				t.Errorf("field %q, want %q (%v)", got, c.field, err)
+			if got := fieldsOf(t, err); !slices.Equal(got, []string{c.field}) {
+				t.Errorf("fields %q, want only %q (%v)", got, c.field, err)
 			}
 			if c.msg != "" && !strings.Contains(err.Error(), c.msg) {
 				t.Errorf("error %q does not contain %q", err, c.msg)
@@ -283,17 +283,17 @@ func TestValidateReleaseCheckTelemetry(t *testing.T) {
 	})
 }
 
-// BUG (steps/release.go:43): a non-positive interval is reported at the
-// "within" key, so the planner points the user at the wrong line.
-func TestValidateReleaseCheckIntervalField(t *testing.T) {
+// A non-positive interval is reported at its own key, interval (not at
+// within), so the planner points the user at the right line.
+func TestReleaseCheckValidateReportsIntervalAtItsKey(t *testing.T) {
 	r := newReleaseCheck().(*ReleaseCheck)
 	r.Interval = 0
 	err := r.Validate()
 	if err == nil {
 		t.Fatal("interval 0 accepted")
 	}
-	if got := fieldOf(t, err); got != "interval" {
-		t.Errorf("BUG: interval 0 is reported at field %q, want \"interval\" (%v)", got, err)
+	if got := fieldsOf(t, err); !slices.Equal(got, []string{"interval"}) {
+		t.Errorf("interval 0 is reported at field %q, want \"interval\" (%v)", got, err)
 	}
 }
 
@@ -315,15 +315,9 @@ func TestGPUSpecErrorListsBackendsOnce(t *testing.T) {
 	}
 }
 
-// TestReview4GPUAliasesValidate: README ("GPU backends") says "`smi` and
-// `nvidia_smi` are aliases of `nvidia-smi`", and open.Open accepts them
-// (internal/gpu/open/open.go open1). But GPUSpec.validate (steps/gpu.go)
-// compares the name exactly against open.Names(), which lists only the
-// canonical names, so every step that reads a device rejects `gpu: smi`
-// and `gpu: nvidia_smi` as "unknown backend" at validate time: the
-// documented aliases can never be used in a spec. Correct: the aliases
-// validate (and select the nvidia-smi backend).
-func TestReview4GPUAliasesValidate(t *testing.T) {
+// README ("GPU backends"): `smi` and `nvidia_smi` are aliases of
+// `nvidia-smi`. Every step that reads a device validates them.
+func TestGPUStepsAcceptTheBackendAliasesOfNvidiaSMI(t *testing.T) {
 	for _, name := range []GPUBackend{"smi", "nvidia_smi"} {
 		gs := GPUSpec{GPU: name}
 		m := newMeasure().(*Measure)

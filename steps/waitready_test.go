@@ -61,16 +61,12 @@ func TestWaitReadyCrashFailsFast(t *testing.T) {
 	assertNoLeftovers(t, binDir)
 }
 
-// TestReview2WaitReadyURLNoticesCrash: README — wait-ready "fails fast if
-// the process exits"; product rule — a server that dies while waiting is
-// reported at once with its exit status. When the step is given `url:`
-// (e.g. to probe another path or interface of the launched server) and no
-// `server:`, Run never looks up the launched server (waitready.go: the
-// `if url == "" || w.Server != ""` branch), so done stays nil and a crashed
-// server is polled until the step's timeout (10 minutes by default).
-// Expected: with a server launched at the point, its exit is noticed even
-// when url is set.
-func TestReview2WaitReadyURLNoticesCrash(t *testing.T) {
+// README: wait-ready "fails fast if the process exits". That holds when the
+// step is given `url:` (to probe another path or interface of the launched
+// server) and no `server:` too: the server launched at the point is watched,
+// and its crash is reported at once with its exit status instead of being
+// polled until the step's timeout.
+func TestWaitReadyWithURLFailsFastWhenTheLaunchedServerCrashes(t *testing.T) {
 	env := newTestEnv(t)
 	port := freePort(t)
 	launch(t, env, "server", port, "--crash-at-start", "--start-delay", "100ms")
@@ -86,11 +82,9 @@ func TestReview2WaitReadyURLNoticesCrash(t *testing.T) {
 	}
 }
 
-// TestReview2WaitReadyExitStatusZero: a server that exits with status 0
-// before it is ready must be reported with its exit status. ExitErr is nil
-// for status 0, and waitready.go formats it with %v, so the error reads
-// "server exited before it was ready (<nil>)" with no status at all.
-func TestReview2WaitReadyExitStatusZero(t *testing.T) {
+// A server that exits with status 0 before it is ready is reported with its
+// exit status ("exit status 0"), never as "<nil>".
+func TestWaitReadyReportsExitStatusZeroOfAServerThatQuit(t *testing.T) {
 	env := newTestEnv(t)
 	l := newLaunch().(*Launch)
 	l.SetID("server")
@@ -109,15 +103,12 @@ func TestReview2WaitReadyExitStatusZero(t *testing.T) {
 	}
 }
 
-// TestReview3WaitReadyURLAfterTeardown: wait-ready with url (no server)
-// now watches the last launched server so that its death ends the wait.
-// But a server that was already torn down (teardown step) stays the "last
-// launched" one, its Done is closed, and wait-ready for an unrelated URL
-// fails at once with "server exited before it was ready (server: signal:
-// terminated)" as soon as the first probe is not yet ready. Correct: a
-// server that had already exited (or was stopped) before the wait began is
-// not watched; the probe of the url decides.
-func TestReview3WaitReadyURLAfterTeardown(t *testing.T) {
+// wait-ready with `url:` (no server) watches the last launched server so that
+// its death ends the wait; but a server that had already exited (or was
+// stopped by a teardown step) before the wait began is not watched: the probe
+// of the url decides, and the wait does not fail with "server exited before it
+// was ready".
+func TestWaitReadyWithURLIgnoresAServerAlreadyTornDown(t *testing.T) {
 	env := newTestEnv(t)
 	port := freePort(t)
 	launch(t, env, "server", port)
@@ -256,17 +247,16 @@ func TestWaitReadyURLWithDefaultPath(t *testing.T) {
 	}
 }
 
-// BUG (steps/waitready.go:142): with `url:` (and no server) the base URL of
-// json_checks is url minus len(path), which is only right when url ends in
-// path; otherwise the checks go to a mangled URL.
-func TestWaitReadyURLWithOtherPath(t *testing.T) {
+// With `url:` (and no server) json_checks go to the url's scheme and host,
+// whether or not the url ends in `path`.
+func TestWaitReadyJSONChecksGoToTheHostOfAURLWithAnyPath(t *testing.T) {
 	env := newTestEnv(t)
 	ts := jsonServer(t)
 	w := fastWait()
 	w.URL = ts.URL + "/ready" // path keeps its default, /health
 	w.JSONChecks = []JSONCheck{{Path: "/v1/models", Field: "data[0].max_model_len", Equals: 512}}
 	if err := runWithTimeout(w, env, 5*time.Second); err != nil {
-		t.Errorf("BUG: json check against url %s failed: %v", w.URL, err)
+		t.Errorf("json check against url %s failed: %v", w.URL, err)
 	}
 }
 
