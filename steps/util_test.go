@@ -6,7 +6,7 @@ import (
 	"testing"
 )
 
-func TestUtil(t *testing.T) {
+func TestUtilHelpers(t *testing.T) {
 	if got := envList(map[string]string{"B": "2", "A": "1"}); !slices.Equal(got, []string{"A=1", "B=2"}) {
 		t.Errorf("envList %v", got)
 	}
@@ -23,9 +23,6 @@ func TestUtil(t *testing.T) {
 	}
 	if got := resolveProgram(nil); got != nil {
 		t.Errorf("resolveProgram(nil) = %v", got)
-	}
-	if got := logPath("/p", "a/b"); got != "/p/a_b.log" {
-		t.Errorf("logPath = %q", got)
 	}
 	for x, want := range map[float64]float64{1.25: 1.3, -1.25: -1.3, 2.04: 2} {
 		if got := round1(x); got != want {
