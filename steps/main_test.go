@@ -19,6 +19,14 @@ import (
 	"github.com/runexp/runexp/spec"
 )
 
+// Tests are grouped by the behaviour they pin, one file per step kind:
+// launch, waitready, teardown, release (release-check), telemetry, measure,
+// load, exec (exec and sleep). The config validation of every kind is in
+// validate_test.go, declared outputs in outputs_test.go, the registry and
+// decoding in registry_test.go, Env in env_test.go, the GPU cache in
+// gpu_test.go, target resolution in target_test.go. Helpers shared by
+// several files live here.
+
 var (
 	binDir     string // private directory of the test binaries: a marker in their command lines
 	fakeServer string // internal/cmd/fakeserver
@@ -224,6 +232,8 @@ func (f *fakeGPU) Close() error {
 
 var _ gpu.Backend = (*fakeGPU)(nil)
 
+// runWithTimeout runs st with a deadline d from now, as the runner runs a
+// step with its timeout.
 func runWithTimeout(st Step, env *Env, d time.Duration) error {
 	ctx, cancel := context.WithTimeout(context.Background(), d)
 	defer cancel()

@@ -17,6 +17,7 @@ import (
 	"github.com/runexp/runexp/spec"
 )
 
+// fastWait is a wait-ready step polling every 25 ms, so tests end quickly.
 func fastWait() *WaitReady {
 	w := newWaitReady().(*WaitReady)
 	w.Interval = spec.Duration(25 * time.Millisecond)
