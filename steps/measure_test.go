@@ -490,3 +490,19 @@ func TestReadLogReadsOnlyTheLast8MiB(t *testing.T) {
 		t.Errorf("big log: len %d, err %v", len(s), err)
 	}
 }
+
+// Recorded memory is in MiB, rounded half away from zero to one decimal
+// (round1) or three (round3).
+func TestMeasureRoundsMiBToOneOrThreeDecimals(t *testing.T) {
+	for x, want := range map[float64]float64{1.25: 1.3, -1.25: -1.3, 2.04: 2} {
+		if got := round1(x); got != want {
+			t.Errorf("round1(%v) = %v", x, got)
+		}
+	}
+	if got := round3(1.23456); got != 1.235 {
+		t.Errorf("round3 = %v", got)
+	}
+	if got := mib(3 << 20); got != 3 {
+		t.Errorf("mib = %v", got)
+	}
+}

@@ -35,6 +35,8 @@ func releaseCheck(gs GPUSpec, within time.Duration, onDirty DirtyPolicy) *Releas
 	return r
 }
 
+// Without a baseline of the same backend and devices the check cannot judge
+// and says which measure step is missing.
 func TestReleaseCheckNeedsBaseline(t *testing.T) {
 	_, gs := newFakeGPU(t)
 	env := newTestEnv(t)
@@ -44,7 +46,9 @@ func TestReleaseCheckNeedsBaseline(t *testing.T) {
 	}
 }
 
-func TestReleaseCheckMemoryReturns(t *testing.T) {
+// Memory back within the tolerance (256 MiB) of the baseline passes as soon
+// as it is seen, recording gpu_release_s and gpu_mem_after_mb.
+func TestReleaseCheckPassesOnceMemoryIsBackNearTheBaseline(t *testing.T) {
 	f, gs := newFakeGPU(t)
 	env := newTestEnv(t)
 	baselineOn(t, env, f, gs, gib)
@@ -66,7 +70,11 @@ func TestReleaseCheckMemoryReturns(t *testing.T) {
 	}
 }
 
-func TestReleaseCheckDirty(t *testing.T) {
+// Memory still held after `within` fails the check with the usage, the
+// baseline and the processes still on the GPU, records gpu_mem_after_mb but
+// no gpu_release_s, and is ErrDirtyGPU (the runner's stop) only with
+// on_dirty: abort.
+func TestReleaseCheckDirtyGPUFailsWithUsageAndProcesses(t *testing.T) {
 	for _, onDirty := range []DirtyPolicy{DirtyAbort, DirtyContinue} {
 		t.Run(string(onDirty), func(t *testing.T) {
 			f, gs := newFakeGPU(t)
@@ -105,13 +113,13 @@ func TestReleaseCheckDirty(t *testing.T) {
 	}
 }
 
-func TestReleaseCheckCancelAndReadError(t *testing.T) {
+// A check whose step timeout ends before `within` is a dirty GPU (so the
+// runner aborts), reported just before the deadline.
+func TestReleaseCheckStepTimeoutBeforeWithinIsDirty(t *testing.T) {
 	f, gs := newFakeGPU(t)
 	env := newTestEnv(t)
 	baselineOn(t, env, f, gs, 0)
 	f.setUsed(10 * gib)
-	// The step's timeout ends before within: the outcome is a dirty GPU
-	// (so the runner aborts), reported just before the deadline.
 	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
 	defer cancel()
 	start := time.Now()
@@ -119,13 +127,30 @@ func TestReleaseCheckCancelAndReadError(t *testing.T) {
 	if !errors.Is(err, ErrDirtyGPU) || time.Since(start) > 2*time.Second {
 		t.Errorf("step timeout: %v after %v, want ErrDirtyGPU", err, time.Since(start))
 	}
-	// An interrupt is not a verdict on the GPU.
-	ctx, cancel = context.WithCancel(context.Background())
+}
+
+// An interrupt is not a verdict on the GPU: the check returns
+// context.Canceled, never ErrDirtyGPU.
+func TestReleaseCheckInterruptIsNoVerdict(t *testing.T) {
+	f, gs := newFakeGPU(t)
+	env := newTestEnv(t)
+	baselineOn(t, env, f, gs, 0)
+	f.setUsed(10 * gib)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
 	time.AfterFunc(50*time.Millisecond, cancel)
-	err = releaseCheck(gs, time.Hour, "abort").Run(ctx, env)
+	err := releaseCheck(gs, time.Hour, "abort").Run(ctx, env)
 	if !errors.Is(err, context.Canceled) || errors.Is(err, ErrDirtyGPU) {
 		t.Errorf("interrupt: %v", err)
 	}
+}
+
+// A reading that fails fails the check with the backend's error.
+func TestReleaseCheckReportsTheReadError(t *testing.T) {
+	f, gs := newFakeGPU(t)
+	env := newTestEnv(t)
+	baselineOn(t, env, f, gs, 0)
+	f.setUsed(10 * gib)
 	f.mu.Lock()
 	f.memErr = errors.New("nvml gone")
 	f.mu.Unlock()

@@ -333,3 +333,12 @@ func TestGPUStepsAcceptTheBackendAliasesOfNvidiaSMI(t *testing.T) {
 		}
 	}
 }
+
+// The stop signals a launch accepts are listed sorted (for the schema and
+// did-you-mean) and include SIGTERM and SIGKILL.
+func TestSignalValuesAreSortedAndIncludeTermAndKill(t *testing.T) {
+	names := Signal("").Values()
+	if !slices.IsSorted(names) || !slices.Contains(names, "SIGTERM") || !slices.Contains(names, "SIGKILL") {
+		t.Errorf("signalNames %v", names)
+	}
+}
