@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -99,12 +100,11 @@ func TestExecNotFound(t *testing.T) {
 	}
 }
 
-// On timeout the whole group is killed at once, a background child included.
-// BUG (steps/exec.go:83): the error should say the deadline passed, but
-// cmd.Cancel's SIGKILL makes Wait return an *exec.ExitError, so the
-// ctx.Err() branch is skipped and the step reports "exited with -1
-// (expected 0)" (and expect_exit: -1 would even pass on a timeout).
-func TestExecTimeoutKillsGroup(t *testing.T) {
+// On timeout the whole group is killed at once, a background child included,
+// and the error says the deadline passed (errors.Is context.DeadlineExceeded)
+// rather than "exited with -1 (expected 0)", so expect_exit: -1 cannot pass
+// on a timeout.
+func TestExecTimeoutKillsGroupAndSaysTheDeadlinePassed(t *testing.T) {
 	env := newTestEnv(t)
 	pidfile := filepath.Join(t.TempDir(), "child.pid")
 	x := newExecStep("hang", "/bin/sh", "-c", "sleep 60 & echo $! > "+pidfile+"; wait")
@@ -125,7 +125,7 @@ func TestExecTimeoutKillsGroup(t *testing.T) {
 	child, _ := strconv.Atoi(strings.TrimSpace(string(b)))
 	waitFor(t, 2*time.Second, "the background child to die", func() bool { return !pidAlive(child) })
 	if !errors.Is(err, context.DeadlineExceeded) {
-		t.Errorf("BUG: error %q does not say the deadline passed (errors.Is DeadlineExceeded is false)", err)
+		t.Errorf("error %q does not say the deadline passed (errors.Is DeadlineExceeded is false)", err)
 	}
 }
 
@@ -162,5 +162,32 @@ func TestSleep(t *testing.T) {
 	defer cancel2()
 	if err := (&Sleep{Duration: spec.Duration(time.Hour)}).Run(ctx, env); !errors.Is(err, context.DeadlineExceeded) {
 		t.Errorf("deadline: %v", err)
+	}
+}
+
+// exec "runs a command to completion in its own group; records <id>_exit". A
+// command that exits 0 but leaves a background child holding its stdout
+// (`sleep 30 &`) has completed: the step succeeds at once (no WaitDelay
+// stall, no "I/O incomplete" failure) and the group cleanup kills the child.
+func TestExecSucceedsAtOnceWhenABackgroundChildHoldsItsOutput(t *testing.T) {
+	env := newTestEnv(t)
+	pidfile := filepath.Join(t.TempDir(), "child.pid")
+	x := newExecStep("bg", "/bin/sh", "-c", "sleep 30 & echo $! > "+pidfile+"; echo started")
+	start := time.Now()
+	err := x.Run(context.Background(), env)
+	d := time.Since(start)
+	if b, rerr := os.ReadFile(pidfile); rerr == nil {
+		child, _ := strconv.Atoi(strings.TrimSpace(string(b)))
+		t.Cleanup(func() { _ = syscall.Kill(child, syscall.SIGKILL) })
+		waitFor(t, 2*time.Second, "the background child to die", func() bool { return !pidAlive(child) })
+	}
+	if err != nil {
+		t.Errorf("exec of a command that exited 0 failed after %v: %v", d.Round(time.Millisecond), err)
+	}
+	if d > 2*time.Second {
+		t.Errorf("exec took %v for a command that exits at once", d.Round(time.Millisecond))
+	}
+	if v := mustValue(t, env, "bg_exit"); v != 0 {
+		t.Errorf("bg_exit %v", v)
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -92,7 +93,7 @@ func TestLoadTwoModes(t *testing.T) {
 		if m, _ := sum[i].Get("mode"); m != mode {
 			t.Errorf("summary row %d mode %v", i, m)
 		}
-		if !sortedStrings(sum[i].Keys()) {
+		if !slices.IsSorted(sum[i].Keys()) {
 			t.Errorf("summary row keys not sorted: %v", sum[i].Keys())
 		}
 		if c, _ := sum[i].Get("completed"); c == nil {
@@ -120,15 +121,6 @@ func TestLoadTwoModes(t *testing.T) {
 	if modes["sequential"] != 3 || modes["burst"] != 6 {
 		t.Errorf("modes in requests.jsonl %v", modes)
 	}
-}
-
-func sortedStrings(s []string) bool {
-	for i := 1; i < len(s); i++ {
-		if s[i-1] > s[i] {
-			return false
-		}
-	}
-	return true
 }
 
 func TestLoadErrorThreshold(t *testing.T) {

@@ -1,8 +1,6 @@
 package steps
 
 import (
-	"github.com/runexp/runexp/internal/testutil"
-
 	"bytes"
 	"context"
 	"errors"
@@ -17,8 +15,17 @@ import (
 
 	"github.com/runexp/runexp/internal/gpu"
 	"github.com/runexp/runexp/internal/gpu/open"
+	"github.com/runexp/runexp/internal/testutil"
 	"github.com/runexp/runexp/spec"
 )
+
+// Tests are grouped by the behaviour they pin, one file per step kind:
+// launch, waitready, teardown, release (release-check), telemetry, measure,
+// load, exec (exec and sleep). The config validation of every kind is in
+// validate_test.go, declared outputs in outputs_test.go, the registry and
+// decoding in registry_test.go, Env in env_test.go, the GPU cache in
+// gpu_test.go, target resolution in target_test.go. Helpers shared by
+// several files live here.
 
 var (
 	binDir     string // private directory of the test binaries: a marker in their command lines
@@ -82,16 +89,6 @@ func (w testLogWriter) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
-// fieldOf returns the Field of a *spec.FieldError in err's chain, or fails.
-func fieldOf(t *testing.T, err error) string {
-	t.Helper()
-	var fe *spec.FieldError
-	if !errors.As(err, &fe) {
-		t.Fatalf("error %v (%T) is not a *spec.FieldError", err, err)
-	}
-	return fe.Field
-}
-
 func freePort(t *testing.T) int { return testutil.FreePort(t) }
 
 // pidAlive reports whether pid is a live process (zombies count as gone).
@@ -132,8 +129,6 @@ func mustValue(t *testing.T, env *Env, name string) any {
 	}
 	return v
 }
-
-// Fake GPU backend, registered as "fake"; GPUSpec.Device picks the instance.
 
 var (
 	fakesMu sync.Mutex
@@ -236,3 +231,25 @@ func (f *fakeGPU) Close() error {
 }
 
 var _ gpu.Backend = (*fakeGPU)(nil)
+
+// runWithTimeout runs st with a deadline d from now, as the runner runs a
+// step with its timeout.
+func runWithTimeout(st Step, env *Env, d time.Duration) error {
+	ctx, cancel := context.WithTimeout(context.Background(), d)
+	defer cancel()
+	return st.Run(ctx, env)
+}
+
+// fieldsOf returns the field of every *spec.FieldError in err, in order.
+func fieldsOf(t *testing.T, err error) []string {
+	t.Helper()
+	var out []string
+	for _, e := range spec.SplitErrors(err) {
+		var fe *spec.FieldError
+		if !errors.As(e, &fe) {
+			t.Fatalf("%v (%T) is not a *spec.FieldError", e, e)
+		}
+		out = append(out, fe.Field)
+	}
+	return out
+}

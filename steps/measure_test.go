@@ -14,7 +14,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/runexp/runexp/internal/gpu"
+	"github.com/runexp/runexp/internal/gpu/open"
 	"github.com/runexp/runexp/internal/gpu/simgpu"
+	"github.com/runexp/runexp/internal/gpu/smi"
 	"github.com/runexp/runexp/spec"
 )
 
@@ -203,11 +206,9 @@ func sameValue(a, b any) bool {
 	return a == b
 }
 
-// BUG (steps/measure.go:200): values a log rule captures as text (the vllm
-// preset's vllm_version, or any non-numeric capture of log_rules) are never
-// recorded: the loop walks res.Keys(), which lists numeric values only, so
-// its res.Text branch is dead.
-func TestMeasureLogTextValues(t *testing.T) {
+// Values a log rule captures as text (the vllm preset's vllm_version, or any
+// non-numeric capture of log_rules) are recorded as strings.
+func TestMeasureRecordsTextCapturesOfLogRules(t *testing.T) {
 	env := envWithLoggedServer(t)
 	m := &Measure{GPUSpec: GPUSpec{GPU: "none"}, Log: "vllm",
 		LogRules: []LogRule{{Pattern: `Initializing a V1 LLM engine \((?P<engine_version>v[\w.]+)\)`}}}
@@ -217,7 +218,7 @@ func TestMeasureLogTextValues(t *testing.T) {
 	}
 	for name, want := range map[string]string{"vllm_version": "0.11.0", "engine_version": "v0.11.0"} {
 		if v, ok := env.Value(name); !ok || v != want {
-			t.Errorf("BUG: text capture %s = %v (recorded %v), want %q", name, v, ok, want)
+			t.Errorf("text capture %s = %v (recorded %v), want %q", name, v, ok, want)
 		}
 	}
 }
@@ -395,4 +396,113 @@ func TestMeasureHostBackend(t *testing.T) {
 	}
 	env.RunCleanups(context.Background())
 	assertNoLeftovers(t, binDir)
+}
+
+// fakeSMIWithUnknownProcessMemory registers an nvidia-smi backend whose
+// nvidia-smi is a fake: one H100 with 20 GiB used, and the launched server
+// (pid from *pid) listed as a compute app whose used_memory nvidia-smi reports
+// as [N/A] (what it prints in containers and for processes on MIG devices).
+func fakeSMIWithUnknownProcessMemory(t *testing.T, pid *int) GPUSpec {
+	t.Helper()
+	const uuid = "GPU-5a8e3c4b-1f2d-7e6a-9b0c-3d4e5f6a7b8c"
+	name := "unknownprocsmi" + strings.ToLower(strings.NewReplacer("/", "", "_", "").Replace(t.Name()))
+	run := func(ctx context.Context, args ...string) ([]byte, error) {
+		switch {
+		case strings.HasPrefix(args[0], "--query-gpu="):
+			return []byte("0, " + uuid + ", NVIDIA H100 80GB HBM3, 81559, 20480, 60528, 551, 50, 300.5, 1980, 550.54.15\n"), nil
+		case strings.HasPrefix(args[0], "--query-compute-apps="):
+			return []byte(strconv.Itoa(*pid) + ", " + uuid + ", [N/A]\n"), nil
+		}
+		return nil, fmt.Errorf("unexpected args %v", args)
+	}
+	open.Register(name, func(ctx context.Context, _ open.Options) (gpu.Backend, error) {
+		return smi.New(ctx, smi.Options{Run: run})
+	})
+	return GPUSpec{GPU: GPUBackend(name)}
+}
+
+// When the backend cannot read a process's GPU memory (NVML's
+// NVML_VALUE_NOT_AVAILABLE, nvidia-smi's "[N/A]": containers, MIG devices,
+// insufficient permissions), measure does not record gpu_proc_mem_mb = 0 for
+// a server tree that holds GPU memory: as the telemetry contract says of
+// unreadable fields, an unknown reading is never silently zero.
+func TestMeasureNeverRecordsUnknownProcessMemoryAsZero(t *testing.T) {
+	pid := 0
+	gs := fakeSMIWithUnknownProcessMemory(t, &pid)
+	env := newTestEnv(t)
+	s := launch(t, env, "server", freePort(t))
+	pid = s.Proc.PID()
+	if err := runWithTimeout(fastWait(), env, 10*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	err := runWithTimeout(&Measure{GPUSpec: gs}, env, 10*time.Second)
+	t.Logf("measure: err %v, values %v", err, env.Values().Keys())
+	if n, ok := env.Value("gpu_procs"); !ok || n != 1 {
+		t.Fatalf("gpu_procs %v %v: the fake did not list the server", n, ok)
+	}
+	if v, ok := env.Value("gpu_proc_mem_mb"); ok && v == 0.0 {
+		t.Errorf("gpu_proc_mem_mb recorded as 0 although nvidia-smi reported the server's used_memory as [N/A] (unknown)")
+	}
+}
+
+// A baseline is kept per backend and device selection. A point that takes
+// two baselines, the GPU's (gpu_mem_baseline_mb) and the host's
+// (host_mem_baseline_mb, e.g. to report a GPU engine's host memory too),
+// computes gpu_mem_delta_mb against the GPU's baseline, whichever was taken
+// last: here 5 GiB − 1 GiB = 4096 MiB.
+func TestMeasureDeltaUsesTheBaselineOfItsOwnBackend(t *testing.T) {
+	f, gs := newFakeGPU(t)
+	env := newTestEnv(t)
+	baselineOn(t, env, f, gs, gib)
+	if err := (&Measure{GPUSpec: GPUSpec{GPU: "host"}, Baseline: true}).Run(context.Background(), env); err != nil {
+		t.Fatal(err)
+	}
+	hostBase := mustValue(t, env, "host_mem_baseline_mb")
+	f.setUsed(5 * gib)
+	if err := (&Measure{GPUSpec: gs}).Run(context.Background(), env); err != nil {
+		t.Fatal(err)
+	}
+	if d := mustValue(t, env, "gpu_mem_delta_mb"); d != 4096.0 {
+		t.Errorf("gpu_mem_delta_mb %v, want 4096 (5 GiB used − 1 GiB GPU baseline); the host baseline (%v MiB) was used instead", d, hostBase)
+	}
+}
+
+func TestReadLogReadsOnlyTheLast8MiB(t *testing.T) {
+	dir := t.TempDir()
+	if _, err := readLog(filepath.Join(dir, "missing.log")); err == nil {
+		t.Error("missing log read")
+	}
+	small := filepath.Join(dir, "small.log")
+	os.WriteFile(small, []byte("hello\n"), 0o644)
+	if s, err := readLog(small); err != nil || s != "hello\n" {
+		t.Errorf("readLog = %q, %v", s, err)
+	}
+	// A log over 8 MiB: only its last 8 MiB are read.
+	big := filepath.Join(dir, "big.log")
+	f, _ := os.Create(big)
+	f.WriteString("HEAD")
+	f.Truncate(9 << 20)
+	f.Seek(0, 2)
+	f.WriteString("TAIL")
+	f.Close()
+	s, err := readLog(big)
+	if err != nil || len(s) != 8<<20 || !strings.HasSuffix(s, "TAIL") || strings.HasPrefix(s, "HEAD") {
+		t.Errorf("big log: len %d, err %v", len(s), err)
+	}
+}
+
+// Recorded memory is in MiB, rounded half away from zero to one decimal
+// (round1) or three (round3).
+func TestMeasureRoundsMiBToOneOrThreeDecimals(t *testing.T) {
+	for x, want := range map[float64]float64{1.25: 1.3, -1.25: -1.3, 2.04: 2} {
+		if got := round1(x); got != want {
+			t.Errorf("round1(%v) = %v", x, got)
+		}
+	}
+	if got := round3(1.23456); got != 1.235 {
+		t.Errorf("round3 = %v", got)
+	}
+	if got := mib(3 << 20); got != 3 {
+		t.Errorf("mib = %v", got)
+	}
 }

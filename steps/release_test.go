@@ -2,20 +2,15 @@ package steps
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"net/http"
-	"net/http/httptest"
 	"os"
-	"path/filepath"
 	"strings"
-	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/runexp/runexp/internal/gpu"
-	"github.com/runexp/runexp/internal/load/loadtest"
+	"github.com/runexp/runexp/internal/gpu/open"
 	"github.com/runexp/runexp/spec"
 )
 
@@ -40,6 +35,8 @@ func releaseCheck(gs GPUSpec, within time.Duration, onDirty DirtyPolicy) *Releas
 	return r
 }
 
+// Without a baseline of the same backend and devices the check cannot judge
+// and says which measure step is missing.
 func TestReleaseCheckNeedsBaseline(t *testing.T) {
 	_, gs := newFakeGPU(t)
 	env := newTestEnv(t)
@@ -49,7 +46,9 @@ func TestReleaseCheckNeedsBaseline(t *testing.T) {
 	}
 }
 
-func TestReleaseCheckMemoryReturns(t *testing.T) {
+// Memory back within the tolerance (256 MiB) of the baseline passes as soon
+// as it is seen, recording gpu_release_s and gpu_mem_after_mb.
+func TestReleaseCheckPassesOnceMemoryIsBackNearTheBaseline(t *testing.T) {
 	f, gs := newFakeGPU(t)
 	env := newTestEnv(t)
 	baselineOn(t, env, f, gs, gib)
@@ -71,7 +70,11 @@ func TestReleaseCheckMemoryReturns(t *testing.T) {
 	}
 }
 
-func TestReleaseCheckDirty(t *testing.T) {
+// Memory still held after `within` fails the check with the usage, the
+// baseline and the processes still on the GPU, records gpu_mem_after_mb but
+// no gpu_release_s, and is ErrDirtyGPU (the runner's stop) only with
+// on_dirty: abort.
+func TestReleaseCheckDirtyGPUFailsWithUsageAndProcesses(t *testing.T) {
 	for _, onDirty := range []DirtyPolicy{DirtyAbort, DirtyContinue} {
 		t.Run(string(onDirty), func(t *testing.T) {
 			f, gs := newFakeGPU(t)
@@ -110,13 +113,13 @@ func TestReleaseCheckDirty(t *testing.T) {
 	}
 }
 
-func TestReleaseCheckCancelAndReadError(t *testing.T) {
+// A check whose step timeout ends before `within` is a dirty GPU (so the
+// runner aborts), reported just before the deadline.
+func TestReleaseCheckStepTimeoutBeforeWithinIsDirty(t *testing.T) {
 	f, gs := newFakeGPU(t)
 	env := newTestEnv(t)
 	baselineOn(t, env, f, gs, 0)
 	f.setUsed(10 * gib)
-	// The step's timeout ends before within: the outcome is a dirty GPU
-	// (so the runner aborts), reported just before the deadline.
 	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
 	defer cancel()
 	start := time.Now()
@@ -124,13 +127,30 @@ func TestReleaseCheckCancelAndReadError(t *testing.T) {
 	if !errors.Is(err, ErrDirtyGPU) || time.Since(start) > 2*time.Second {
 		t.Errorf("step timeout: %v after %v, want ErrDirtyGPU", err, time.Since(start))
 	}
-	// An interrupt is not a verdict on the GPU.
-	ctx, cancel = context.WithCancel(context.Background())
+}
+
+// An interrupt is not a verdict on the GPU: the check returns
+// context.Canceled, never ErrDirtyGPU.
+func TestReleaseCheckInterruptIsNoVerdict(t *testing.T) {
+	f, gs := newFakeGPU(t)
+	env := newTestEnv(t)
+	baselineOn(t, env, f, gs, 0)
+	f.setUsed(10 * gib)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
 	time.AfterFunc(50*time.Millisecond, cancel)
-	err = releaseCheck(gs, time.Hour, "abort").Run(ctx, env)
+	err := releaseCheck(gs, time.Hour, "abort").Run(ctx, env)
 	if !errors.Is(err, context.Canceled) || errors.Is(err, ErrDirtyGPU) {
 		t.Errorf("interrupt: %v", err)
 	}
+}
+
+// A reading that fails fails the check with the backend's error.
+func TestReleaseCheckReportsTheReadError(t *testing.T) {
+	f, gs := newFakeGPU(t)
+	env := newTestEnv(t)
+	baselineOn(t, env, f, gs, 0)
+	f.setUsed(10 * gib)
 	f.mu.Lock()
 	f.memErr = errors.New("nvml gone")
 	f.mu.Unlock()
@@ -139,162 +159,114 @@ func TestReleaseCheckCancelAndReadError(t *testing.T) {
 	}
 }
 
-// inFlight wraps a handler and counts the requests it is serving.
-type inFlight struct {
-	h http.Handler
-	n atomic.Int64
-}
-
-func (c *inFlight) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	c.n.Add(1)
-	defer c.n.Add(-1)
-	c.h.ServeHTTP(w, r)
-}
-
-// The fake GPU's utilisation is 25% per request in flight, so the
-// sequential mode reads at most 25 and the concurrent one more.
-func TestTelemetryPerMode(t *testing.T) {
-	counter := &inFlight{h: loadtest.NewHandler(loadtest.Script{TTFT: 20 * time.Millisecond, ITL: 5 * time.Millisecond})}
-	ts := httptest.NewServer(counter)
-	defer ts.Close()
+// When the step's timeout ends before `within`, the failure (recorded as the
+// point's error and in result.json) states how long the check really
+// waited, or that the step timeout cut it short, never the configured within
+// it did not reach: here not "after 1h0m0s" for a check cut after ~300ms.
+func TestReleaseCheckCutByStepTimeoutSaysHowLongItWaited(t *testing.T) {
 	f, gs := newFakeGPU(t)
-	f.used = 5 * gib
-	f.util = func() float64 { return 25 * float64(counter.n.Load()) }
 	env := newTestEnv(t)
-	tm := newTelemetry().(*Telemetry)
-	tm.GPUSpec = gs
-	tm.Interval = spec.Duration(5 * time.Millisecond)
-	if err := tm.Validate(); err != nil {
-		t.Fatal(err)
+	baselineOn(t, env, f, gs, 0)
+	f.setUsed(10 * gib)
+	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	defer cancel()
+	err := releaseCheck(gs, time.Hour, "abort").Run(ctx, env)
+	if !errors.Is(err, ErrDirtyGPU) {
+		t.Fatalf("err %v, want ErrDirtyGPU", err)
 	}
-	if err := tm.Run(context.Background(), env); err != nil {
-		t.Fatal(err)
-	}
-	l := newLoadStep(ts.URL,
-		LoadMode{Kind: "sequential", Requests: 4},
-		LoadMode{Kind: "concurrent", Requests: 16, Concurrency: 4})
-	if err := runWithTimeout(l, env, 30*time.Second); err != nil {
-		t.Fatal(err)
-	}
-	if _, ok := env.Value("sequential_gpu_util_mean"); ok {
-		t.Error("telemetry summarised before the point ended")
-	}
-	if errs := env.RunCleanups(context.Background()); len(errs) > 0 {
-		t.Fatal(errs)
-	}
-	seqMax := mustValue(t, env, "sequential_gpu_util_max").(float64)
-	seqMean := mustValue(t, env, "sequential_gpu_util_mean").(float64)
-	concMax := mustValue(t, env, "concurrent_gpu_util_max").(float64)
-	if seqMax > 25 || seqMean <= 0 || seqMean > 25 {
-		t.Errorf("sequential util mean %v max %v; one request in flight reads 25", seqMean, seqMax)
-	}
-	if concMax <= seqMax {
-		t.Errorf("concurrent util max %v not above sequential %v", concMax, seqMax)
-	}
-	for _, k := range []string{"sequential_power_mean_w", "concurrent_power_mean_w"} {
-		if p := mustValue(t, env, k).(float64); p < 100 {
-			t.Errorf("%s %v", k, p)
-		}
-	}
-	if v := mustValue(t, env, "sequential_gpu_mem_max_mb"); v != 5120.0 {
-		t.Errorf("sequential_gpu_mem_max_mb %v", v)
-	}
-	n := mustValue(t, env, "telemetry_samples").(int)
-	if n < 3 {
-		t.Errorf("telemetry_samples %d", n)
-	}
-	if v := mustValue(t, env, "telemetry_interval_ms"); v != int64(5) {
-		t.Errorf("telemetry_interval_ms %v", v)
-	}
-	for _, k := range []string{"gpu_util_mean", "gpu_util_max", "power_mean_w", "power_max_w", "gpu_mem_max_mb"} {
-		mustValue(t, env, k)
-	}
-	rows := env.Tables()["telemetry.summary"]
-	if len(rows) != 2 {
-		t.Fatalf("telemetry.summary has %d rows", len(rows))
-	}
-	for i, mode := range []string{"sequential", "concurrent"} {
-		if m, _ := rows[i].Get("mode"); m != mode {
-			t.Errorf("row %d mode %v", i, m)
-		}
-		if s, _ := rows[i].Get("seconds"); s.(float64) <= 0 {
-			t.Errorf("row %d seconds %v", i, s)
-		}
-		if s, _ := rows[i].Get("samples"); s.(int) < 1 {
-			t.Errorf("row %d samples %v", i, s)
-		}
-	}
-	b, err := os.ReadFile(filepath.Join(env.PointDir, "telemetry.json"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var series struct {
-		Backend string       `json:"backend"`
-		Samples []gpu.Sample `json:"samples"`
-	}
-	if err := json.Unmarshal(b, &series); err != nil {
-		t.Fatal(err)
-	}
-	if series.Backend != "fake" || len(series.Samples) != n {
-		t.Errorf("telemetry.json: backend %q, %d samples, telemetry_samples %d", series.Backend, len(series.Samples), n)
+	if strings.Contains(err.Error(), "after 1h0m0s") {
+		t.Errorf("release check cut after ~300ms by its step timeout reports %q: it did not wait 1h", err)
 	}
 }
 
-// BUG (steps/load.go:217-219): when a load mode fails (here: its prompt file is
-// missing; also on Ctrl-C or timeout), runLoadModes returns without closing
-// the telemetry window it opened, so the mode's telemetry.summary row ends
-// at the zero time and its "seconds" is about -9.2e9.
-func TestTelemetryWindowClosedWhenLoadFails(t *testing.T) {
-	ts := httptest.NewServer(loadtest.NewHandler(loadtest.Script{}))
-	defer ts.Close()
-	_, gs := newFakeGPU(t)
-	env := newTestEnv(t)
-	tm := newTelemetry().(*Telemetry)
-	tm.GPUSpec = gs
-	tm.Interval = spec.Duration(5 * time.Millisecond)
-	if err := tm.Run(context.Background(), env); err != nil {
-		t.Fatal(err)
+// slowGPU is the fake GPU with a Memory read that takes `delay` and stops
+// at the context's end, as the nvidia-smi backend does (exec.CommandContext:
+// a query takes 0.1–2 s, longer on 8-GPU nodes without persistence mode).
+type slowGPU struct {
+	*fakeGPU
+	delay time.Duration
+}
+
+func (s slowGPU) Memory(ctx context.Context) ([]gpu.DeviceMemory, error) {
+	select {
+	case <-time.After(s.delay):
+	case <-ctx.Done():
+		return nil, fmt.Errorf("nvidia-smi --query-gpu: %w", ctx.Err())
 	}
-	l := newLoadStep(ts.URL, LoadMode{Kind: "sequential", Requests: 2})
-	l.PromptFile = filepath.Join(t.TempDir(), "missing.txt")
-	if err := runWithTimeout(l, env, 10*time.Second); err == nil {
-		t.Fatal("load with a missing prompt file succeeded")
-	}
-	if errs := env.RunCleanups(context.Background()); len(errs) > 0 {
-		t.Fatal(errs)
-	}
-	for _, row := range env.Tables()["telemetry.summary"] {
-		if s, _ := row.Get("seconds"); s.(float64) < 0 {
-			t.Errorf("BUG: telemetry.summary row %v has seconds %v", row.Map()["mode"], s)
+	return s.fakeGPU.Memory(ctx)
+}
+
+// README: "a check cut short by its step timeout counts as not released", so
+// the runner starts no further point on the dirty GPU. That holds when the
+// step's deadline cuts a slow reading too: the outcome is the dirty verdict
+// of the last reading, ErrDirtyGPU with on_dirty: abort, never the bare
+// context error. Here: 3 s step timeout, a 500 ms reading and a 10 s interval,
+// so the last reading starts at the capped polling deadline and the step
+// context cuts it.
+func TestReleaseCheckCutByStepTimeoutIsDirty(t *testing.T) {
+	f, _ := newFakeGPU(t)
+	key := t.Name()
+	open.Register("slowfake", func(_ context.Context, opt open.Options) (gpu.Backend, error) {
+		if opt.Device != key {
+			return nil, fmt.Errorf("no slow fake GPU %q", opt.Device)
 		}
-	}
-}
-
-func TestTelemetryOpenError(t *testing.T) {
+		return slowGPU{f, 500 * time.Millisecond}, nil
+	})
+	gs := GPUSpec{GPU: "slowfake", Device: key}
 	env := newTestEnv(t)
-	tm := newTelemetry().(*Telemetry)
-	tm.GPUSpec = GPUSpec{GPU: "fake", Device: "nobody"}
-	if err := tm.Run(context.Background(), env); err == nil || !strings.Contains(err.Error(), "gpu backend fake") {
-		t.Errorf("err %v", err)
-	}
-	if errs := env.RunCleanups(context.Background()); len(errs) != 0 {
-		t.Errorf("a failed telemetry step left cleanups: %v", errs)
-	}
-}
-
-// The telemetry file write error is reported by the cleanup.
-func TestTelemetryFileError(t *testing.T) {
-	_, gs := newFakeGPU(t)
-	env := newTestEnv(t)
-	tm := newTelemetry().(*Telemetry)
-	tm.GPUSpec = gs
-	tm.File = "no-such-dir/telemetry.json"
-	if err := tm.Run(context.Background(), env); err != nil {
+	f.setUsed(0)
+	if err := (&Measure{GPUSpec: gs, Baseline: true}).Run(context.Background(), env); err != nil {
 		t.Fatal(err)
 	}
-	errs := env.RunCleanups(context.Background())
-	if len(errs) != 1 || !strings.Contains(errs[0].Error(), "cleanup telemetry: telemetry: ") {
-		t.Errorf("errors %v", errs)
+	f.setUsed(20 * gib)
+	r := releaseCheck(gs, time.Hour, "abort")
+	r.Interval = spec.Duration(10 * time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+	defer cancel()
+	err := r.Run(ctx, env)
+	if !errors.Is(err, ErrDirtyGPU) {
+		t.Errorf("GPU still holding 20 GiB when the step timeout hit: err %v, want ErrDirtyGPU (the runner only stops on that)", err)
 	}
-	mustValue(t, env, "telemetry_samples")
+}
+
+// A process whose GPU memory the driver does not report
+// (ProcessMemory.Unknown: NVML NOT_AVAILABLE, nvidia-smi [N/A] in containers
+// and on MIG) is listed among the processes still on a dirty GPU with its
+// memory unknown (e.g. "1234 (python3, memory unknown)"), never as "0 MiB".
+func TestReleaseCheckListsUnknownProcessMemoryAsUnknown(t *testing.T) {
+	f, gs := newFakeGPU(t)
+	f.procs = []gpu.ProcessMemory{{PID: os.Getpid(), UUID: f.uuid, Unknown: true}}
+	env := newTestEnv(t)
+	baselineOn(t, env, f, gs, 0)
+	f.setUsed(20 * gib)
+	err := runWithTimeout(releaseCheck(gs, 100*time.Millisecond, "abort"), env, 10*time.Second)
+	if !errors.Is(err, ErrDirtyGPU) {
+		t.Fatalf("err %v, want ErrDirtyGPU", err)
+	}
+	comm, _ := os.ReadFile("/proc/self/comm")
+	zero := fmt.Sprintf("%d (%s, 0 MiB)", os.Getpid(), strings.TrimSpace(string(comm)))
+	if !strings.Contains(err.Error(), fmt.Sprint(os.Getpid())) {
+		t.Fatalf("error %q does not list the process", err)
+	}
+	if strings.Contains(err.Error(), zero) {
+		t.Errorf("process whose GPU memory the driver does not report listed as %q: %v", zero, err)
+	}
+}
+
+// A baseline is used only for the devices it was read on. The sim backend
+// ignores `device` and selects its devices with sim_gpu, so a release check
+// reading the simulated H200 finds no baseline taken on the simulated H100
+// and says so.
+func TestReleaseCheckUsesOnlyABaselineOfTheSameDevices(t *testing.T) {
+	t.Setenv("RUNEXP_SIM_GPU_DIR", t.TempDir())
+	env := newTestEnv(t)
+	h100 := GPUSpec{GPU: "sim", SimGPU: "H100-80GB"}
+	h200 := GPUSpec{GPU: "sim", SimGPU: "H200"}
+	if err := (&Measure{GPUSpec: h100, Baseline: true}).Run(context.Background(), env); err != nil {
+		t.Fatal(err)
+	}
+	err := runWithTimeout(releaseCheck(h200, 200*time.Millisecond, "abort"), env, 10*time.Second)
+	if err == nil || !strings.Contains(err.Error(), "baseline") {
+		t.Errorf("release check on the simulated H200 used the H100's baseline (err %v); want a no-baseline error", err)
+	}
 }

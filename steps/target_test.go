@@ -1,6 +1,8 @@
 package steps
 
-import "testing"
+import (
+	"testing"
+)
 
 func TestSetTarget(t *testing.T) {
 	a := newLaunch().(*Launch)
@@ -70,16 +72,15 @@ func TestSetTarget(t *testing.T) {
 	var _ Targeter = m
 }
 
-// BUG (steps/steps.go:111): targetURL formats host:port with %s:%d, so an
-// IPv6 host gives "http://::1:8000/health", not the "http://[::1]:8000"
+// An IPv6 host is bracketed in the target, "http://[::1]:8000/health", the
 // form Launch.Run builds with net.JoinHostPort.
-func TestSetTargetIPv6(t *testing.T) {
+func TestSetTargetBracketsAnIPv6Host(t *testing.T) {
 	v6 := newLaunch().(*Launch)
 	v6.Host = "::1"
 	v6.Port = 8000
 	w := newWaitReady().(*WaitReady)
 	w.SetTarget(map[string]Launcher{"s": v6}, "s")
 	if w.Target != "http://[::1]:8000/health" {
-		t.Errorf("BUG: target %q, want http://[::1]:8000/health", w.Target)
+		t.Errorf("target %q, want http://[::1]:8000/health", w.Target)
 	}
 }

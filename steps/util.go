@@ -2,9 +2,7 @@ package steps
 
 import (
 	"os"
-	"path/filepath"
 	"sort"
-	"strings"
 )
 
 // envList renders a map as sorted KEY=VALUE pairs.
@@ -29,9 +27,4 @@ func resolveProgram(argv []string) []string {
 	}
 	out := append([]string{self}, argv[1:]...)
 	return out
-}
-
-// logPath returns a file name for a step's log inside the point folder.
-func logPath(pointDir, id string) string {
-	return filepath.Join(pointDir, strings.ReplaceAll(id, "/", "_")+".log")
 }

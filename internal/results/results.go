@@ -62,13 +62,6 @@ func (v Values) Clone() Values {
 	return Values{keys: append([]string(nil), v.keys...), m: v.Map()}
 }
 
-// Merge sets every value of o into v.
-func (v *Values) Merge(o Values) {
-	for _, k := range o.keys {
-		v.Set(k, o.m[k])
-	}
-}
-
 // SortedKeys returns the names sorted.
 func (v Values) SortedKeys() []string {
 	k := v.Keys()

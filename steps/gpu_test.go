@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/runexp/runexp/internal/gpu"
+	"github.com/runexp/runexp/internal/gpu/open"
 )
 
 // recordingOpener is a gpu.Opener that hands out one fake backend and
@@ -52,4 +53,45 @@ func TestGPUCacheWithoutOpenerSaysSo(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "no GPU backend opener") {
 		t.Errorf("err %v", err)
 	}
+}
+
+func TestGPUCache(t *testing.T) {
+	f, g := newFakeGPU(t)
+	c := NewGPUCache(open.Opener{})
+	ctx := context.Background()
+	b1, err := c.Open(ctx, g)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b2, _ := c.Open(ctx, g)
+	fakesMu.Lock()
+	opened := f.opened
+	fakesMu.Unlock()
+	if b1 != b2 || opened != 1 {
+		t.Errorf("backend opened %d times, want once", opened)
+	}
+	devs := c.Devices(ctx)
+	if len(devs) != 1 || devs[0].UUID != f.uuid {
+		t.Errorf("Devices %v", devs)
+	}
+	if _, err := c.Open(ctx, GPUSpec{GPU: "fake", Device: "no-such-fake"}); err == nil || !strings.Contains(err.Error(), "gpu backend fake") {
+		t.Errorf("bad backend error %v", err)
+	}
+	if _, err := c.Open(ctx, GPUSpec{GPU: "sim", SimGPU: "no-such-gpu"}); err == nil {
+		t.Error("unknown sim preset opened")
+	}
+	if err := c.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if f.closed != 1 {
+		t.Errorf("closed %d times", f.closed)
+	}
+	if len(c.Devices(ctx)) != 0 {
+		t.Error("devices after Close")
+	}
+	// After Close the cache opens afresh.
+	if _, err := c.Open(ctx, g); err != nil {
+		t.Fatal(err)
+	}
+	c.Close()
 }
