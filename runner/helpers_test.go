@@ -1,9 +1,7 @@
 package runner_test
 
 import (
-	"bytes"
 	"encoding/csv"
-	"flag"
 	"fmt"
 	"os"
 	"os/exec"
@@ -83,25 +81,8 @@ func compile(t *testing.T, path string, out string, sets ...spec.Override) *runn
 	return p
 }
 
-var update = flag.Bool("update", false, "rewrite golden files")
-
 // golden compares got with the file at path, or rewrites it under -update.
-func golden(t *testing.T, path string, got []byte) {
-	t.Helper()
-	if *update {
-		if err := os.WriteFile(path, got, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run go test ./runner -update to create it)", err)
-	}
-	if !bytes.Equal(got, want) {
-		t.Errorf("%s differs:\n--- got\n%s\n--- want\n%s", path, got, want)
-	}
-}
+func golden(t *testing.T, path string, got []byte) { testutil.Golden(t, path, got) }
 
 // fixedNow and noEnv make plans independent of the clock and the
 // environment, so that their text can be compared with goldens.

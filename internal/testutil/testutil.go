@@ -1,6 +1,7 @@
 // Package testutil holds helpers for tests that run real processes and
-// servers: a free loopback port, a goroutine-safe output buffer, and a /proc
-// scan for processes left behind. Only test code imports it.
+// servers (a free loopback port, a goroutine-safe output buffer, a /proc
+// scan for processes left behind) and golden files (-update). Only test
+// code imports it.
 package testutil
 
 import (
