@@ -29,6 +29,7 @@ type runFolder struct {
 	j           *journal
 	study       *StudyPlan
 	studyPoints []*PointResult
+	journalErr  bool // reported once, not at every later point
 	done        bool
 }
 
@@ -50,11 +51,14 @@ func createRunFolder(p *Plan, version string) (*runFolder, error) {
 	}
 	rf := &runFolder{plan: p, m: newManifest(p, version)}
 	if err := writeRunFiles(p, rf.m); err != nil {
+		// Whatever was written, the manifest must not say running.
+		rf.m.end("failed")
+		rf.m.write(p.RunDir)
 		return nil, err
 	}
 	j, err := openJournal(p.RunDir)
 	if err != nil {
-		rf.m.Status = "failed"
+		rf.m.end("failed")
 		rf.m.write(p.RunDir)
 		return nil, err
 	}
@@ -77,7 +81,11 @@ func (rf *runFolder) record(pr *PointResult) error {
 	defer rf.mu.Unlock()
 	rf.studyPoints = append(rf.studyPoints, pr)
 	mp := rf.m.record(pr)
-	return rf.j.append(mp)
+	if err := rf.j.append(mp); err != nil && !rf.journalErr {
+		rf.journalErr = true
+		return err
+	}
+	return nil
 }
 
 // endStudy writes the study's artifacts: data formats first, then the

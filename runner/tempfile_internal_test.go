@@ -1,12 +1,15 @@
 package runner
 
 import (
+	"context"
 	"errors"
 	"os"
 	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
+
+	"github.com/runexp/runexp/steps"
 )
 
 // writers are runexp's two ways of writing a file into place through a
@@ -67,5 +70,45 @@ func TestFailedRenameLeavesNoTempFile(t *testing.T) {
 				t.Errorf("temp files left: %v", left)
 			}
 		})
+	}
+}
+
+// A run whose start fails to write (the disk fills while the spec and plan
+// are written) leaves a manifest that says failed, not running, and no
+// temp file.
+func TestRunThatCannotWriteItsPlanLeavesAFailedManifest(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "spec.yaml")
+	if err := os.WriteFile(path, []byte(`version: runexp/v1
+name: full
+studies:
+  - name: s
+    steps:
+      - {type: exec, with: {command: ["true"]}}
+`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	p, err := Load(path, steps.Builtin(), Options{OutDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	orig := writeData
+	t.Cleanup(func() { writeData = orig })
+	writes := 0
+	writeData = func(f fileWriter, data []byte) error {
+		writes++
+		if writes == 2 { // spec.yaml is written, plan.txt meets a full disk
+			return syscall.ENOSPC
+		}
+		return orig(f, data)
+	}
+	if _, err := Execute(context.Background(), p, ExecOptions{}); !errors.Is(err, syscall.ENOSPC) {
+		t.Fatalf("Execute: %v, want ENOSPC", err)
+	}
+	m, err := ReadManifest(p.RunDir)
+	if err != nil || m.Status != "failed" {
+		t.Errorf("manifest %+v, %v; want status failed", m, err)
+	}
+	if left := hiddenFiles(t, p.RunDir); len(left) > 0 {
+		t.Errorf("temp files left: %v", left)
 	}
 }
