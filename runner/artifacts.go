@@ -32,8 +32,10 @@ func resultPoints(points []*PointResult) []results.Point {
 	return out
 }
 
-// writeArtifacts writes a study's artifacts. Data formats are written after
-// every point; final ones (markdown, charts) only when final.
+// writeArtifacts writes a study's artifacts of one kind: data formats
+// (csv, json, ...) or, when final, the ones built from them (markdown,
+// charts). The run writes both when a study ends, also on interruption;
+// finished points are in the journal and result.json files meanwhile.
 func writeArtifacts(p *Plan, s *StudyPlan, points []*PointResult, final bool) []error {
 	var errs []error
 	rps := resultPoints(points)
@@ -92,8 +94,16 @@ func writeConfined(dir, rel string, data []byte) error {
 		}
 	}
 	tmp := filepath.Join(filepath.Dir(rel), "."+filepath.Base(rel)+".tmp")
-	if err := root.WriteFile(tmp, data, 0o644); err != nil {
+	f, err := root.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)
+	if err != nil {
 		return err
 	}
-	return root.Rename(tmp, rel)
+	err = writeAndClose(f, data)
+	if err == nil {
+		err = root.Rename(tmp, rel)
+	}
+	if err != nil {
+		root.Remove(tmp) // no hidden temp file outlives a failed write
+	}
+	return err
 }

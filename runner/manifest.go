@@ -12,25 +12,36 @@ import (
 	"time"
 
 	"github.com/runexp/runexp/internal/gpu"
+	"github.com/runexp/runexp/internal/proc"
 )
 
-// Manifest describes a run; it is rewritten after every point.
+// Manifest describes a run. It is written when the run starts (status
+// running, with the pid of the runexp process), and again with every point
+// and the final status when the run ends; in between, finished points are
+// appended to the journal it names (JournalName), so a point costs the same
+// whatever the run's length. Read it with ReadManifest, which merges the
+// journal and reports a run whose runexp is gone as killed.
 type Manifest struct {
-	Runexp     string          `json:"runexp_version"`
-	Experiment string          `json:"experiment"`
-	SpecFile   string          `json:"spec_file"`
-	SpecSHA256 string          `json:"spec_sha256"`
-	GitCommit  string          `json:"git_commit,omitempty"`
-	GitDirty   bool            `json:"git_dirty,omitempty"`
-	Overrides  []string        `json:"overrides,omitempty"`
-	Host       string          `json:"host"`
-	OS         string          `json:"os"`
-	GoVersion  string          `json:"go_version"`
-	Start      time.Time       `json:"start"`
-	End        *time.Time      `json:"end,omitempty"`
-	Status     string          `json:"status"`         // running | ok | failed | interrupted | aborted
-	GPUs       []gpu.Device    `json:"gpus,omitempty"` // devices the run's GPU backends saw (UUID, driver)
-	Points     []ManifestPoint `json:"points"`
+	Runexp     string     `json:"runexp_version"`
+	Experiment string     `json:"experiment"`
+	SpecFile   string     `json:"spec_file"`
+	SpecSHA256 string     `json:"spec_sha256"`
+	GitCommit  string     `json:"git_commit,omitempty"`
+	GitDirty   bool       `json:"git_dirty,omitempty"`
+	Overrides  []string   `json:"overrides,omitempty"`
+	Host       string     `json:"host"`
+	OS         string     `json:"os"`
+	GoVersion  string     `json:"go_version"`
+	Start      time.Time  `json:"start"`
+	End        *time.Time `json:"end,omitempty"`
+	Status     string     `json:"status"`        // running | ok | failed | interrupted | aborted | killed
+	PID        int        `json:"pid,omitempty"` // the runexp process writing the run
+	// PIDStartTicks (/proc/PID/stat field 22) tells that process from a
+	// later one that got its pid.
+	PIDStartTicks uint64          `json:"pid_start_ticks,omitempty"`
+	Journal       string          `json:"journal,omitempty"` // finished points, one JSON line each, while running
+	GPUs          []gpu.Device    `json:"gpus,omitempty"`    // devices the run's GPU backends saw (UUID, driver)
+	Points        []ManifestPoint `json:"points"`
 
 	mu sync.Mutex
 }
@@ -51,7 +62,10 @@ func newManifest(p *Plan, version string) *Manifest {
 	host, _ := os.Hostname()
 	m := &Manifest{Runexp: version, Experiment: p.Experiment, SpecFile: p.File, SpecSHA256: p.SpecSHA256,
 		Host: host, OS: runtime.GOOS + "/" + runtime.GOARCH, GoVersion: runtime.Version(),
-		Start: time.Now().UTC(), Status: "running"}
+		Start: time.Now().UTC(), Status: "running", PID: os.Getpid(), Journal: JournalName}
+	if st, ok := proc.ReadStat(m.PID); ok {
+		m.PIDStartTicks = st.StartTicks
+	}
 	for _, o := range p.Overrides {
 		m.Overrides = append(m.Overrides, o.Name+"="+o.Value)
 	}
@@ -70,27 +84,27 @@ func gitState(dir, file string) (string, bool) {
 	return commit, err == nil && len(strings.TrimSpace(string(st))) > 0
 }
 
-func (m *Manifest) record(pr *PointResult) {
+// record adds pr to the manifest's points (written when the run ends) and
+// returns its entry for the journal.
+func (m *Manifest) record(pr *PointResult) ManifestPoint {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	m.Points = append(m.Points, ManifestPoint{Study: pr.Study, ID: pr.ID, Label: pr.Label, Status: string(pr.Status),
-		Phase: pr.Phase, Error: pr.Error, Seconds: pr.Seconds, Dir: filepath.Join(pr.Study, pr.Slug)})
+	mp := ManifestPoint{Study: pr.Study, ID: pr.ID, Label: pr.Label, Status: string(pr.Status),
+		Phase: pr.Phase, Error: pr.Error, Seconds: pr.Seconds, Dir: filepath.Join(pr.Study, pr.Slug)}
+	m.Points = append(m.Points, mp)
+	return mp
 }
 
 func (m *Manifest) finish(r *Result) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	end := time.Now().UTC()
-	m.End = &end
 	switch code := r.ExitCode(); {
 	case r.Interrupted:
-		m.Status = "interrupted"
+		m.end("interrupted")
 	case r.Aborted:
-		m.Status = "aborted"
+		m.end("aborted")
 	case code == 0:
-		m.Status = "ok"
+		m.end("ok")
 	default:
-		m.Status = "failed"
+		m.end("failed")
 	}
 }
 
@@ -128,7 +142,8 @@ func writeJSON(path string, v any) error {
 }
 
 // WriteFileAtomic writes data to a temp file in the same folder and renames
-// it into place, so readers never see half a file.
+// it into place, so readers never see half a file. When any step fails
+// (a full disk, a folder in the way) the temp file is removed.
 func WriteFileAtomic(path string, data []byte) error {
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		return err
@@ -137,18 +152,41 @@ func WriteFileAtomic(path string, data []byte) error {
 	if err != nil {
 		return err
 	}
-	if _, err := f.Write(data); err != nil {
-		f.Close()
-		os.Remove(f.Name())
-		return err
+	err = writeAndClose(f, data)
+	if err == nil {
+		err = os.Chmod(f.Name(), 0o644)
 	}
-	if err := f.Close(); err != nil {
-		os.Remove(f.Name())
-		return err
+	if err == nil {
+		err = os.Rename(f.Name(), path)
 	}
-	if err := os.Chmod(f.Name(), 0o644); err != nil {
+	if err != nil {
 		os.Remove(f.Name())
-		return err
 	}
-	return os.Rename(f.Name(), path)
+	return err
+}
+
+// fileWriter is what writeAndClose needs of a temp file; tests inject a
+// failing one (a full disk cannot be had without privileges).
+type fileWriter interface {
+	Write([]byte) (int, error)
+	Close() error
+}
+
+var _ fileWriter = (*os.File)(nil)
+
+// writeData writes a temp file's contents; a variable so tests can make
+// the write fail the way a full disk does.
+var writeData = func(f fileWriter, data []byte) error {
+	_, err := f.Write(data)
+	return err
+}
+
+// writeAndClose writes data and closes f, reporting the first error; f is
+// closed either way.
+func writeAndClose(f fileWriter, data []byte) error {
+	err := writeData(f, data)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	return err
 }

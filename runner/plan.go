@@ -6,8 +6,8 @@
 // returns every problem at once as a spec.ErrorList. `runexp plan` prints the
 // Plan; Execute runs exactly that value: steps in order per point, a cleanup
 // stack after every point, artifacts written atomically inside the run
-// directory, and a manifest that is rewritten after every point so that no
-// finished result is lost.
+// directory when each study ends, and a journal appended after every point
+// so that no finished result is lost (ReadManifest reads it).
 package runner
 
 import (

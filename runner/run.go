@@ -117,6 +117,12 @@ func (r *Result) ExitCode() int {
 // Execute runs the plan. ctx is the run context: cancelling it (first
 // Ctrl-C) stops new steps, runs each cleanup stack on its own bounded
 // context, writes what finished, and returns with Interrupted set.
+//
+// The run folder is created exclusively: when it exists already Execute
+// returns an error wrapping ErrRunDirTaken, having written nothing. Each
+// finished point is appended to the journal (JournalName) and its
+// result.json; each study's artifacts are written when the study ends; the
+// manifest is written at the start and the end (MarkKilled ends it early).
 func Execute(ctx context.Context, p *Plan, opt ExecOptions) (*Result, error) {
 	if opt.Out == nil {
 		opt.Out = io.Discard
@@ -131,22 +137,17 @@ func Execute(ctx context.Context, p *Plan, opt ExecOptions) (*Result, error) {
 	}
 	opt.gpus = steps.NewGPUCache(opt.GPUs)
 	defer opt.gpus.Close()
-	if err := os.MkdirAll(filepath.Dir(p.RunDir), 0o755); err != nil {
+	rf, err := createRunFolder(p, opt.Version)
+	if err != nil {
 		return nil, err
 	}
-	// Exclusive: never write into another run's folder.
-	if err := os.Mkdir(p.RunDir, 0o755); err != nil {
-		return nil, fmt.Errorf("run directory: %w", err)
-	}
-	m := newManifest(p, opt.Version)
-	if err := writeRunFiles(p, m); err != nil {
-		return nil, err
-	}
+	// A panic below still leaves a manifest that says how the run ended.
+	defer rf.abandon("failed")
 	fmt.Fprintf(opt.Out, "run %s → %s\n", p.Experiment, p.RunDir)
 	aborted := false
 	abortReason := "an earlier point failed and on_error is abort"
 	for _, s := range p.Studies {
-		var studyPoints []*PointResult
+		rf.startStudy(s)
 		for i, pt := range s.Points {
 			var pr *PointResult
 			switch {
@@ -160,27 +161,29 @@ func Execute(ctx context.Context, p *Plan, opt ExecOptions) (*Result, error) {
 			if pr.dirtyGPU {
 				abortReason = fmt.Sprintf("GPU memory was not released after %s point %s; no further point runs on a dirty GPU", s.Name, pr.ID)
 			}
-			studyPoints = append(studyPoints, pr)
 			res.Points = append(res.Points, pr)
 			if pr.Status == StatusFailed && (p.OnError == "abort" || pr.dirtyGPU) {
 				aborted = true
 			}
-			m.record(pr)
-			if err := m.write(p.RunDir); err != nil {
+			// One journal line per point: constant cost, and a crash later
+			// loses nothing (each point also has its result.json).
+			if err := rf.record(pr); err != nil {
 				res.Errors = append(res.Errors, err)
 			}
-			// Data artifacts after every point: a crash later loses nothing.
-			res.Errors = append(res.Errors, writeArtifacts(p, s, studyPoints, false)...)
 		}
-		res.Errors = append(res.Errors, writeArtifacts(p, s, studyPoints, true)...)
+		// Artifacts once per study, also when interrupted (the remaining
+		// points are recorded as interrupted above).
+		res.Errors = append(res.Errors, rf.endStudy()...)
 	}
 	res.Interrupted = ctx.Err() != nil
 	res.Aborted = aborted
 	dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
-	m.GPUs = opt.gpus.Devices(dctx)
+	gpus := opt.gpus.Devices(dctx)
 	cancel()
-	m.finish(res)
-	if err := m.write(p.RunDir); err != nil {
+	rf.m.mu.Lock()
+	rf.m.GPUs = gpus
+	rf.m.mu.Unlock()
+	if err := rf.finish(res); err != nil {
 		res.Errors = append(res.Errors, err)
 	}
 	for _, err := range res.Errors {

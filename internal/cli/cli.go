@@ -186,7 +186,8 @@ func cmdRun(args []string, stdout, stderr io.Writer, planOnly bool) int {
 	if abs, err := filepath.Abs(*out); err == nil {
 		*out = abs
 	}
-	plan, code := compile(files[0], sets, *out, stderr)
+	compileRun := func() (*runner.Plan, int) { return compile(files[0], sets, *out, stderr) }
+	plan, code := compileRun()
 	if plan == nil {
 		return code
 	}
@@ -203,8 +204,12 @@ func cmdRun(args []string, stdout, stderr io.Writer, planOnly bool) int {
 		plan.WriteText(stdout)
 		return ExitOK
 	}
-	return execute(plan, stdout, stderr)
+	return execute(plan, compileRun, stdout, stderr)
 }
+
+// maxRunDirRetries bounds how often run compiles again when another run
+// took its folder first (runs started in the same second into one --out).
+const maxRunDirRetries = 100
 
 func compile(file string, sets []spec.Override, out string, stderr io.Writer) (*runner.Plan, int) {
 	plan, err := runner.Load(file, steps.Builtin(), runner.Options{Overrides: sets, OutDir: out})
@@ -231,12 +236,20 @@ func reportSpecError(err error, stderr io.Writer) int {
 
 // execute runs a plan under runexp's signal handler: the first Ctrl-C (or
 // SIGTERM/SIGHUP) stops gracefully and tears everything down; a second one
-// kills every process group at once.
-func execute(plan *runner.Plan, stdout, stderr io.Writer) int {
+// kills every process group at once. When another run took the plan's
+// folder first, the spec is compiled again (the next free name) and run.
+func execute(plan *runner.Plan, recompile func() (*runner.Plan, int), stdout, stderr io.Writer) int {
 	ctx, stop := interruptible(context.Background(), stderr, "stopping gracefully, tearing down servers (again to kill everything now)")
 	defer stop()
 	start := time.Now()
 	res, err := runner.Execute(ctx, plan, runner.ExecOptions{Out: stdout, Version: Version, GPUs: open.Opener{}})
+	for retry := 0; errors.Is(err, runner.ErrRunDirTaken) && retry < maxRunDirRetries && ctx.Err() == nil; retry++ {
+		var code int
+		if plan, code = recompile(); plan == nil {
+			return code
+		}
+		res, err = runner.Execute(ctx, plan, runner.ExecOptions{Out: stdout, Version: Version, GPUs: open.Opener{}})
+	}
 	if err != nil {
 		fmt.Fprintln(stderr, "runexp:", err)
 		return ExitFailed

@@ -13,13 +13,15 @@ import (
 
 	"github.com/runexp/runexp/internal/exitcode"
 	"github.com/runexp/runexp/internal/proc"
+	"github.com/runexp/runexp/runner"
 )
 
 // interruptible is runexp's one signal handler, used by every subcommand:
 // the first SIGINT, SIGTERM or SIGHUP cancels the returned context with
 // cause exitcode.ErrInterrupted (printing notice, when not empty), so the
 // command stops gracefully and tears down what it started; a second one
-// kills every process group runexp started and exits 130 at once. stop
+// kills every process group runexp started, marks the runs in progress
+// killed (runner.MarkKilled) and exits 130 at once. stop
 // releases the signals; it may be called more than once.
 //
 // While it runs SIGPIPE is caught, not ignored: a closed stdout (`runexp ...
@@ -47,6 +49,7 @@ func interruptible(parent context.Context, stderr io.Writer, notice string) (ctx
 		case <-sigs:
 			fmt.Fprintln(stderr, "runexp: killing every process group now")
 			proc.KillAll()
+			runner.MarkKilled() // the manifest says killed, not running
 			os.Exit(exitcode.Interrupted)
 		case <-done:
 		}
