@@ -52,11 +52,15 @@ func (f *stateFile) write() error {
 	if err != nil {
 		return err
 	}
+	// A failed write or rename removes its temporary file: a full disk must
+	// not leave debris in the shared state folder.
 	tmp := f.path + ".tmp"
-	if err := os.WriteFile(tmp, b, 0o644); err != nil {
-		return fmt.Errorf("write sim GPU state: %w", err)
+	err = os.WriteFile(tmp, b, 0o644)
+	if err == nil {
+		err = os.Rename(tmp, f.path)
 	}
-	if err := os.Rename(tmp, f.path); err != nil {
+	if err != nil {
+		os.Remove(tmp)
 		return fmt.Errorf("write sim GPU state: %w", err)
 	}
 	return nil
