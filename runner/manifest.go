@@ -32,7 +32,8 @@ type Manifest struct {
 	GPUs       []gpu.Device    `json:"gpus,omitempty"` // devices the run's GPU backends saw (UUID, driver)
 	Points     []ManifestPoint `json:"points"`
 
-	mu sync.Mutex
+	mu     sync.Mutex
+	redact *redactor // the plan's: environment values shown as ${env.NAME}
 }
 
 // ManifestPoint is one point's status in the manifest.
@@ -51,7 +52,7 @@ func newManifest(p *Plan, version string) *Manifest {
 	host, _ := os.Hostname()
 	m := &Manifest{Runexp: version, Experiment: p.Experiment, SpecFile: p.File, SpecSHA256: p.SpecSHA256,
 		Host: host, OS: runtime.GOOS + "/" + runtime.GOARCH, GoVersion: runtime.Version(),
-		Start: time.Now().UTC(), Status: "running"}
+		Start: time.Now().UTC(), Status: "running", redact: p.secrets}
 	for _, o := range p.Overrides {
 		m.Overrides = append(m.Overrides, o.Name+"="+o.Value)
 	}
@@ -74,7 +75,7 @@ func (m *Manifest) record(pr *PointResult) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.Points = append(m.Points, ManifestPoint{Study: pr.Study, ID: pr.ID, Label: pr.Label, Status: string(pr.Status),
-		Phase: pr.Phase, Error: pr.Error, Seconds: pr.Seconds, Dir: filepath.Join(pr.Study, pr.Slug)})
+		Phase: pr.Phase, Error: m.redact.Text(pr.Error), Seconds: pr.Seconds, Dir: filepath.Join(pr.Study, pr.Slug)})
 }
 
 func (m *Manifest) finish(r *Result) {
