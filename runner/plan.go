@@ -66,6 +66,34 @@ type StudyPlan struct {
 	// PointCount is the number of points, also when Options.CountOnly left
 	// Points empty.
 	PointCount int `json:"-"`
+
+	// compile, when Options.CountOnly left Points empty, compiles the
+	// points again one at a time, for a plan printed without holding them.
+	compile func(yield func(*PointPlan) bool)
+}
+
+// EachPoint calls yield with the study's points in order, compiling them
+// one at a time (and dropping each after yield) when the plan was compiled
+// with Options.CountOnly.
+func (s *StudyPlan) EachPoint(yield func(*PointPlan) bool) {
+	if len(s.Points) == 0 && s.compile != nil {
+		s.compile(yield)
+		return
+	}
+	for _, pt := range s.Points {
+		if !yield(pt) {
+			return
+		}
+	}
+}
+
+// count is the number of points, for plans built with or without CountOnly
+// (and by hand).
+func (s *StudyPlan) count() int {
+	if len(s.Points) == 0 && s.compile != nil {
+		return s.PointCount
+	}
+	return len(s.Points)
 }
 
 // PointPlan is one sweep point's steps.
@@ -292,6 +320,18 @@ func compileStudy(d *spec.Decoder, reg *steps.Registry, x *spec.Experiment, i in
 		errs.Add(d.Pos(rs.Sweep), path+".sweep", "every point is excluded; the sweep is empty")
 	}
 	sp.PointCount = count
+	if countOnly {
+		sp.compile = func(yield func(*PointPlan) bool) {
+			sweep.Each(func(pt spec.Point) bool {
+				pp, ps := pointScope(scope, sp, pt)
+				compileSteps(d, reg, rs, path, ps, pp) // checked by Compile
+				for _, st := range pp.Steps {
+					st.redact = p.secrets
+				}
+				return yield(pp)
+			})
+		}
+	}
 	outs := newStudyOutputs(sp)
 	// CountOnly: the step lists already checked, by the values of the names
 	// they refer to that vary per point (the rest is the same at every

@@ -5,7 +5,6 @@ package cli
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -186,22 +185,26 @@ func cmdRun(args []string, stdout, stderr io.Writer, planOnly bool) int {
 	if abs, err := filepath.Abs(*out); err == nil {
 		*out = abs
 	}
+	if planOnly {
+		// Checked first without holding the points, then printed one point
+		// at a time: a plan's memory does not grow with its sweep.
+		plan, err := runner.Load(files[0], steps.Builtin(), runner.Options{Overrides: sets, OutDir: *out, CountOnly: true})
+		if err != nil {
+			return reportSpecError(err, stderr)
+		}
+		write := plan.WriteText
+		if *asJSON {
+			write = plan.WriteJSON
+		}
+		if err := write(stdout); err != nil {
+			fmt.Fprintln(stderr, "runexp:", err)
+			return ExitFailed
+		}
+		return ExitOK
+	}
 	plan, code := compile(files[0], sets, *out, stderr)
 	if plan == nil {
 		return code
-	}
-	if planOnly {
-		if *asJSON {
-			enc := json.NewEncoder(stdout)
-			enc.SetIndent("", "  ")
-			if err := enc.Encode(plan); err != nil {
-				fmt.Fprintln(stderr, "runexp:", err)
-				return ExitFailed
-			}
-			return ExitOK
-		}
-		plan.WriteText(stdout)
-		return ExitOK
 	}
 	return execute(plan, stdout, stderr)
 }
