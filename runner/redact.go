@@ -54,10 +54,19 @@ func (r *redactor) Text(s string) string {
 	return r.text.Replace(s)
 }
 
-// JSON hides the secrets in JSON-encoded data.
+// JSON hides the secrets in JSON-encoded text (where a value holding a
+// quote or a backslash appears escaped).
 func (r *redactor) JSON(data []byte) []byte {
 	if r == nil {
 		return data
 	}
 	return []byte(r.json.Replace(string(data)))
+}
+
+// JSONText is JSON for a string.
+func (r *redactor) JSONText(s string) string {
+	if r == nil {
+		return s
+	}
+	return r.json.Replace(s)
 }

@@ -53,7 +53,7 @@ func (p *Plan) WriteText(w io.Writer) error {
 				}
 				b.WriteString("\n")
 				for _, line := range describe(st.With) {
-					fmt.Fprintf(b, "         %s\n", p.secrets.Text(line))
+					fmt.Fprintf(b, "         %s\n", p.secrets.JSONText(line))
 				}
 			}
 			return true
