@@ -3,8 +3,13 @@
 // Contract: Compile is pure (no processes, no files written): it resolves
 // vars and --set overrides, expands each study's sweep, substitutes ${...}
 // per point, decodes every step's `with:` strictly through its kind, and
-// returns every problem at once as a spec.ErrorList. `runexp plan` prints the
-// Plan; Execute runs exactly that value: steps in order per point, a cleanup
+// returns every problem at once as a spec.ErrorList. A sweep is counted
+// before it is expanded, and one above the spec's max_points is refused at
+// its position; with Options.CountOnly (validate, plan) the points are
+// checked without being kept, and the plan prints them by compiling them
+// again one at a time. Environment values are shown as ${env.NAME} in what
+// is printed or written about the plan (never in what the steps receive).
+// `runexp plan` prints the Plan; Execute runs exactly that value: steps in order per point, a cleanup
 // stack after every point, artifacts written atomically inside the run
 // directory, and a manifest that is rewritten after every point so that no
 // finished result is lost.
