@@ -43,7 +43,8 @@ type Manifest struct {
 	GPUs          []gpu.Device    `json:"gpus,omitempty"`    // devices the run's GPU backends saw (UUID, driver)
 	Points        []ManifestPoint `json:"points"`
 
-	mu sync.Mutex
+	mu     sync.Mutex
+	redact *redactor // the plan's: environment values shown as ${env.NAME}
 }
 
 // ManifestPoint is one point's status in the manifest.
@@ -62,7 +63,8 @@ func newManifest(p *Plan, version string) *Manifest {
 	host, _ := os.Hostname()
 	m := &Manifest{Runexp: version, Experiment: p.Experiment, SpecFile: p.File, SpecSHA256: p.SpecSHA256,
 		Host: host, OS: runtime.GOOS + "/" + runtime.GOARCH, GoVersion: runtime.Version(),
-		Start: time.Now().UTC(), Status: "running", PID: os.Getpid(), Journal: JournalName}
+		Start: time.Now().UTC(), Status: "running", PID: os.Getpid(), Journal: JournalName,
+		redact: p.secrets}
 	if st, ok := proc.ReadStat(m.PID); ok {
 		m.PIDStartTicks = st.StartTicks
 	}
@@ -90,7 +92,7 @@ func (m *Manifest) record(pr *PointResult) ManifestPoint {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	mp := ManifestPoint{Study: pr.Study, ID: pr.ID, Label: pr.Label, Status: string(pr.Status),
-		Phase: pr.Phase, Error: pr.Error, Seconds: pr.Seconds, Dir: filepath.Join(pr.Study, pr.Slug)}
+		Phase: pr.Phase, Error: m.redact.Text(pr.Error), Seconds: pr.Seconds, Dir: filepath.Join(pr.Study, pr.Slug)}
 	m.Points = append(m.Points, mp)
 	return mp
 }

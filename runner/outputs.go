@@ -15,48 +15,52 @@ type studyOutputs struct {
 	points results.Names
 	tables map[string]*results.Names
 	order  []string // table names in order of declaration
+	axes   []string
+	ok     bool // false: a step does not declare its outputs
 }
 
-// declaredOutputs collects what the study's steps declare at every point.
-// ok is false when a step does not declare its outputs (a kind outside
-// steps.Builtin): then nothing can be checked.
-func declaredOutputs(sp *StudyPlan) (out *studyOutputs, ok bool) {
-	out = &studyOutputs{tables: map[string]*results.Names{}}
+// newStudyOutputs starts collecting what the study's steps declare; add
+// takes one point at a time, so the points need not be kept.
+func newStudyOutputs(sp *StudyPlan) *studyOutputs {
+	out := &studyOutputs{tables: map[string]*results.Names{}, axes: sp.Axes, ok: true}
 	out.points.Add(results.PointFields...)
 	out.points.Add(sp.Axes...)
-	for _, pt := range sp.Points {
-		lastLaunch := ""
-		for _, st := range pt.Steps {
-			p, ok := st.With.(steps.Producer)
-			if !ok {
-				return nil, false
+	return out
+}
+
+// add collects what pt's steps declare. A step that does not declare its
+// outputs (a kind outside steps.Builtin) leaves nothing to check.
+func (out *studyOutputs) add(pt *PointPlan) {
+	lastLaunch := ""
+	for _, st := range pt.Steps {
+		p, ok := st.With.(steps.Producer)
+		if !ok {
+			out.ok = false
+			return
+		}
+		o := p.Outputs(lastLaunch)
+		if st.Type == "launch" {
+			lastLaunch = st.ID
+		}
+		out.points.Add(o.Values...)
+		for _, table := range results.SortedKeys(o.Tables) {
+			names, seen := out.tables[table]
+			if !seen {
+				names = &results.Names{}
+				names.Add("point")
+				names.Add(out.axes...)
+				out.tables[table] = names
+				out.order = append(out.order, table)
 			}
-			o := p.Outputs(lastLaunch)
-			if st.Type == "launch" {
-				lastLaunch = st.ID
-			}
-			out.points.Add(o.Values...)
-			for _, table := range results.SortedKeys(o.Tables) {
-				names, seen := out.tables[table]
-				if !seen {
-					names = &results.Names{}
-					names.Add("point")
-					names.Add(sp.Axes...)
-					out.tables[table] = names
-					out.order = append(out.order, table)
-				}
-				names.Add(o.Tables[table]...)
-			}
+			names.Add(o.Tables[table]...)
 		}
 	}
-	return out, true
 }
 
 // checkOutputs reports every artifact name (from:, columns, chart fields)
 // that no step of the study records, at its key, with the closest name.
-func checkOutputs(d *spec.Decoder, path string, sp *StudyPlan) spec.ErrorList {
-	outs, ok := declaredOutputs(sp)
-	if !ok {
+func checkOutputs(d *spec.Decoder, path string, sp *StudyPlan, outs *studyOutputs) spec.ErrorList {
+	if !outs.ok {
 		return nil
 	}
 	var errs spec.ErrorList
@@ -103,4 +107,17 @@ func checkOutputs(d *spec.Decoder, path string, sp *StudyPlan) spec.ErrorList {
 		}
 	}
 	return errs
+}
+
+// declaredOutputs collects what the study's points declare; ok is false when
+// a step does not declare its outputs.
+func declaredOutputs(sp *StudyPlan) (out *studyOutputs, ok bool) {
+	out = newStudyOutputs(sp)
+	for _, pt := range sp.Points {
+		out.add(pt)
+	}
+	if !out.ok {
+		return nil, false
+	}
+	return out, true
 }

@@ -3,19 +3,28 @@
 // Contract: Compile is pure (no processes, no files written): it resolves
 // vars and --set overrides, expands each study's sweep, substitutes ${...}
 // per point, decodes every step's `with:` strictly through its kind, and
-// returns every problem at once as a spec.ErrorList. `runexp plan` prints the
-// Plan; Execute runs exactly that value: steps in order per point, a cleanup
+// returns every problem at once as a spec.ErrorList. A sweep is counted
+// before it is expanded, and one above the spec's max_points is refused at
+// its position; with Options.CountOnly (validate, plan) the points are
+// checked without being kept, and the plan prints them by compiling them
+// again one at a time. Environment values are shown as ${env.NAME} in what
+// is printed or written about the plan (never in what the steps receive).
+// `runexp plan` prints the Plan; Execute runs exactly that value: steps in order per point, a cleanup
 // stack after every point, artifacts written atomically inside the run
 // directory when each study ends, and a journal appended after every point
 // so that no finished result is lost (ReadManifest reads it).
 package runner
 
 import (
+	"crypto/sha256"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"text/template"
 	"time"
@@ -39,6 +48,10 @@ type Plan struct {
 	Studies     []*StudyPlan     `json:"studies"`
 	SpecDir     string           `json:"-"`
 	Source      []byte           `json:"-"`
+
+	// secrets are the environment values substitution read; the plan and
+	// manifest show them as ${env.NAME} (see redact.go).
+	secrets *redactor
 }
 
 // NamedValue is a name with a decoded YAML value.
@@ -55,6 +68,37 @@ type StudyPlan struct {
 	Axes        []string        `json:"axes,omitempty"`
 	Points      []*PointPlan    `json:"points"`
 	Artifacts   []spec.Artifact `json:"artifacts,omitempty"`
+	// PointCount is the number of points, also when Options.CountOnly left
+	// Points empty.
+	PointCount int `json:"-"`
+
+	// compile, when Options.CountOnly left Points empty, compiles the
+	// points again one at a time, for a plan printed without holding them.
+	compile func(yield func(*PointPlan) bool)
+}
+
+// EachPoint calls yield with the study's points in order, compiling them
+// one at a time (and dropping each after yield) when the plan was compiled
+// with Options.CountOnly.
+func (s *StudyPlan) EachPoint(yield func(*PointPlan) bool) {
+	if len(s.Points) == 0 && s.compile != nil {
+		s.compile(yield)
+		return
+	}
+	for _, pt := range s.Points {
+		if !yield(pt) {
+			return
+		}
+	}
+}
+
+// count is the number of points, for plans built with or without CountOnly
+// (and by hand).
+func (s *StudyPlan) count() int {
+	if len(s.Points) == 0 && s.compile != nil {
+		return s.PointCount
+	}
+	return len(s.Points)
 }
 
 // PointPlan is one sweep point's steps.
@@ -77,6 +121,19 @@ type StepPlan struct {
 	Timeout spec.Duration `json:"timeout"`
 	With    steps.Step    `json:"with"`
 	Pos     spec.Pos      `json:"-"`
+
+	redact *redactor // the plan's: environment values shown as ${env.NAME}
+}
+
+// MarshalJSON encodes the step with environment values (tokens passed as
+// ${env.NAME}) shown as the reference, not the value.
+func (s *StepPlan) MarshalJSON() ([]byte, error) {
+	type plain StepPlan // without this method
+	data, err := json.Marshal((*plain)(s))
+	if err != nil {
+		return nil, err
+	}
+	return s.redact.JSON(data), nil
 }
 
 // Options configure Compile.
@@ -85,6 +142,11 @@ type Options struct {
 	OutDir    string                      // parent of run directories (default "runs")
 	Now       time.Time                   // names the run directory
 	Env       func(string) (string, bool) // environment for ${env.NAME} (default os.LookupEnv)
+	// CountOnly checks every point without keeping it (validate): the
+	// studies' Points stay empty and PointCount counts them, and points
+	// whose steps substitute to the same values are checked once, so
+	// memory does not grow with the sweep.
+	CountOnly bool
 }
 
 // UsageError is a problem with the command line (a bad --set), not the file.
@@ -184,10 +246,18 @@ func Compile(x *spec.Experiment, reg *steps.Registry, opt Options) (*Plan, error
 		base.SetString("spec.dir", abs)
 	}
 	for i := range x.Studies {
-		sp, e := compileStudy(d, reg, x, i, base, p)
+		sp, e := compileStudy(d, reg, x, i, base, p, opt.CountOnly)
 		errs = append(errs, e...)
 		if sp != nil {
 			p.Studies = append(p.Studies, sp)
+		}
+	}
+	p.secrets = newRedactor(base.EnvValues())
+	for _, sp := range p.Studies {
+		for _, pt := range sp.Points {
+			for _, st := range pt.Steps {
+				st.redact = p.secrets
+			}
 		}
 	}
 	if err := errs.Err(); err != nil {
@@ -196,7 +266,7 @@ func Compile(x *spec.Experiment, reg *steps.Registry, opt Options) (*Plan, error
 	return p, nil
 }
 
-func compileStudy(d *spec.Decoder, reg *steps.Registry, x *spec.Experiment, i int, base *spec.Scope, p *Plan) (*StudyPlan, spec.ErrorList) {
+func compileStudy(d *spec.Decoder, reg *steps.Registry, x *spec.Experiment, i int, base *spec.Scope, p *Plan, countOnly bool) (*StudyPlan, spec.ErrorList) {
 	rs := x.Studies[i]
 	path := fmt.Sprintf("studies[%d]", i)
 	sp := &StudyPlan{Name: rs.Name, Description: rs.Description, Dir: filepath.Join(p.RunDir, rs.Name)}
@@ -240,24 +310,108 @@ func compileStudy(d *spec.Decoder, reg *steps.Registry, x *spec.Experiment, i in
 	if len(errs) > 0 && sweep == nil && rs.Sweep != nil {
 		return nil, errs
 	}
-	points := sweep.Expand()
-	if len(points) == 0 {
+	// Count before expanding: a sweep too large to hold is refused at the
+	// sweep, never expanded until memory runs out.
+	count, fits := sweep.Count()
+	if limit := x.PointCap(); !fits || count > limit {
+		what := "more points than fit in an int"
+		if fits {
+			what = fmt.Sprintf("%d points", count)
+		}
+		errs.Add(d.Pos(rs.Sweep), path+".sweep", "the sweep has %s, more than max_points (%d): narrow or exclude axes, split the study, or raise max_points at the top of the spec", what, limit)
+		return sp, errs
+	}
+	if count == 0 {
 		errs.Add(d.Pos(rs.Sweep), path+".sweep", "every point is excluded; the sweep is empty")
 	}
+	sp.PointCount = count
+	if countOnly {
+		sp.compile = func(yield func(*PointPlan) bool) {
+			sweep.Each(func(pt spec.Point) bool {
+				pp, ps := pointScope(scope, sp, pt)
+				compileSteps(d, reg, rs, path, ps, pp) // checked by Compile
+				for _, st := range pp.Steps {
+					st.redact = p.secrets
+				}
+				return yield(pp)
+			})
+		}
+	}
+	outs := newStudyOutputs(sp)
+	// CountOnly: the step lists already checked, by the values of the names
+	// they refer to that vary per point (the rest is the same at every
+	// point). Bounded, so that a sweep whose every point differs
+	// (${point.dir}) does not grow it without end; past the bound, new
+	// points are simply checked.
+	checked := map[[sha256.Size]byte]bool{}
+	const maxChecked = 1 << 16
+	varying := varyingRefs(rs.Steps, sp.Axes)
 	stepErrs := 0
-	for _, pt := range points {
-		pp, e := compilePoint(d, reg, rs, path, scope, sp, pt)
+	sweep.Each(func(pt spec.Point) bool {
+		if countOnly {
+			key := pointKey(pt, varying, sp)
+			if checked[key] {
+				return true
+			}
+			if len(checked) < maxChecked {
+				checked[key] = true
+			}
+		}
+		pp, ps := pointScope(scope, sp, pt)
+		e := compileSteps(d, reg, rs, path, ps, pp)
 		errs = append(errs, e...)
 		stepErrs += len(e)
-		sp.Points = append(sp.Points, pp)
-	}
+		outs.add(pp)
+		if !countOnly {
+			sp.Points = append(sp.Points, pp)
+		}
+		return true
+	})
 	if stepErrs == 0 { // a broken step declares less than it would record: no cascade
-		errs = append(errs, checkOutputs(d, path, sp)...)
+		errs = append(errs, checkOutputs(d, path, sp, outs)...)
 	}
 	return sp, errs
 }
 
-func compilePoint(d *spec.Decoder, reg *steps.Registry, rs spec.RawStudy, path string, scope *spec.Scope, sp *StudyPlan, pt spec.Point) (*PointPlan, spec.ErrorList) {
+// varyingRefs lists the names n refers to whose values differ between the
+// points of a study: its axes and point.*.
+func varyingRefs(n *yaml.Node, axes []string) []string {
+	var out []string
+	for _, ref := range spec.References(n) {
+		if slices.Contains(axes, ref) || strings.HasPrefix(ref, "point.") {
+			out = append(out, ref)
+		}
+	}
+	return out
+}
+
+// pointKey digests the values of refs at pt: two points with the same key
+// substitute the study's steps to equal nodes.
+func pointKey(pt spec.Point, refs []string, sp *StudyPlan) [sha256.Size]byte {
+	h := sha256.New()
+	for _, ref := range refs {
+		switch ref {
+		case "point.id":
+			io.WriteString(h, pt.ID())
+		case "point.slug", "point.dir":
+			io.WriteString(h, pt.Slug()) // the dir is the study's dir and the slug
+		default:
+			for _, v := range pt.Values {
+				if v.Name == ref {
+					fmt.Fprintf(h, "%s|%q", v.Value.ShortTag(), v.Value.Value)
+				}
+			}
+		}
+		h.Write([]byte{0})
+	}
+	var key [sha256.Size]byte
+	h.Sum(key[:0])
+	return key
+}
+
+// pointScope returns the point's plan (without steps) and the scope its
+// steps are substituted in.
+func pointScope(scope *spec.Scope, sp *StudyPlan, pt spec.Point) (*PointPlan, *spec.Scope) {
 	pp := &PointPlan{ID: pt.ID(), Slug: pt.Slug(), Label: pt.Label(), Dir: filepath.Join(sp.Dir, pt.Slug()), Point: pt}
 	ps := scope.Clone()
 	for _, v := range pt.Values {
@@ -267,7 +421,11 @@ func compilePoint(d *spec.Decoder, reg *steps.Registry, rs spec.RawStudy, path s
 	ps.SetString("point.id", pp.ID)
 	ps.SetString("point.slug", pp.Slug)
 	ps.SetString("point.dir", pp.Dir)
+	return pp, ps
+}
 
+// compileSteps substitutes and decodes the study's steps at one point into pp.
+func compileSteps(d *spec.Decoder, reg *steps.Registry, rs spec.RawStudy, path string, ps *spec.Scope, pp *PointPlan) spec.ErrorList {
 	var errs spec.ErrorList
 	n, subErrs := d.Substitute(rs.Steps, path+".steps", ps)
 	errs = append(errs, subErrs...)
@@ -320,7 +478,7 @@ func compilePoint(d *spec.Decoder, reg *steps.Registry, rs spec.RawStudy, path s
 		pp.Steps = append(pp.Steps, &StepPlan{ID: st.ID, Type: st.Type, Needs: st.Needs, Always: st.Always,
 			Timeout: timeout, With: cfg, Pos: st.Pos})
 	}
-	return pp, errs
+	return errs
 }
 
 // withoutCascade drops decode errors at nodes whose substitution already

@@ -1,6 +1,8 @@
 package runner
 
 import (
+	"bufio"
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -10,59 +12,120 @@ import (
 )
 
 // WriteText prints the plan for humans: every point and, for each step,
-// every configuration field after substitution and defaults.
+// every configuration field after substitution and defaults. Points are
+// written as they come, so a plan compiled with Options.CountOnly is
+// printed without holding its points.
 func (p *Plan) WriteText(w io.Writer) error {
-	var b strings.Builder
-	fmt.Fprintf(&b, "experiment %s (%s, sha256 %s)\n", p.Experiment, p.File, short(p.SpecSHA256))
-	fmt.Fprintf(&b, "run dir    %s\n", p.RunDir)
-	fmt.Fprintf(&b, "on_error   %s\n", p.OnError)
+	b := bufio.NewWriter(w)
+	fmt.Fprintf(b, "experiment %s (%s, sha256 %s)\n", p.Experiment, p.File, short(p.SpecSHA256))
+	fmt.Fprintf(b, "run dir    %s\n", p.RunDir)
+	fmt.Fprintf(b, "on_error   %s\n", p.OnError)
 	if len(p.Vars) > 0 {
 		b.WriteString("vars\n")
 		for _, v := range p.Vars {
-			fmt.Fprintf(&b, "  %s = %s\n", v.Name, compact(v.Value))
+			fmt.Fprintf(b, "  %s = %s\n", v.Name, compact(v.Value))
 		}
 	}
 	total := 0
 	for _, s := range p.Studies {
-		total += len(s.Points)
+		total += s.count()
 	}
-	fmt.Fprintf(&b, "%d studies, %d points\n", len(p.Studies), total)
+	fmt.Fprintf(b, "%d studies, %d points\n", len(p.Studies), total)
 	for _, s := range p.Studies {
-		fmt.Fprintf(&b, "\nstudy %s: %d points", s.Name, len(s.Points))
+		fmt.Fprintf(b, "\nstudy %s: %d points", s.Name, s.count())
 		if len(s.Axes) > 0 {
-			fmt.Fprintf(&b, " over %s", strings.Join(s.Axes, " × "))
+			fmt.Fprintf(b, " over %s", strings.Join(s.Axes, " × "))
 		}
 		b.WriteString("\n")
-		for _, pt := range s.Points {
+		s.EachPoint(func(pt *PointPlan) bool {
 			label := pt.Label
 			if label == "" {
 				label = "(single point)"
 			}
-			fmt.Fprintf(&b, "  point %s %s\n    dir %s\n", pt.ID, label, pt.Dir)
+			fmt.Fprintf(b, "  point %s %s\n    dir %s\n", pt.ID, label, pt.Dir)
 			for i, st := range pt.Steps {
-				fmt.Fprintf(&b, "    %d. %s [%s] timeout %s", i+1, st.ID, st.Type, st.Timeout)
+				fmt.Fprintf(b, "    %d. %s [%s] timeout %s", i+1, st.ID, st.Type, st.Timeout)
 				if len(st.Needs) > 0 {
-					fmt.Fprintf(&b, " needs %s", strings.Join(st.Needs, ","))
+					fmt.Fprintf(b, " needs %s", strings.Join(st.Needs, ","))
 				}
 				if st.Always {
 					b.WriteString(" always")
 				}
 				b.WriteString("\n")
 				for _, line := range describe(st.With) {
-					fmt.Fprintf(&b, "         %s\n", line)
+					fmt.Fprintf(b, "         %s\n", p.secrets.JSONText(line))
 				}
 			}
-		}
+			return true
+		})
 		for _, a := range s.Artifacts {
 			from := a.From
 			if from == "" {
 				from = "points"
 			}
-			fmt.Fprintf(&b, "  artifact %s (%s from %s)\n", a.Path, a.Format, from)
+			fmt.Fprintf(b, "  artifact %s (%s from %s)\n", a.Path, a.Format, from)
 		}
 	}
-	_, err := io.WriteString(w, b.String())
-	return err
+	return b.Flush()
+}
+
+// WriteJSON writes the plan as indented JSON, the bytes
+// json.Encoder.SetIndent("", "  ") gives, streaming the points of a plan
+// compiled with Options.CountOnly one at a time.
+func (p *Plan) WriteJSON(w io.Writer) error {
+	streamed := false
+	for _, s := range p.Studies {
+		streamed = streamed || (len(s.Points) == 0 && s.compile != nil)
+	}
+	if !streamed {
+		enc := json.NewEncoder(w)
+		enc.SetIndent("", "  ")
+		return enc.Encode(p)
+	}
+	// Encode the plan with every study's points left out (null), then
+	// write each study's points in place of its null.
+	head, err := json.MarshalIndent(p, "", "  ")
+	if err != nil {
+		return err
+	}
+	const hole = `"points": null`
+	b := bufio.NewWriter(w)
+	for _, s := range p.Studies {
+		i := bytes.Index(head, []byte(hole))
+		if i < 0 {
+			return fmt.Errorf("plan JSON: no points of study %s", s.Name)
+		}
+		b.Write(head[:i+len(hole)-len("null")])
+		head = head[i+len(hole):]
+		b.WriteString("[")
+		n := 0
+		var werr error
+		s.EachPoint(func(pt *PointPlan) bool {
+			data, err := json.MarshalIndent(pt, "        ", "  ")
+			if err != nil {
+				werr = err
+				return false
+			}
+			if n > 0 {
+				b.WriteString(",")
+			}
+			n++
+			b.WriteString("\n        ")
+			b.Write(data)
+			return true
+		})
+		if werr != nil {
+			return werr
+		}
+		if n == 0 {
+			b.WriteString("]")
+		} else {
+			b.WriteString("\n      ]")
+		}
+	}
+	b.Write(head)
+	b.WriteString("\n")
+	return b.Flush()
 }
 
 // describe renders a step config's fields as "key: value" lines using their

@@ -9,5 +9,8 @@
 // problems as FieldErrors, several at once through Problems; ErrorList's
 // MergeFields positions each at its own key. A string type implementing Enum
 // is a closed vocabulary: the decoder, the JSON Schema's enum and the docs
-// take its values from its Values method.
+// take its values from its Values method. A Sweep counts its points (Count)
+// and walks them one at a time (Each) without expanding them; a Scope
+// remembers the environment values it read (EnvValues), so that printed
+// plans can show ${env.NAME} instead of them.
 package spec

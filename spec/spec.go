@@ -26,6 +26,7 @@ type Experiment struct {
 	Description string      `yaml:"description" doc:"free text"`
 	Vars        Vars        `yaml:"vars" doc:"typed variables, overridable with --set NAME=VALUE"`
 	OnError     ErrorPolicy `yaml:"on_error" doc:"what a failed point does to the run: continue (default) or abort"`
+	MaxPoints   int         `yaml:"max_points" doc:"the most points one study's sweep may have (default 100000); validate, plan and run refuse a larger sweep before expanding it"`
 	Studies     []RawStudy  `yaml:"studies" doc:"studies run in order"`
 
 	File   string     `yaml:"-"`
@@ -247,8 +248,23 @@ func (x *Experiment) check(d *Decoder, doc *yaml.Node) ErrorList {
 			errs.Add(s.Pos, path+".steps", "at least one step is required")
 		}
 	}
+	if KeyNode(doc, "max_points") != nil && x.MaxPoints < 1 {
+		errs.Add(at("max_points"), "max_points", "must be at least 1, got %d", x.MaxPoints)
+	}
 	errs = append(errs, x.Vars.check(d)...)
 	return errs
+}
+
+// DefaultMaxPoints is the sweep size allowed when a spec sets no max_points:
+// generous for real experiments, far below what exhausts memory.
+const DefaultMaxPoints = 100_000
+
+// PointCap is the spec's max_points, or DefaultMaxPoints.
+func (x *Experiment) PointCap() int {
+	if x.MaxPoints > 0 {
+		return x.MaxPoints
+	}
+	return DefaultMaxPoints
 }
 
 // CheckAxes reports axes whose names clash with vars.

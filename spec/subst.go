@@ -2,8 +2,10 @@ package spec
 
 import (
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
+	"sync"
 
 	"go.yaml.in/yaml/v3"
 )
@@ -22,9 +24,32 @@ func reservedRoot(name string) bool {
 // bare names, and point.id, point.slug, point.dir, run.dir, spec.dir (the
 // spec file's folder, absolute), study.name, study.dir. ${env.NAME} reads the environment, only when written explicitly;
 // ${env.NAME:-default} gives a default for an unset variable.
+//
+// A Scope remembers every value it read from the environment (shared with
+// its clones), so that what runexp prints can show ${env.NAME} instead of a
+// token passed through the environment: see EnvValues.
 type Scope struct {
 	names map[string]*yaml.Node
 	env   func(string) (string, bool)
+	read  *envReads
+}
+
+// EnvValue is one environment variable a substitution read.
+type EnvValue struct{ Name, Value string }
+
+type envReads struct {
+	mu   sync.Mutex
+	seen map[EnvValue]bool
+	list []EnvValue
+}
+
+// EnvValues lists the environment variables that substitutions through s
+// (or any clone of it) read, in order of first use. Defaults (${env.X:-d}
+// with X unset) are not listed: they are written in the spec.
+func (s *Scope) EnvValues() []EnvValue {
+	s.read.mu.Lock()
+	defer s.read.mu.Unlock()
+	return append([]EnvValue(nil), s.read.list...)
 }
 
 // NewScope returns an empty scope reading the environment through env (nil:
@@ -33,12 +58,12 @@ func NewScope(env func(string) (string, bool)) *Scope {
 	if env == nil {
 		env = func(string) (string, bool) { return "", false }
 	}
-	return &Scope{names: map[string]*yaml.Node{}, env: env}
+	return &Scope{names: map[string]*yaml.Node{}, env: env, read: &envReads{seen: map[EnvValue]bool{}}}
 }
 
 // Clone returns a copy that can be extended without changing s.
 func (s *Scope) Clone() *Scope {
-	c := &Scope{names: make(map[string]*yaml.Node, len(s.names)+8), env: s.env}
+	c := &Scope{names: make(map[string]*yaml.Node, len(s.names)+8), env: s.env, read: s.read}
 	for k, v := range s.names {
 		c.names[k] = v
 	}
@@ -70,6 +95,7 @@ func (s *Scope) lookup(ref string) (*yaml.Node, error) {
 	if name, ok := strings.CutPrefix(ref, "env."); ok {
 		name, def, hasDef := strings.Cut(name, ":-")
 		if v, ok := s.env(name); ok {
+			s.read.add(EnvValue{name, v})
 			// Environment values are text; a plain scalar lets "8000" be an int.
 			return &yaml.Node{Kind: yaml.ScalarNode, Value: v}, nil
 		}
@@ -82,6 +108,53 @@ func (s *Scope) lookup(ref string) (*yaml.Node, error) {
 		return n, nil
 	}
 	return nil, fmt.Errorf("unknown name ${%s}%s (known: %s, env.NAME)", ref, DidYouMean(ref, s.Names()), strings.Join(s.Names(), ", "))
+}
+
+func (r *envReads) add(v EnvValue) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if !r.seen[v] {
+		r.seen[v] = true
+		r.list = append(r.list, v)
+	}
+}
+
+// References lists the names n refers to with ${...}, sorted, each once
+// (env.NAME included). Substituting n gives equal nodes, positions included,
+// in two scopes that bind these names to equal values: a plan of a huge
+// sweep checks each distinct combination once.
+func References(n *yaml.Node) []string {
+	var refs []string
+	collectRefs(n, map[*yaml.Node]bool{}, &refs)
+	sort.Strings(refs)
+	return slices.Compact(refs)
+}
+
+// collectRefs appends every ${...} reference under n.
+func collectRefs(n *yaml.Node, seen map[*yaml.Node]bool, refs *[]string) {
+	n = resolve(n)
+	if n == nil || seen[n] {
+		return
+	}
+	seen[n] = true
+	if n.Kind == yaml.ScalarNode {
+		v := n.Value
+		for {
+			i := strings.Index(v, "${")
+			if i < 0 {
+				return
+			}
+			end := strings.IndexByte(v[i:], '}')
+			if end < 0 {
+				return
+			}
+			*refs = append(*refs, v[i+2:i+end])
+			v = v[i+end:]
+		}
+	}
+	for _, c := range n.Content {
+		collectRefs(c, seen, refs)
+	}
 }
 
 // Substitute returns a deep copy of n with every ${...} replaced. A scalar

@@ -2,6 +2,8 @@ package spec
 
 import (
 	"fmt"
+	"math"
+	"math/bits"
 	"regexp"
 	"strconv"
 	"strings"
@@ -195,13 +197,58 @@ func (p Point) Label() string {
 	return strings.Join(parts, " ")
 }
 
-// Expand returns the points of the sweep; a nil sweep has one point.
+// Expand returns the points of the sweep; a nil sweep has one point. It
+// holds every point in memory: callers bound the sweep with Count first.
 func (s *Sweep) Expand() []Point {
+	var out []Point
+	s.Each(func(p Point) bool {
+		out = append(out, p)
+		return true
+	})
+	return out
+}
+
+// Each calls yield with every point of the sweep in order, one at a time, so
+// that a huge sweep can be walked without holding its points; it stops when
+// yield returns false. A nil sweep has one point.
+func (s *Sweep) Each(yield func(Point) bool) {
 	if s == nil || len(s.Axes) == 0 {
-		return []Point{{}}
+		yield(Point{})
+		return
 	}
-	// Dimensions: a plain axis, or a zip group placed at its first axis.
-	type dim struct{ axes []int }
+	dims := s.dims()
+	total, ok := s.product(dims)
+	if !ok {
+		total = math.MaxInt // unreachable in practice: callers cap with Count first
+	}
+	pos := make([]int, len(s.Axes))
+	for idx := 0; idx < total; idx++ {
+		rem := idx
+		for di := len(dims) - 1; di >= 0; di-- {
+			n := dims[di].len
+			for _, ai := range dims[di].axes {
+				pos[ai] = rem % n
+			}
+			rem /= n
+		}
+		p := Point{Index: idx, Values: make([]AxisValue, len(s.Axes))}
+		for ai, a := range s.Axes {
+			p.Values[ai] = AxisValue{Name: a.Name, Value: a.Values[pos[ai]]}
+		}
+		if !s.excluded(p) && !yield(p) {
+			return
+		}
+	}
+}
+
+// dim is one dimension of the product: a plain axis, or a zip group placed
+// at its first axis.
+type dim struct {
+	axes []int // indexes into Sweep.Axes
+	len  int   // a zip group advances as far as its shortest axis
+}
+
+func (s *Sweep) dims() []dim {
 	groupOf := map[string]int{}
 	for gi, g := range s.Zip {
 		for _, name := range g {
@@ -230,39 +277,113 @@ func (s *Sweep) Expand() []Point {
 		}
 		dims = append(dims, d)
 	}
-	// A zip group advances as far as its shortest axis (unequal lengths are
-	// reported by UnmarshalSpec; this keeps Expand safe regardless).
-	dimLen := func(d dim) int {
-		n := len(s.Axes[d.axes[0]].Values)
+	// Unequal zip lengths are reported by UnmarshalSpec; the shortest keeps
+	// the walk safe regardless.
+	for i := range dims {
+		d := &dims[i]
+		d.len = len(s.Axes[d.axes[0]].Values)
 		for _, ai := range d.axes {
-			n = min(n, len(s.Axes[ai].Values))
+			d.len = min(d.len, len(s.Axes[ai].Values))
 		}
-		return n
 	}
-	total := 1
+	return dims
+}
+
+// product multiplies the dimensions' lengths; ok is false on overflow.
+func (s *Sweep) product(dims []dim) (n int, ok bool) {
+	n = 1
 	for _, d := range dims {
-		total *= dimLen(d)
+		if d.len != 0 && n > math.MaxInt/d.len {
+			return 0, false
+		}
+		n *= d.len
 	}
-	var out []Point
-	for idx := 0; idx < total; idx++ {
-		pos := make([]int, len(s.Axes))
-		rem := idx
-		for di := len(dims) - 1; di >= 0; di-- {
-			n := dimLen(dims[di])
-			for _, ai := range dims[di].axes {
-				pos[ai] = rem % n
+	return n, true
+}
+
+// Count returns the number of points the sweep has (the product over axes and
+// zip groups, minus the excluded points) without expanding it. ok is false
+// when the count does not fit an int. Excludes are counted by
+// inclusion–exclusion over the entries; with more entries than that can
+// afford, the points are walked (without being kept).
+func (s *Sweep) Count() (n int, ok bool) {
+	if s == nil || len(s.Axes) == 0 {
+		return 1, true
+	}
+	dims := s.dims()
+	total, ok := s.product(dims)
+	if !ok {
+		return 0, false
+	}
+	if len(s.Exclude) == 0 {
+		return total, true
+	}
+	if len(s.Exclude) > maxInclusionExclusion {
+		s.Each(func(Point) bool { n++; return true })
+		return n, true
+	}
+	excluded := 0
+	for subset := 1; subset < 1<<len(s.Exclude); subset++ {
+		var entries []map[string]*yaml.Node
+		for i := range s.Exclude {
+			if subset&(1<<i) != 0 {
+				entries = append(entries, s.Exclude[i])
 			}
-			rem /= n
 		}
-		p := Point{Index: idx}
-		for ai, a := range s.Axes {
-			p.Values = append(p.Values, AxisValue{Name: a.Name, Value: a.Values[pos[ai]]})
-		}
-		if !s.excluded(p) {
-			out = append(out, p)
+		m := s.matching(dims, entries)
+		if bits.OnesCount(uint(subset))%2 == 1 {
+			excluded += m
+		} else {
+			excluded -= m
 		}
 	}
-	return out
+	return total - excluded, true
+}
+
+// maxInclusionExclusion bounds the exclude entries counted by
+// inclusion–exclusion (2^n subsets).
+const maxInclusionExclusion = 12
+
+// matching counts the points that match every one of the exclude entries
+// (an empty entry, or one naming an unknown axis, matches nothing, as in
+// excluded).
+func (s *Sweep) matching(dims []dim, entries []map[string]*yaml.Node) int {
+	want := map[string][]*yaml.Node{} // axis -> values it must equal
+	for _, ex := range entries {
+		if len(ex) == 0 {
+			return 0
+		}
+		for name, v := range ex {
+			want[name] = append(want[name], resolve(v))
+		}
+	}
+	onAxis := map[string]bool{}
+	for _, a := range s.Axes {
+		onAxis[a.Name] = true
+	}
+	for name := range want {
+		if !onAxis[name] {
+			return 0
+		}
+	}
+	n := 1
+	for _, d := range dims {
+		hits := 0
+	position:
+		for i := 0; i < d.len; i++ {
+			for _, ai := range d.axes {
+				a := s.Axes[ai]
+				for _, v := range want[a.Name] {
+					if !sameValue(a.Values[i], v) {
+						continue position
+					}
+				}
+			}
+			hits++
+		}
+		n *= hits
+	}
+	return n
 }
 
 func (s *Sweep) excluded(p Point) bool {

@@ -5,7 +5,6 @@ package cli
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -186,23 +185,27 @@ func cmdRun(args []string, stdout, stderr io.Writer, planOnly bool) int {
 	if abs, err := filepath.Abs(*out); err == nil {
 		*out = abs
 	}
+	if planOnly {
+		// Checked first without holding the points, then printed one point
+		// at a time: a plan's memory does not grow with its sweep.
+		plan, err := runner.Load(files[0], steps.Builtin(), runner.Options{Overrides: sets, OutDir: *out, CountOnly: true})
+		if err != nil {
+			return reportSpecError(err, stderr)
+		}
+		write := plan.WriteText
+		if *asJSON {
+			write = plan.WriteJSON
+		}
+		if err := write(stdout); err != nil {
+			fmt.Fprintln(stderr, "runexp:", err)
+			return ExitFailed
+		}
+		return ExitOK
+	}
 	compileRun := func() (*runner.Plan, int) { return compile(files[0], sets, *out, stderr) }
 	plan, code := compileRun()
 	if plan == nil {
 		return code
-	}
-	if planOnly {
-		if *asJSON {
-			enc := json.NewEncoder(stdout)
-			enc.SetIndent("", "  ")
-			if err := enc.Encode(plan); err != nil {
-				fmt.Fprintln(stderr, "runexp:", err)
-				return ExitFailed
-			}
-			return ExitOK
-		}
-		plan.WriteText(stdout)
-		return ExitOK
 	}
 	return execute(plan, compileRun, stdout, stderr)
 }
@@ -273,14 +276,16 @@ func cmdValidate(args []string, stdout, stderr io.Writer) int {
 	}
 	code := ExitOK
 	for _, f := range files {
-		plan, c := compile(f, sets, "runs", stderr)
-		if plan == nil {
-			code = c
+		// Counting only: validate checks every point without keeping it,
+		// so its memory does not grow with the sweep.
+		plan, err := runner.Load(f, steps.Builtin(), runner.Options{Overrides: sets, OutDir: "runs", CountOnly: true})
+		if err != nil {
+			code = reportSpecError(err, stderr)
 			continue
 		}
 		n := 0
 		for _, s := range plan.Studies {
-			n += len(s.Points)
+			n += s.PointCount
 		}
 		fmt.Fprintf(stdout, "%s: ok (%d studies, %d points)\n", f, len(plan.Studies), n)
 	}
