@@ -2,6 +2,7 @@ package runner
 
 import (
 	"encoding/json"
+	"io"
 	"sort"
 	"strings"
 
@@ -69,4 +70,30 @@ func (r *redactor) JSONText(s string) string {
 		return s
 	}
 	return r.json.Replace(s)
+}
+
+// hidePoint hides the secrets in a finished point's messages, which may
+// quote a step's configuration (an argv, a URL).
+func (r *redactor) hidePoint(pr *PointResult) {
+	if r == nil {
+		return
+	}
+	pr.Error, pr.Cleanup = r.Text(pr.Error), r.Text(pr.Cleanup)
+	for i := range pr.Steps {
+		pr.Steps[i].Error = r.Text(pr.Steps[i].Error)
+	}
+}
+
+// redactingWriter hides the secrets in what the run prints. runexp prints
+// whole lines with one Write each, so a value is never split across writes.
+type redactingWriter struct {
+	w io.Writer
+	r *redactor
+}
+
+func (w *redactingWriter) Write(b []byte) (int, error) {
+	if _, err := io.WriteString(w.w, w.r.Text(string(b))); err != nil {
+		return 0, err
+	}
+	return len(b), nil
 }

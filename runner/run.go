@@ -51,6 +51,7 @@ type ExecOptions struct {
 	// backend runexp ships (internal/gpu/open).
 	GPUs    gpu.Opener
 	specDir string
+	redact  *redactor // hides env values in what the run prints and records
 	gpus    *steps.GPUCache
 }
 
@@ -132,6 +133,10 @@ func Execute(ctx context.Context, p *Plan, opt ExecOptions) (*Result, error) {
 	}
 	res := &Result{RunDir: p.RunDir}
 	opt.specDir = p.SpecDir
+	opt.redact = p.secrets
+	if opt.redact != nil {
+		opt.Out = &redactingWriter{w: opt.Out, r: opt.redact}
+	}
 	if opt.GPUs == nil {
 		opt.GPUs = open.Opener{}
 	}
@@ -319,6 +324,7 @@ func runPoint(ctx context.Context, s *StudyPlan, pt *PointPlan, i, n int, opt Ex
 	default:
 		pr.Status = StatusOK
 	}
+	opt.redact.hidePoint(pr) // before result.json, the journal and the artifacts see it
 	if err := writeJSON(filepath.Join(pt.Dir, "result.json"), pr); err != nil {
 		fmt.Fprintf(opt.Out, "%s writing result.json: %v\n", head, err)
 	}
