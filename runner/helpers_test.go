@@ -33,6 +33,9 @@ func testMain(m *testing.M) int {
 	}
 	defer os.RemoveAll(dir)
 	binDir = dir
+	// Simulated GPUs of this package's servers only: other packages' tests,
+	// run at the same time by go test, keep their own.
+	os.Setenv("RUNEXP_SIM_GPU_DIR", filepath.Join(dir, "simgpu"))
 	fakeServer = filepath.Join(dir, "fakeserver")
 	runexpBin = filepath.Join(dir, "runexp")
 	for out, pkg := range map[string]string{fakeServer: "../internal/cmd/fakeserver", runexpBin: "../cmd/runexp"} {

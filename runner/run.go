@@ -266,7 +266,7 @@ func runPoint(ctx context.Context, s *StudyPlan, pt *PointPlan, i, n int, opt Ex
 		sctx, cancel := context.WithTimeoutCause(base, st.Timeout.D(), &StepTimeoutError{st.ID, st.Timeout.D()})
 		start := time.Now()
 		fmt.Fprintf(opt.Out, "%s %s (%s) ...\n", head, st.ID, st.Type)
-		err := runStep(sctx, st.With, env)
+		err := runWatched(sctx, st.With, env)
 		timedOut := errors.Is(context.Cause(sctx), context.DeadlineExceeded) || isStepTimeout(context.Cause(sctx))
 		cancel()
 		sr.Seconds = time.Since(start).Seconds()
@@ -341,6 +341,20 @@ func runStep(ctx context.Context, st steps.Step, env *steps.Env) (err error) {
 		}
 	}()
 	return st.Run(ctx, env)
+}
+
+// runWatched runs one step while watching the point's launched servers: a
+// server that ends on its own before its teardown (during this step, or
+// unnoticed since the last one) fails the step with its exit status and
+// its log's failure line, whatever the step itself made of it.
+func runWatched(ctx context.Context, st steps.Step, env *steps.Env) error {
+	wctx, stop := env.WatchServers(ctx)
+	err := runStep(wctx, st, env)
+	exited := stop()
+	if exited == nil || errors.Is(err, steps.ErrExited) {
+		return err // wait-ready's own report is as precise and names the phase
+	}
+	return exited
 }
 
 func skipReason(ctx context.Context, st *StepPlan, status map[string]Status) string {

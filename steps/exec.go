@@ -4,13 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"strings"
 	"syscall"
 	"time"
 
-	"github.com/runexp/runexp/internal/proc"
 	"github.com/runexp/runexp/spec"
 )
 
@@ -55,7 +55,7 @@ func (x *Exec) Run(ctx context.Context, env *Env) error {
 	if x.Shell {
 		argv = []string{"/bin/sh", "-c", strings.Join(x.Command, " ")}
 	}
-	logFile, err := os.OpenFile(env.PointDir+"/"+x.Log, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	logFile, err := openInPoint(env, x.Log, os.O_CREATE|os.O_RDWR|os.O_APPEND)
 	if err != nil {
 		return err
 	}
@@ -81,7 +81,7 @@ func (x *Exec) Run(ctx context.Context, env *Env) error {
 	if cmd.Process != nil {
 		syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) // leftovers of the group
 	}
-	b, _, _ := proc.ReadTail(logFile.Name(), from, 4096)
+	b := readFrom(logFile, from, 4096) // by descriptor: the name may have been replaced meanwhile
 	out := string(b)
 	env.Set(x.ID+"_exit", code)
 	if x.Record != "" {
@@ -100,6 +100,17 @@ func (x *Exec) Run(ctx context.Context, env *Env) error {
 		return fmt.Errorf("%s exited with %d (expected %d): %s", x.Command[0], code, x.ExpectExit, lastLine(out))
 	}
 	return nil
+}
+
+// readFrom returns the last limit bytes of f at or after offset from.
+func readFrom(f *os.File, from, limit int64) []byte {
+	fi, err := f.Stat()
+	if err != nil {
+		return nil
+	}
+	off := min(max(from, fi.Size()-limit), fi.Size())
+	b, _ := io.ReadAll(io.NewSectionReader(f, off, fi.Size()-off))
+	return b
 }
 
 func lastLine(s string) string {

@@ -2,10 +2,14 @@ package steps
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net"
+	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/runexp/runexp/internal/proc"
@@ -68,7 +72,7 @@ func (l *Launch) Validate() error {
 func (l *Launch) Run(ctx context.Context, env *Env) error {
 	if l.Port > 0 {
 		if err := proc.CheckPortFree(l.Host, l.Port); err != nil {
-			return err
+			return leftoverOnPort(env, err)
 		}
 	}
 	dir := l.Dir
@@ -76,12 +80,17 @@ func (l *Launch) Run(ctx context.Context, env *Env) error {
 		dir = env.PointDir
 	}
 	logFile := env.PointDir + "/" + l.Log
+	log, err := openInPoint(env, l.Log, os.O_WRONLY|os.O_CREATE|os.O_APPEND)
+	if err != nil {
+		return fmt.Errorf("launch log: %w", err)
+	}
+	defer log.Close() // the server holds its own copy
 	p, err := proc.Start(proc.Options{
 		Argv:       resolveProgram(l.Command),
 		Shell:      l.Shell,
 		Env:        envList(l.Env),
 		Dir:        dir,
-		LogPath:    logFile,
+		LogFile:    log,
 		StopSignal: signals[l.StopSignal],
 		StopGrace:  l.StopGrace.D(),
 		Port:       l.Port,
@@ -102,6 +111,63 @@ func (l *Launch) Run(ctx context.Context, env *Env) error {
 	})
 	fmt.Fprintf(env.Log, "started pid %d (group %d), log %s\n", p.PID(), p.PGID(), logFile)
 	return nil
+}
+
+// LeftoverPortError is a launch's port held by a process that a previous
+// run of the same experiment launched and did not stop (runexp was
+// killed): it names that run and how to reap the leftover.
+type LeftoverPortError struct {
+	*proc.PortInUseError
+	Run   string           // the previous run's folder
+	Entry proc.LedgerEntry // its ledger's record of the launch
+	PIDs  []int            // what is still alive of that launch
+}
+
+func (e *LeftoverPortError) Error() string {
+	pids := make([]string, len(e.PIDs))
+	for i, pid := range e.PIDs {
+		pids[i] = strconv.Itoa(pid)
+	}
+	return fmt.Sprintf("%v: a leftover of run %s (pid %d, %s, launched %s); stop it with: kill %s",
+		e.PortInUseError, e.Run, e.Entry.PID, e.Entry.Argv0, e.Entry.Time.Local().Format(time.DateTime), strings.Join(pids, " "))
+}
+
+// Unwrap keeps errors.As(err, **proc.PortInUseError) and
+// errors.Is(err, syscall.EADDRINUSE) true.
+func (e *LeftoverPortError) Unwrap() error { return e.PortInUseError }
+
+// leftoverOnPort turns a port-in-use error into a *LeftoverPortError when a
+// ledger of another run of the same experiment (its sibling folders) records
+// a launch on that port that is still alive and, when the owner is known,
+// owns the port. It reads only those ledgers, so it stays cheap.
+func leftoverOnPort(env *Env, err error) error {
+	var inUse *proc.PortInUseError
+	if !errors.As(err, &inUse) || env.RunDir == "" {
+		return err
+	}
+	ledgers, _ := filepath.Glob(filepath.Join(filepath.Dir(env.RunDir), "*", proc.LedgerName))
+	self := filepath.Clean(env.RunDir)
+	for i := len(ledgers) - 1; i >= 0; i-- { // newest run names sort last
+		run := filepath.Dir(ledgers[i])
+		if filepath.Clean(run) == self {
+			continue // this run's servers are not leftovers
+		}
+		entries, rerr := proc.ReadLedger(ledgers[i])
+		if rerr != nil {
+			continue
+		}
+		for _, e := range entries {
+			if e.Port != inUse.Port {
+				continue
+			}
+			left := e.Leftovers()
+			if len(left) == 0 || (inUse.PID > 0 && !slices.Contains(left, inUse.PID)) {
+				continue
+			}
+			return &LeftoverPortError{PortInUseError: inUse, Run: run, Entry: e, PIDs: left}
+		}
+	}
+	return err
 }
 
 // ledgerPath is the run folder's record of launched servers, which names

@@ -130,7 +130,7 @@ func (l *Load) Run(ctx context.Context, env *Env) error {
 	if l.PromptFile != "" && !filepath.IsAbs(l.PromptFile) {
 		cfg.Prompts.File = filepath.Join(env.SpecDir, l.PromptFile)
 	}
-	f, err := os.Create(filepath.Join(env.PointDir, l.Requests))
+	f, err := openInPoint(env, l.Requests, os.O_WRONLY|os.O_CREATE|os.O_TRUNC)
 	if err != nil {
 		return err
 	}

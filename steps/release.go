@@ -49,6 +49,8 @@ func (r *ReleaseCheck) Validate() error {
 }
 
 // Run polls device memory until it is back within tolerance of the baseline.
+// Unlike a teardown it ends at an interrupt (which is no verdict on the
+// GPU): it only observes, and no further point will run on the GPU.
 func (r *ReleaseCheck) Run(ctx context.Context, env *Env) error {
 	b, err := env.GPUs.Open(ctx, r.GPUSpec)
 	if err != nil {

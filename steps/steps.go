@@ -6,7 +6,11 @@
 // spec.Decoder, and calls Validate. The runner later calls Run with the
 // point's Env. Run must honour ctx; anything long-lived it starts (a server,
 // a sampler) must be handed to Env.Defer so it is released after the point,
-// whatever happens. Adding a kind is one file: a type implementing Step and a
+// whatever happens. While a step runs, the runner watches the servers
+// launched before it (Env.WatchServers): one that ends on its own fails the
+// step with a *ServerExitedError. Files a step writes in the point folder
+// are opened through an os.Root of it, so a link planted there cannot
+// redirect them. Adding a kind is one file: a type implementing Step and a
 // Kind entry in Builtin.
 package steps
 

@@ -18,12 +18,15 @@ func newTeardown() Step { return &Teardown{} }
 // (the planner has no launch list for a plain teardown).
 func (t *Teardown) Validate() error { return nil }
 
-// Run stops the server's whole process group.
+// Run stops the server's whole process group. The first Ctrl-C does not cut
+// the stop grace short (see uninterrupted); the step's timeout still does.
 func (t *Teardown) Run(ctx context.Context, env *Env) error {
 	s, err := env.Server(t.Server)
 	if err != nil {
 		return err
 	}
+	ctx, cancel := uninterrupted(ctx)
+	defer cancel()
 	rep, err := StopServer(ctx, env, s)
 	how := "exited after " + rep.Signal.String()
 	if !rep.Graceful {

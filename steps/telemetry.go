@@ -4,8 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"os"
-	"path/filepath"
 	"sync"
 	"time"
 
@@ -101,7 +99,7 @@ func (t *Telemetry) Run(ctx context.Context, env *Env) error {
 		if err != nil {
 			return err
 		}
-		if err := os.WriteFile(filepath.Join(env.PointDir, t.File), data, 0o644); err != nil {
+		if err := writeInPoint(env, t.File, data); err != nil {
 			return fmt.Errorf("telemetry: %w", err)
 		}
 		return nil

@@ -12,8 +12,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/runexp/runexp/internal/enginelog"
-	"github.com/runexp/runexp/internal/proc"
 	"github.com/runexp/runexp/spec"
 )
 
@@ -117,6 +115,7 @@ func (w *WaitReady) Run(ctx context.Context, env *Env) error {
 		}
 	}
 	var done <-chan struct{}
+	daemonised := false
 	if watch != nil {
 		done = watch.Proc.Done()
 	}
@@ -137,27 +136,26 @@ func (w *WaitReady) Run(ctx context.Context, env *Env) error {
 		}
 		select {
 		case <-done:
-			reason := ""
-			if text, err := readLog(watch.LogPath); err == nil {
-				// A recognised engine failure (vLLM's "larger than the available
-				// KV cache memory", CUDA OOM, ...) reads better than a raw line.
-				if r := enginelog.FailureReason(text); r != "" {
-					reason = ": " + r
-				} else if line := failureLine(proc.Tail(watch.LogPath, 40)); line != "" {
-					reason = ": " + line
-				}
+			if watch.Proc.ExitErr() == nil && !serverGone(watch) {
+				// The leader exited 0 but its tree lives on: a launcher that
+				// daemonises. Keep probing; the tree's end is the failure.
+				fmt.Fprintf(env.Log, "%s: leader exited 0, its processes go on; still probing\n", watch.ID)
+				done, daemonised = nil, true
+				continue
 			}
-			status := "exit status 0"
-			if err := watch.Proc.ExitErr(); err != nil {
-				status = err.Error()
-			}
-			return fmt.Errorf("%w (%s: %s)%s", ErrExited, watch.ID, status, reason)
+			return watch.exitedBeforeReady()
 		case <-ctx.Done():
+			if watch != nil && errors.Is(context.Cause(ctx), ErrServerExited) {
+				return watch.exitedBeforeReady() // the runner's watch saw it first
+			}
 			if errors.Is(context.Cause(ctx), context.DeadlineExceeded) {
 				return fmt.Errorf("not ready (last probe: %s)", lastStatus)
 			}
 			return context.Cause(ctx)
 		case <-tick.C:
+			if daemonised && serverGone(watch) {
+				return watch.exitedBeforeReady()
+			}
 		}
 	}
 	env.Set(w.id(srv)+"ready_s", time.Since(start).Seconds())
@@ -173,6 +171,15 @@ func (w *WaitReady) Run(ctx context.Context, env *Env) error {
 		}
 	}
 	return nil
+}
+
+// exitedBeforeReady words a server that ended before it answered.
+func (s *Server) exitedBeforeReady() error {
+	status, reason := exitDetails(s)
+	if reason != "" {
+		reason = ": " + reason
+	}
+	return fmt.Errorf("%w (%s: %s)%s", ErrExited, s.ID, status, reason)
 }
 
 func (w *WaitReady) id(srv *Server) string {

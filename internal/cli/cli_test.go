@@ -99,3 +99,16 @@ func TestStepsListsEveryKind(t *testing.T) {
 		}
 	}
 }
+
+// TestMain gives this package's simulated GPUs a folder of their own, so that
+// the simulators other packages' tests start at the same time do not fill them.
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "runexp-cli-test")
+	if err != nil {
+		panic(err)
+	}
+	os.Setenv("RUNEXP_SIM_GPU_DIR", dir)
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}

@@ -57,7 +57,8 @@ func AppendLedger(path string, e LedgerEntry) error {
 	if err != nil {
 		return fmt.Errorf("proc: ledger: %w", err)
 	}
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o644)
+	// O_NOFOLLOW: a link planted at the ledger's name must not redirect it.
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND|os.O_CREATE|syscall.O_NOFOLLOW, 0o644)
 	if err != nil {
 		return fmt.Errorf("proc: ledger: %w", err)
 	}

@@ -8,7 +8,8 @@
 //     is set), resolved as exec.Command does (PATH lookup, its errors). The
 //     server outlives the step that launched it and ends only through Stop,
 //     Kill or KillAll (or runexp's death, see Guard). Stdin is /dev/null;
-//     stdout and stderr both go to one *os.File opened with O_APPEND (so no
+//     stdout and stderr both go to one *os.File: Options.LogFile as the
+//     caller opened it, or LogPath opened with O_APPEND|O_NOFOLLOW (so no
 //     pipes or copy goroutines exist, Wait cannot hang on a pipe a
 //     grandchild holds, and the log survives a crash of the runner). The
 //     server gets its own process group (Setpgid), so a terminal Ctrl-C does
@@ -148,11 +149,16 @@ type Options struct {
 	Shell      bool           // when true, Argv is joined with spaces and run by /bin/sh -c
 	Env        []string       // extra KEY=VALUE appended to os.Environ(); later entries win
 	Dir        string         // working directory; empty means the current one
-	LogPath    string         // stdout+stderr, opened O_WRONLY|O_APPEND|O_CREATE; empty means /dev/null
+	LogPath    string         // stdout+stderr, opened O_WRONLY|O_APPEND|O_CREATE|O_NOFOLLOW; empty means /dev/null
 	StopSignal syscall.Signal // default SIGTERM
 	StopGrace  time.Duration  // default 30s
 	Port       int            // the port the server will listen on, for the ledger; 0 = none
 	Ledger     string         // append-only file recording the launch (see AppendLedger); empty = none
+	// LogFile, when set, is stdout+stderr instead of LogPath: a file the
+	// caller opened (for example through an os.Root, so that a link planted
+	// in a server's working folder cannot redirect the log). The caller
+	// keeps it and closes it; the server gets its own copy.
+	LogFile *os.File
 }
 
 // StopReport describes what Stop did.
@@ -238,8 +244,14 @@ func Start(opts Options) (*Process, error) {
 	cmd.Dir = opts.Dir
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	var logFile *os.File
-	if opts.LogPath != "" {
-		f, err := os.OpenFile(opts.LogPath, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o644)
+	switch {
+	case opts.LogFile != nil:
+		cmd.Stdout, cmd.Stderr = opts.LogFile, opts.LogFile
+		logFile = opts.LogFile
+	case opts.LogPath != "":
+		// O_NOFOLLOW: a symbolic link planted at the log's name must not
+		// redirect the server's output outside the run.
+		f, err := os.OpenFile(opts.LogPath, os.O_WRONLY|os.O_APPEND|os.O_CREATE|syscall.O_NOFOLLOW, 0o644)
 		if err != nil {
 			return nil, fmt.Errorf("proc: open log: %w", err)
 		}
