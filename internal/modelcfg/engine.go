@@ -43,10 +43,10 @@ var engineProfiles = []EngineProfile{
 		Changed: "#25359 (v0.11.0): baseline taken after NCCL/custom all-reduce init, so those buffers no longer shrink the pool at TP > 1"},
 	{Name: "0.9.1", DefaultGPUMemoryUtilization: 0.90, ChargesCommBuffers: true,
 		Changed: "#18974/#19312 (≈v0.9.1): V1 budget = requested − (weights + activation + non-torch), CUDA context no longer charged; logs \"Available KV cache memory\""},
-	{Name: "0.7", DefaultGPUMemoryUtilization: 0.90, ChargesCommBuffers: true, ChargesCUDAContext: true,
-		Changed: "V1 engine (opt-in v0.7, default v0.8): activation profiled at max_num_batched_tokens, not max_model_len; budget charges whole-GPU used memory (CUDA context)"},
+	{Name: "0.8", DefaultGPUMemoryUtilization: 0.90, ChargesCommBuffers: true, ChargesCUDAContext: true,
+		Changed: "V1 engine by default (v0.8.0; opt-in since v0.7): activation profiled at max_num_batched_tokens, not max_model_len; budget charges whole-GPU used memory (CUDA context)"},
 	{Name: "0.6.5", DefaultGPUMemoryUtilization: 0.90, ChargesCommBuffers: true, ProfilesMaxModelLen: true,
-		Changed: "#10511 (v0.6.5): V0 budget = requested − (weights + activation + non-torch), baseline before distributed init"},
+		Changed: "#10511 (v0.6.5): V0 budget = requested − (weights + activation + non-torch), baseline before distributed init; V0 stays the default engine through v0.7.x"},
 	{Name: "0.5", DefaultGPUMemoryUtilization: 0.90, ChargesCommBuffers: true, ChargesCUDAContext: true, ProfilesMaxModelLen: true,
 		Changed: "V0 engine (≤ v0.6.4): budget charges everything the process and the GPU added since init; activation profiled at max_model_len"},
 }
