@@ -1,8 +1,12 @@
 // Package modelcfg reads the parts of a Hugging Face config.json that decide
-// an LLM's memory footprint, and predicts how vLLM (V1 engine) sizes its
-// KV-cache pool on a GPU. The prediction is shared by the measure step (the
-// "predicted" column) and the vLLM simulator (its actual accounting), so the
-// memory model lives here, in one place.
+// an LLM's memory footprint, and predicts how vLLM sizes its KV-cache pool
+// on a GPU: per tensor-parallel rank, for quantized weights (AWQ, GPTQ, fp8,
+// bitsandbytes) and fp8 KV caches, under the accounting of a chosen vLLM
+// release (EngineProfile; the newest by default). The prediction is shared
+// by `runexp capacity`, the measure step (the "predicted" column) and the
+// vLLM simulator (its actual accounting), so the memory model lives here, in
+// one place. testdata/vllm-logs.json holds the public startup logs it is
+// checked against.
 //
 // All byte counts are int64 bytes; GiB means 2^30 bytes.
 package modelcfg
