@@ -155,7 +155,7 @@ func TestPredictionFidelityAgainstPublicVLLMLogs(t *testing.T) {
 }
 
 const (
-	fidelityHeldOutMedianPct = 15.0
-	fidelityV1WorstPct       = 21.0
+	fidelityHeldOutMedianPct = 11.0
+	fidelityV1WorstPct       = 22.0
 	fidelityV0WorstPct       = 75.0
 )

@@ -42,6 +42,12 @@ const (
 	// charge for the NCCL/custom all-reduce buffers created at init. Both
 	// are fitted on the fitted part of testdata/vllm-logs.json.
 	TPNonTorchBytes = 256 * mib
+	// ChargedContextBytes is what engines that subtract whole-GPU used
+	// memory (EngineProfile.ChargesCUDAContext) count for the CUDA context
+	// and other non-torch memory beyond NonTorchBytes: vllm-project/vllm#10517's
+	// v0.6.4 log (a fitted case) shows non_torch_memory=0.35GiB, 0.22 GiB
+	// above NonTorchBytes.
+	ChargedContextBytes = 22 * GiB / 100
 	CommBufferBytes = 1024 * mib
 )
 
@@ -427,7 +433,7 @@ func Predict(cfg Config, in PredictInput) (Prediction, error) {
 		}
 	}
 	if engine.ChargesCUDAContext {
-		p.NonTorchBytes += CUDAContextBytes
+		p.NonTorchBytes += ChargedContextBytes
 	}
 	if !in.EnforceEager {
 		p.CUDAGraphBytes = CUDAGraphBytes(cfg)
