@@ -48,7 +48,7 @@ const (
 	// v0.6.4 log (a fitted case) shows non_torch_memory=0.35GiB, 0.22 GiB
 	// above NonTorchBytes.
 	ChargedContextBytes = 22 * GiB / 100
-	CommBufferBytes = 1024 * mib
+	CommBufferBytes     = 1024 * mib
 )
 
 // PredictInput are the vLLM launch settings that decide the KV pool.
