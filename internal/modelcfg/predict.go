@@ -38,10 +38,13 @@ const (
 	CUDAContextBytes = 512 * mib
 	// TPNonTorchBytes is the extra non-torch memory per rank at TP > 1
 	// (lazily created NCCL buffers, custom all-reduce workspace) that every
-	// engine charges; CommBufferBytes is what engines before v0.11 also
-	// charge for the NCCL/custom all-reduce buffers created at init. Both
-	// are fitted on the fitted part of testdata/vllm-logs.json.
-	TPNonTorchBytes = 256 * mib
+	// engine charges: 0.55 − 0.13 GiB in the llm-d TP=2 H100 log (a fitted
+	// case of testdata/vllm-logs.json). CommBufferBytes is what engines
+	// before v0.11 also charge for the NCCL/custom all-reduce buffers created
+	// at init; the logs disagree (vllm#10511: +1.79 GiB at TP=2 on H100;
+	// vllm#13061's limiting rank: about +1.2 GiB on PCIe RTX 4090s), so it is
+	// a round 1 GiB and the least certain term.
+	TPNonTorchBytes = 42 * GiB / 100
 	// ChargedContextBytes is what engines that subtract whole-GPU used
 	// memory (EngineProfile.ChargesCUDAContext) count for the CUDA context
 	// and other non-torch memory beyond NonTorchBytes: vllm-project/vllm#10517's
