@@ -7,6 +7,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"os"
 	"strconv"
 	"strings"
 	"text/tabwriter"
@@ -53,8 +54,13 @@ func cmdCapacity(args []string, stdout, stderr io.Writer) error {
 	fs.Usage = func() {
 		fmt.Fprintf(stderr, capacityUsage, strings.Join(modelcfg.PresetNames(), ", "))
 		fs.PrintDefaults()
+		fmt.Fprintln(stderr, "\nEngine profiles (--vllm-version picks the newest profile at or below it):")
+		for _, p := range modelcfg.EngineProfiles() {
+			fmt.Fprintf(stderr, "  %-6s %s\n", p.Name, p.Changed)
+		}
 	}
-	gpuName := fs.String("gpu", simgpu.DefaultGPU, "GPU preset ("+strings.Join(simgpu.GPUNames(), ", ")+") or custom:<GiB>")
+	gpuName := fs.String("gpu", simgpu.DefaultGPU, "GPU preset ("+strings.Join(simgpu.GPUNames(), ", ")+"), a name from --gpu-file, or custom:<GiB>")
+	gpuFile := fs.String("gpu-file", "", `JSON file of your own GPUs: [{"name": "A40", "memory_gib": 44.35}] (CUDA-visible GiB)`)
 	memGiB := fs.Float64("gpu-memory-gib", 0, "CUDA-visible memory per GPU in GiB (instead of a preset)")
 	lens := fs.String("max-model-len", "", "comma-separated --max-model-len values (default: the model's max_position_embeddings)")
 	utils := fs.String("gpu-memory-utilization", "", "comma-separated utilisations (default: the engine version's)")
@@ -93,7 +99,7 @@ func cmdCapacity(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return usageErr("%v", err)
 	}
-	gpu, totalBytes, err := capacityGPU(*gpuName, *memGiB)
+	gpu, totalBytes, err := capacityGPU(*gpuName, *memGiB, *gpuFile)
 	if err != nil {
 		return usageErr("%v", err)
 	}
@@ -112,6 +118,7 @@ func cmdCapacity(args []string, stdout, stderr io.Writer) error {
 		us = []float64{0}
 	}
 	var rows []capacityRow
+	var engine string
 	for _, u := range us {
 		for _, l := range maxLens {
 			p, err := modelcfg.Predict(cfg, modelcfg.PredictInput{
@@ -123,16 +130,41 @@ func cmdCapacity(args []string, stdout, stderr io.Writer) error {
 				return usageErr("%v", err)
 			}
 			rows = append(rows, capacityRowOf(gpu, p))
+			engine = p.Engine
 		}
 	}
-	return writeCapacity(stdout, *format, cfg.Name, rows)
+	return writeCapacity(stdout, *format, cfg.Name, engine, rows)
 }
 
-// capacityGPU resolves --gpu and --gpu-memory-gib to a name and the
-// CUDA-visible bytes per GPU.
-func capacityGPU(name string, memGiB float64) (string, int64, error) {
+// userGPU is one entry of a --gpu-file.
+type userGPU struct {
+	Name      string  `json:"name"`
+	MemoryGiB float64 `json:"memory_gib"`
+}
+
+// capacityGPU resolves --gpu, --gpu-memory-gib and --gpu-file to a name and
+// the CUDA-visible bytes per GPU.
+func capacityGPU(name string, memGiB float64, gpuFile string) (string, int64, error) {
 	if memGiB < 0 {
 		return "", 0, fmt.Errorf("--gpu-memory-gib %g: want a positive size", memGiB)
+	}
+	if gpuFile != "" && memGiB == 0 {
+		data, err := os.ReadFile(gpuFile)
+		if err != nil {
+			return "", 0, fmt.Errorf("--gpu-file: %w", err)
+		}
+		var gpus []userGPU
+		if err := json.Unmarshal(data, &gpus); err != nil {
+			return "", 0, fmt.Errorf("--gpu-file %s: %w", gpuFile, err)
+		}
+		for _, g := range gpus {
+			if strings.EqualFold(g.Name, name) {
+				if g.MemoryGiB <= 0 {
+					return "", 0, fmt.Errorf("--gpu-file %s: %s has no positive memory_gib", gpuFile, g.Name)
+				}
+				return g.Name, int64(g.MemoryGiB * float64(modelcfg.GiB)), nil
+			}
+		}
 	}
 	if v, ok := strings.CutPrefix(strings.ToLower(name), "custom:"); ok {
 		g, err := strconv.ParseFloat(strings.TrimSuffix(v, "gib"), 64)
@@ -191,15 +223,16 @@ func (r capacityRow) cells() []string {
 		strconv.FormatInt(r.KVTokens, 10), f(r.MaxConcurrency), strconv.FormatBool(r.Fits), strconv.Itoa(r.EstimatedMaxModelLen)}
 }
 
-func writeCapacity(w io.Writer, format, model string, rows []capacityRow) error {
+func writeCapacity(w io.Writer, format, model, engine string, rows []capacityRow) error {
 	switch format {
 	case "json":
 		enc := json.NewEncoder(w)
 		enc.SetIndent("", "  ")
 		return enc.Encode(struct {
-			Model string        `json:"model"`
-			Rows  []capacityRow `json:"rows"`
-		}{model, rows})
+			Model  string        `json:"model"`
+			Engine string        `json:"engine_profile"`
+			Rows   []capacityRow `json:"rows"`
+		}{model, engine, rows})
 	case "csv":
 		cw := csv.NewWriter(w)
 		cw.Write(append(capacityHeader, "failure"))
@@ -209,7 +242,7 @@ func writeCapacity(w io.Writer, format, model string, rows []capacityRow) error 
 		cw.Flush()
 		return cw.Error()
 	}
-	fmt.Fprintf(w, "%s (GiB per GPU)\n", model)
+	fmt.Fprintf(w, "%s (GiB per GPU; vLLM accounting of profile %s)\n", model, engine)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(tw, strings.Join(capacityHeader, "\t")+"\t")
 	for _, r := range rows {

@@ -3,6 +3,8 @@ package cli
 import (
 	"bytes"
 	"encoding/json"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -84,5 +86,27 @@ func TestCapacityRejectsBadInputAsUsage(t *testing.T) {
 		if _, stderr, code := runCapacity(t, args...); code != ExitUsage || stderr == "" {
 			t.Errorf("capacity %q: exit %d, stderr %q; want %d and a message", args, code, stderr, ExitUsage)
 		}
+	}
+}
+
+func TestCapacityGPUFileNamesYourOwnGPU(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "gpus.json")
+	if err := os.WriteFile(file, []byte(`[{"name": "A40", "memory_gib": 44.35}]`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	a, stderr, code := runCapacity(t, "Qwen/Qwen2.5-0.5B-Instruct", "--gpu-file", file, "--gpu", "a40", "--max-model-len", "4096", "--format", "csv")
+	if code != ExitOK {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	b, _, _ := runCapacity(t, "Qwen/Qwen2.5-0.5B-Instruct", "--gpu", "custom:44.35", "--max-model-len", "4096", "--format", "csv")
+	if !strings.Contains(a, "\nA40,1,") || strings.Replace(a, "A40", "custom", 1) != b {
+		t.Errorf("--gpu-file A40:\n%s\ncustom:44.35:\n%s", a, b)
+	}
+}
+
+func TestCapacityNamesTheEngineProfile(t *testing.T) {
+	out, _, _ := runCapacity(t, "Qwen/Qwen2.5-0.5B-Instruct", "--gpu", "L4", "--max-model-len", "4096", "--vllm-version", "0.10.1")
+	if !strings.Contains(out, "vLLM accounting of profile 0.9.1") {
+		t.Errorf("table header does not name the profile:\n%s", out)
 	}
 }
