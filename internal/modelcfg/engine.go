@@ -21,9 +21,6 @@ type EngineProfile struct {
 	// CUDAGraphInBudget: the CUDA-graph estimate is subtracted before the pool
 	// is sized (v0.21+); before, graphs are captured after the KV allocation.
 	CUDAGraphInBudget bool `json:"cuda_graph_in_budget"`
-	// ChargesCommBuffers: NCCL and custom all-reduce buffers, created after the
-	// baseline snapshot, count as non-torch memory at TP > 1 (before #25359, v0.11).
-	ChargesCommBuffers bool `json:"charges_comm_buffers"`
 	// ChargesCUDAContext: the budget subtracts whole-GPU used memory, so the
 	// CUDA context counts too (V0 v0.6.4, V1 v0.7.0–v0.9.0).
 	ChargesCUDAContext bool `json:"charges_cuda_context"`
@@ -40,14 +37,14 @@ var engineProfiles = []EngineProfile{
 	{Name: "0.21", DefaultGPUMemoryUtilization: 0.92, CUDAGraphInBudget: true,
 		Changed: "#38284 (v0.21.0): the CUDA-graph memory estimate is subtracted before sizing the pool; default utilisation 0.90 → 0.92"},
 	{Name: "0.11", DefaultGPUMemoryUtilization: 0.90,
-		Changed: "#25359 (v0.11.0): baseline taken after NCCL/custom all-reduce init, so those buffers no longer shrink the pool at TP > 1"},
-	{Name: "0.9.1", DefaultGPUMemoryUtilization: 0.90, ChargesCommBuffers: true,
+		Changed: "#25359 (v0.11.0): baseline taken after NCCL/custom all-reduce init, so those buffers no longer shrink the pool at TP > 1 (not modelled: the public pre-v0.11 TP logs, all without custom all-reduce, show no measurable difference)"},
+	{Name: "0.9.1", DefaultGPUMemoryUtilization: 0.90,
 		Changed: "#18974/#19312 (≈v0.9.1): V1 budget = requested − (weights + activation + non-torch), CUDA context no longer charged; logs \"Available KV cache memory\""},
-	{Name: "0.8", DefaultGPUMemoryUtilization: 0.90, ChargesCommBuffers: true, ChargesCUDAContext: true,
+	{Name: "0.8", DefaultGPUMemoryUtilization: 0.90, ChargesCUDAContext: true,
 		Changed: "V1 engine by default (v0.8.0; opt-in since v0.7): activation profiled at max_num_batched_tokens, not max_model_len; budget charges whole-GPU used memory (CUDA context)"},
-	{Name: "0.6.5", DefaultGPUMemoryUtilization: 0.90, ChargesCommBuffers: true, ProfilesMaxModelLen: true,
+	{Name: "0.6.5", DefaultGPUMemoryUtilization: 0.90, ProfilesMaxModelLen: true,
 		Changed: "#10511 (v0.6.5): V0 budget = requested − (weights + activation + non-torch), baseline before distributed init; V0 stays the default engine through v0.7.x"},
-	{Name: "0.5", DefaultGPUMemoryUtilization: 0.90, ChargesCommBuffers: true, ChargesCUDAContext: true, ProfilesMaxModelLen: true,
+	{Name: "0.5", DefaultGPUMemoryUtilization: 0.90, ChargesCUDAContext: true, ProfilesMaxModelLen: true,
 		Changed: "V0 engine (≤ v0.6.4): budget charges everything the process and the GPU added since init; activation profiled at max_model_len"},
 }
 

@@ -27,6 +27,11 @@ const (
 	// H100 logs (Llama-3.1-8B 4.76 GiB, Qwen3-0.6B 5.56 GiB, gpt-oss-20b
 	// 7.38 GiB of "peak activation" at max_num_seqs 1024).
 	SamplerBytesPerLogitX2 = 77
+	// FlashInferSamplerBytesPerLogit replaces it when vLLM samples top-p/top-k
+	// with FlashInfer (it logs "Using FlashInfer for top-p & top-k sampling"),
+	// which needs no sort: 11 B, fitted on dennislee22/vLLM-benchmarking's
+	// A100 Qwen2-7B log at utilisation 0.25 (0.40 GiB over 256 × 152,064 logits).
+	FlashInferSamplerBytesPerLogit = 11
 	// CUDAGraphBaseBytes + CUDAGraphBytesPerLayer × layers approximates the
 	// v0.21+ "Estimated CUDA graph memory" (logs show 0.17–0.65 GiB for small
 	// models); Phi-3-mini (32 layers) gets 0.5625 GiB.
@@ -37,13 +42,13 @@ const (
 	// measured fixed overhead was 716 MiB). Used only for ExpectedUsedBytes.
 	CUDAContextBytes = 512 * mib
 	// TPNonTorchBytes is the extra non-torch memory per rank at TP > 1
-	// (lazily created NCCL buffers, custom all-reduce workspace) that every
-	// engine charges: 0.55 − 0.13 GiB in the llm-d TP=2 H100 log (a fitted
-	// case of testdata/vllm-logs.json). CommBufferBytes is what engines
-	// before v0.11 also charge for the NCCL/custom all-reduce buffers created
-	// at init; the logs disagree (vllm#10511: +1.79 GiB at TP=2 on H100;
-	// vllm#13061's limiting rank: about +1.2 GiB on PCIe RTX 4090s), so it is
-	// a round 1 GiB and the least certain term.
+	// (lazily created NCCL buffers, all-reduce workspaces): 0.55 − 0.13 GiB
+	// in the llm-d TP=2 H100 log (a fitted case of testdata/vllm-logs.json).
+	// Engines before v0.11 also charged the NCCL/custom all-reduce buffers
+	// created at init, but the fitted pre-v0.11 TP logs (dennislee22 A100
+	// TP=2, vllm#13061 RTX 4090 TP=2, all without custom all-reduce) show no
+	// measurable extra, so no term models it; with custom all-reduce on
+	// NVLink, vllm#10511 saw 1.79 GiB more at TP=2.
 	TPNonTorchBytes = 42 * GiB / 100
 	// ChargedContextBytes is what engines that subtract whole-GPU used
 	// memory (EngineProfile.ChargesCUDAContext) count for the CUDA context
@@ -51,7 +56,6 @@ const (
 	// v0.6.4 log (a fitted case) shows non_torch_memory=0.35GiB, 0.22 GiB
 	// above NonTorchBytes.
 	ChargedContextBytes = 22 * GiB / 100
-	CommBufferBytes     = 1024 * mib
 )
 
 // PredictInput are the vLLM launch settings that decide the KV pool.
@@ -87,6 +91,9 @@ type PredictInput struct {
 	KVCacheMemoryBytes int64 `json:"kv_cache_memory_bytes,omitempty"`
 	// NumGPUBlocksOverride is --num-gpu-blocks-override.
 	NumGPUBlocksOverride int `json:"num_gpu_blocks_override,omitempty"`
+	// FlashInferSampler: vLLM found FlashInfer and samples with it, so the
+	// dummy sampler pass peaks at FlashInferSamplerBytesPerLogit.
+	FlashInferSampler bool `json:"flashinfer_sampler,omitempty"`
 	// TensorParallelSize is --tensor-parallel-size (0 → 1). Every byte
 	// field of the Prediction is then one rank's; KVTokens and the
 	// concurrency are the replica's, as vLLM logs them.
@@ -257,6 +264,10 @@ func BatchDefaults(totalMemoryBytes int64, gpuName string) (maxNumBatchedTokens,
 // logged peaks of Llama-3.1-8B (4.76 GiB), Qwen3-0.6B (5.56 GiB) and
 // gpt-oss-20b (7.38 GiB) within 0.05 GiB.
 func ActivationPeakBytes(cfg Config, maxNumBatchedTokens, maxNumSeqs, actBytes int) int64 {
+	return activationPeakBytes(cfg, maxNumBatchedTokens, maxNumSeqs, actBytes, false)
+}
+
+func activationPeakBytes(cfg Config, maxNumBatchedTokens, maxNumSeqs, actBytes int, flashInferSampler bool) int64 {
 	h := int64(cfg.HiddenSize)
 	heads := int64(cfg.NumAttentionHeads)
 	var qkv, attnOut int64
@@ -271,6 +282,9 @@ func ActivationPeakBytes(cfg Config, maxNumBatchedTokens, maxNumSeqs, actBytes i
 	perToken := 2*h + qkv + attnOut + 3*int64(cfg.IntermediateSize)
 	forward := int64(maxNumBatchedTokens) * perToken * int64(actBytes)
 	sampler := int64(maxNumSeqs) * int64(cfg.VocabSize) * SamplerBytesPerLogitX2 / 2
+	if flashInferSampler {
+		sampler = int64(maxNumSeqs) * int64(cfg.VocabSize) * FlashInferSamplerBytesPerLogit
+	}
 	return max(forward, sampler)
 }
 
@@ -427,13 +441,10 @@ func Predict(cfg Config, in PredictInput) (Prediction, error) {
 	layerPage := p.KVBytesPerToken / int64(cfg.NumHiddenLayers) * int64(p.BlockSize)
 	p.BlockBytes = layerPage * int64(p.GroupSize)
 	p.RequestedBytes = int64(float64(in.TotalMemoryBytes) * p.GPUMemoryUtilization)
-	p.ActivationPeakBytes = ActivationPeakBytes(rank, p.MaxNumBatchedTokens, p.MaxNumSeqs, actBytes)
+	p.ActivationPeakBytes = activationPeakBytes(rank, p.MaxNumBatchedTokens, p.MaxNumSeqs, actBytes, in.FlashInferSampler)
 	p.NonTorchBytes = NonTorchBytes
 	if tp > 1 {
 		p.NonTorchBytes += TPNonTorchBytes
-		if engine.ChargesCommBuffers {
-			p.NonTorchBytes += CommBufferBytes
-		}
 	}
 	if engine.ChargesCUDAContext {
 		p.NonTorchBytes += ChargedContextBytes
