@@ -73,6 +73,7 @@ func cmdCapacity(args []string, stdout, stderr io.Writer) error {
 	maxSeqs := fs.Int("max-num-seqs", 0, "--max-num-seqs (default: vLLM's for the GPU)")
 	maxTokens := fs.Int("max-num-batched-tokens", 0, "--max-num-batched-tokens (default: vLLM's for the GPU)")
 	eager := fs.Bool("enforce-eager", false, "no CUDA graphs")
+	flashInfer := fs.Bool("flashinfer-sampler", false, `vLLM samples with FlashInfer (its log says "Using FlashInfer for top-p & top-k sampling"): a smaller sampler peak`)
 	format := fs.String("format", "table", "table, csv or json")
 	positional, err := parseInterleaved(fs, args)
 	if errors.Is(err, flag.ErrHelp) {
@@ -125,6 +126,7 @@ func cmdCapacity(args []string, stdout, stderr io.Writer) error {
 				TotalMemoryBytes: totalBytes, GPUName: gpu, GPUMemoryUtilization: u, MaxModelLen: l,
 				MaxNumSeqs: *maxSeqs, MaxNumBatchedTokens: *maxTokens, DType: *dtype, KVCacheDType: *kvDType,
 				EnforceEager: *eager, TensorParallelSize: *tp, Quantization: *quant, VLLMVersion: *version,
+				FlashInferSampler: *flashInfer,
 			})
 			if err != nil {
 				return usageErr("%v", err)
