@@ -9,7 +9,8 @@ import (
 // Quantization is a checkpoint's weight format, from config.json's
 // quantization_config or --quantization.
 type Quantization struct {
-	// Method is canonical: "" (unquantized), "awq", "gptq", "fp8", "bitsandbytes".
+	// Method is canonical: "" (unquantized), "awq", "gptq", "fp8",
+	// "bitsandbytes", "mxfp4" (MoE experts only, as gpt-oss ships).
 	Method string `json:"method,omitempty"`
 	// Bits of an integer format (4 or 8); 0 means the method's default.
 	Bits int `json:"bits,omitempty"`
@@ -32,8 +33,10 @@ func ParseQuantization(s string) (Quantization, error) {
 		return Quantization{Method: "fp8", Bits: 8}, nil
 	case "bitsandbytes", "bnb":
 		return Quantization{Method: "bitsandbytes", Bits: 4}, nil
+	case "mxfp4":
+		return Quantization{Method: "mxfp4", Bits: 4}, nil
 	default:
-		return Quantization{}, fmt.Errorf("modelcfg: unknown quantization %q (want awq, gptq, fp8 or bitsandbytes)", s)
+		return Quantization{}, fmt.Errorf("modelcfg: unknown quantization %q (want awq, gptq, fp8, bitsandbytes or mxfp4)", s)
 	}
 }
 
@@ -71,6 +74,8 @@ func parseQuantizationConfig(raw json.RawMessage) Quantization {
 		q.Method = m
 	case "fp8", "fbgemm_fp8", "modelopt":
 		q.Method, q.Bits = "fp8", 8
+	case "mxfp4":
+		q.Method, q.Bits = "mxfp4", 4
 	case "bitsandbytes":
 		q.Method, q.Bits = "bitsandbytes", 4
 		if qc.LoadIn8bit {
@@ -127,6 +132,8 @@ func (q Quantization) linearBytesPerWeight(modelBytes int) float64 {
 		return b
 	case "fp8":
 		return 1
+	case "mxfp4":
+		return 0.5 + 1.0/32 // e2m1 values, one e8m0 scale per 32
 	case "bitsandbytes":
 		if q.Bits == 8 {
 			return 1
@@ -140,7 +147,8 @@ func (q Quantization) linearBytesPerWeight(modelBytes int) float64 {
 // treat each part.
 type paramSplit struct {
 	embed, lmHead int64 // vocab × hidden each; lmHead 0 when tied
-	linear        int64 // column/row-parallel weights split by TP (attention q/o, MLP, experts)
+	linear        int64 // column/row-parallel weights split by TP (attention q/o, dense MLP)
+	experts       int64 // MoE expert weights (and shared experts), split by TP
 	kvLinear      int64 // k and v projection weights (replicated when kv heads < TP)
 	replicated    int64 // norms, biases, router gates: neither split nor quantized
 }
@@ -190,7 +198,7 @@ func splitParams(cfg Config) paramSplit {
 		s.kvLinear += kv
 		s.replicated += attnOther + 2*h
 		if cfg.NumExperts > 0 && l >= cfg.FirstKDenseReplace {
-			s.linear += experts
+			s.experts += experts
 			s.replicated += gate
 		} else {
 			s.linear += dense
@@ -244,6 +252,10 @@ func RankWeightBytes(cfg Config, dtype string, q Quantization, tp int) int64 {
 		kv /= t
 	}
 	per := q.linearBytesPerWeight(elem)
-	linear := int64(float64(s.linear/t+kv) * per)
+	expertsPer := per
+	if q.Method == "mxfp4" {
+		per = float64(elem) // mxfp4 checkpoints keep attention and dense layers 16-bit
+	}
+	linear := int64(float64(s.linear/t+kv)*per) + int64(float64(s.experts/t)*expertsPer)
 	return embed + linear + s.replicated*int64(elem)
 }
