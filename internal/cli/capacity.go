@@ -66,7 +66,7 @@ func cmdCapacity(args []string, stdout, stderr io.Writer) error {
 	utils := fs.String("gpu-memory-utilization", "", "comma-separated utilisations (default: the engine version's)")
 	tp := fs.Int("tensor-parallel-size", 1, "tensor-parallel GPUs")
 	fs.IntVar(tp, "tp", 1, "short for --tensor-parallel-size")
-	quant := fs.String("quantization", "", "awq, gptq, fp8 or bitsandbytes (default: the config's quantization_config)")
+	quant := fs.String("quantization", "", "awq, gptq, fp8, bitsandbytes or mxfp4 (default: the config's quantization_config)")
 	kvDType := fs.String("kv-cache-dtype", "auto", "auto or fp8 (fp8_e4m3, fp8_e5m2)")
 	dtype := fs.String("dtype", "auto", "model dtype")
 	version := fs.String("vllm-version", "", "vLLM release whose memory accounting to model (default: the newest profile)")

@@ -42,6 +42,7 @@ var gpuTotals = map[string]float64{"L40S": 44.52, "A100-80GB": 79.15, "A100-40GB
 type fidelityRow struct {
 	id, split, engine string
 	real, pred        int64
+	realW, predW      float64 // weights per GPU, GiB (realW 0: not logged)
 	errPct            float64 // (pred − real) / real × 100; NaN when the log has no pool
 	fitsOK            bool
 }
@@ -79,7 +80,8 @@ func TestPredictionFidelityAgainstPublicVLLMLogs(t *testing.T) {
 		if err != nil {
 			t.Fatalf("%s: %v", c.ID, err)
 		}
-		r := fidelityRow{id: c.ID, split: "fit", engine: "V1", pred: p.KVTokens, errPct: math.NaN(), fitsOK: p.Fits == c.Fits}
+		r := fidelityRow{id: c.ID, split: "fit", engine: "V1", pred: p.KVTokens, errPct: math.NaN(), fitsOK: p.Fits == c.Fits,
+			realW: c.Real.WeightsGiB, predW: float64(p.WeightsBytes) / float64(GiB)}
 		if i%3 == 2 {
 			r.split = "holdout"
 		}
@@ -104,7 +106,7 @@ func TestPredictionFidelityAgainstPublicVLLMLogs(t *testing.T) {
 		rows = append(rows, r)
 	}
 	var b strings.Builder
-	fmt.Fprintf(&b, "\n%-36s %-7s %-3s %10s %10s %8s %s\n", "case", "split", "eng", "real", "predicted", "error", "verdict")
+	fmt.Fprintf(&b, "\n%-40s %-7s %-3s %10s %10s %8s %-7s %s\n", "case", "split", "eng", "real", "predicted", "error", "verdict", "weights GiB real/predicted")
 	for _, r := range rows {
 		e := "   n/a"
 		if !math.IsNaN(r.errPct) {
@@ -114,7 +116,11 @@ func TestPredictionFidelityAgainstPublicVLLMLogs(t *testing.T) {
 		if !r.fitsOK {
 			v = "WRONG"
 		}
-		fmt.Fprintf(&b, "%-36s %-7s %-3s %10d %10d %8s %s\n", r.id, r.split, r.engine, r.real, r.pred, e, v)
+		w := ""
+		if r.realW > 0 {
+			w = fmt.Sprintf("%.2f/%.2f", r.realW, r.predW)
+		}
+		fmt.Fprintf(&b, "%-40s %-7s %-3s %10d %10d %8s %-7s %s\n", r.id, r.split, r.engine, r.real, r.pred, e, v, w)
 	}
 	stats := func(label string, keep func(fidelityRow) bool) (median, worst float64, n int) {
 		var errs []float64
