@@ -71,6 +71,7 @@ Usage:
   runexp schema                    print the JSON Schema of spec files
   runexp load [flags]              ad-hoc load against an OpenAI-compatible server
   runexp sim serve [MODEL] [flags] the built-in simulated vLLM server
+  runexp capacity MODEL [flags]    plan vLLM's KV capacity per GPU, length and utilisation
   runexp gguf [flags]              write a random-weight llama GGUF that never emits EOS
   runexp ollama-create [flags]     register a GGUF as a model on a running Ollama
   runexp version
@@ -116,6 +117,8 @@ func Main(args []string, stdout, stderr io.Writer) int {
 		return runCommand("load", stderr, func(ctx context.Context) error { return cmdLoad(ctx, args[1:], stdout, stderr) })
 	case "sim":
 		return runCommand("runexp sim", stderr, func(ctx context.Context) error { return cmdSim(ctx, args[1:], stdout, stderr) })
+	case "capacity":
+		return runCommand("capacity", stderr, func(context.Context) error { return cmdCapacity(args[1:], stdout, stderr) })
 	case "gguf":
 		return GGUF("runexp gguf", args[1:], stdout, stderr)
 	case "ollama-create":
@@ -126,7 +129,7 @@ func Main(args []string, stdout, stderr io.Writer) int {
 	}
 	if _, err := os.Stat(args[0]); err != nil && !strings.HasSuffix(args[0], ".yaml") && !strings.HasSuffix(args[0], ".yml") {
 		fmt.Fprintf(stderr, "runexp: unknown command %q%s\n\n%s", args[0],
-			spec.DidYouMean(args[0], []string{"run", "plan", "validate", "steps", "schema", "load", "sim", "gguf", "ollama-create", "version"}), usage)
+			spec.DidYouMean(args[0], []string{"run", "plan", "validate", "steps", "schema", "load", "sim", "capacity", "gguf", "ollama-create", "version"}), usage)
 		return ExitUsage
 	}
 	return cmdRun(args, stdout, stderr, false)

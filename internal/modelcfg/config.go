@@ -1,8 +1,12 @@
 // Package modelcfg reads the parts of a Hugging Face config.json that decide
-// an LLM's memory footprint, and predicts how vLLM (V1 engine) sizes its
-// KV-cache pool on a GPU. The prediction is shared by the measure step (the
-// "predicted" column) and the vLLM simulator (its actual accounting), so the
-// memory model lives here, in one place.
+// an LLM's memory footprint, and predicts how vLLM sizes its KV-cache pool
+// on a GPU: per tensor-parallel rank, for quantized weights (AWQ, GPTQ, fp8,
+// bitsandbytes) and fp8 KV caches, under the accounting of a chosen vLLM
+// release (EngineProfile; the newest by default). The prediction is shared
+// by `runexp capacity`, the measure step (the "predicted" column) and the
+// vLLM simulator (its actual accounting), so the memory model lives here, in
+// one place. testdata/vllm-logs.json holds the public startup logs it is
+// checked against.
 //
 // All byte counts are int64 bytes; GiB means 2^30 bytes.
 package modelcfg
@@ -62,6 +66,9 @@ type Config struct {
 
 	// NumParameters, when set, overrides ParamCount's architecture estimate.
 	NumParameters int64 `json:"num_parameters,omitempty"`
+
+	// Quantization is the checkpoint's quantization_config (zero: unquantized).
+	Quantization Quantization `json:"quantization,omitempty"`
 }
 
 // IsMLA reports whether the model uses multi-head latent attention.
@@ -98,6 +105,7 @@ type rawConfig struct {
 	MoEIntermediateSize   *int            `json:"moe_intermediate_size"`
 	FirstKDenseReplace    *int            `json:"first_k_dense_replace"`
 	TextConfig            json.RawMessage `json:"text_config"`
+	QuantizationConfig    json.RawMessage `json:"quantization_config"`
 }
 
 func intOr(p *int, def int) int {
@@ -121,6 +129,9 @@ func Parse(data []byte) (Config, error) {
 		}
 		if c.TorchDType == "" {
 			c.TorchDType = firstNonEmpty(raw.TorchDType, raw.DType)
+		}
+		if c.Quantization.Method == "" {
+			c.Quantization = parseQuantizationConfig(raw.QuantizationConfig)
 		}
 		return c, nil
 	}
@@ -198,6 +209,7 @@ func Parse(data []byte) (Config, error) {
 		}
 	}
 	c.NumExperts = intOr(raw.NRoutedExperts, intOr(raw.NumLocalExperts, intOr(raw.NumExperts, 0)))
+	c.Quantization = parseQuantizationConfig(raw.QuantizationConfig)
 	if err := c.Validate(); err != nil {
 		return Config{}, err
 	}
@@ -259,14 +271,60 @@ func Load(path string) (Config, error) {
 var ErrUnknownModel = errors.New("modelcfg: unknown model")
 
 // Resolve returns the preset called nameOrPath, or else loads it as a
-// config.json path (file or directory).
+// config.json path (file or directory, including a Hugging Face cache
+// folder models--org--name), or else finds "org/name" in the local Hugging
+// Face cache. It never uses the network.
 func Resolve(nameOrPath string) (Config, error) {
 	if c, ok := Preset(nameOrPath); ok {
 		return c, nil
 	}
 	if _, err := os.Stat(nameOrPath); err == nil {
+		if snap := snapshotConfig(nameOrPath); snap != "" {
+			return Load(snap)
+		}
 		return Load(nameOrPath)
 	}
-	return Config{}, fmt.Errorf("%w %q: not a preset (%s) and not a config.json path",
-		ErrUnknownModel, nameOrPath, strings.Join(PresetNames(), ", "))
+	if org, name, ok := strings.Cut(nameOrPath, "/"); ok && !strings.Contains(name, "/") {
+		if snap := snapshotConfig(filepath.Join(hfHubCache(), "models--"+org+"--"+name)); snap != "" {
+			return Load(snap)
+		}
+	}
+	return Config{}, fmt.Errorf("%w %q: not a preset (%s), not a config.json path and not in the Hugging Face cache %s",
+		ErrUnknownModel, nameOrPath, strings.Join(PresetNames(), ", "), hfHubCache())
+}
+
+// hfHubCache is the Hugging Face hub cache folder: $HF_HUB_CACHE, else
+// $HF_HOME/hub, else ~/.cache/huggingface/hub.
+func hfHubCache() string {
+	if d := os.Getenv("HF_HUB_CACHE"); d != "" {
+		return d
+	}
+	if d := os.Getenv("HF_HOME"); d != "" {
+		return filepath.Join(d, "hub")
+	}
+	home, _ := os.UserHomeDir()
+	return filepath.Join(home, ".cache", "huggingface", "hub")
+}
+
+// snapshotConfig returns the config.json of a cache folder
+// (models--org--name) without one at its top: the one that refs/main
+// names, else the newest snapshot's; "" when there is none.
+func snapshotConfig(dir string) string {
+	if _, err := os.Stat(filepath.Join(dir, "config.json")); err == nil {
+		return ""
+	}
+	if ref, err := os.ReadFile(filepath.Join(dir, "refs", "main")); err == nil {
+		p := filepath.Join(dir, "snapshots", strings.TrimSpace(string(ref)), "config.json")
+		if _, err := os.Stat(p); err == nil {
+			return p
+		}
+	}
+	matches, _ := filepath.Glob(filepath.Join(dir, "snapshots", "*", "config.json"))
+	newest, newestTime := "", int64(0)
+	for _, m := range matches {
+		if fi, err := os.Stat(m); err == nil && (newest == "" || fi.ModTime().UnixNano() > newestTime) {
+			newest, newestTime = m, fi.ModTime().UnixNano()
+		}
+	}
+	return newest
 }

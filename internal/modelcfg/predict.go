@@ -27,6 +27,11 @@ const (
 	// H100 logs (Llama-3.1-8B 4.76 GiB, Qwen3-0.6B 5.56 GiB, gpt-oss-20b
 	// 7.38 GiB of "peak activation" at max_num_seqs 1024).
 	SamplerBytesPerLogitX2 = 77
+	// FlashInferSamplerBytesPerLogit replaces it when vLLM samples top-p/top-k
+	// with FlashInfer (it logs "Using FlashInfer for top-p & top-k sampling"),
+	// which needs no sort: 11 B, fitted on dennislee22/vLLM-benchmarking's
+	// A100 Qwen2-7B log at utilisation 0.25 (0.40 GiB over 256 × 152,064 logits).
+	FlashInferSamplerBytesPerLogit = 11
 	// CUDAGraphBaseBytes + CUDAGraphBytesPerLayer × layers approximates the
 	// v0.21+ "Estimated CUDA graph memory" (logs show 0.17–0.65 GiB for small
 	// models); Phi-3-mini (32 layers) gets 0.5625 GiB.
@@ -36,6 +41,21 @@ const (
 	// vLLM's budget does not see (about 0.5–0.7 GiB on H100/H200; Ollama's
 	// measured fixed overhead was 716 MiB). Used only for ExpectedUsedBytes.
 	CUDAContextBytes = 512 * mib
+	// TPNonTorchBytes is the extra non-torch memory per rank at TP > 1
+	// (lazily created NCCL buffers, all-reduce workspaces): 0.55 − 0.13 GiB
+	// in the llm-d TP=2 H100 log (a fitted case of testdata/vllm-logs.json).
+	// Engines before v0.11 also charged the NCCL/custom all-reduce buffers
+	// created at init, but the fitted pre-v0.11 TP logs (dennislee22 A100
+	// TP=2, vllm#13061 RTX 4090 TP=2, all without custom all-reduce) show no
+	// measurable extra, so no term models it; with custom all-reduce on
+	// NVLink, vllm#10511 saw 1.79 GiB more at TP=2.
+	TPNonTorchBytes = 42 * GiB / 100
+	// ChargedContextBytes is what engines that subtract whole-GPU used
+	// memory (EngineProfile.ChargesCUDAContext) count for the CUDA context
+	// and other non-torch memory beyond NonTorchBytes: vllm-project/vllm#10517's
+	// v0.6.4 log (a fitted case) shows non_torch_memory=0.35GiB, 0.22 GiB
+	// above NonTorchBytes.
+	ChargedContextBytes = 22 * GiB / 100
 )
 
 // PredictInput are the vLLM launch settings that decide the KV pool.
@@ -71,6 +91,18 @@ type PredictInput struct {
 	KVCacheMemoryBytes int64 `json:"kv_cache_memory_bytes,omitempty"`
 	// NumGPUBlocksOverride is --num-gpu-blocks-override.
 	NumGPUBlocksOverride int `json:"num_gpu_blocks_override,omitempty"`
+	// FlashInferSampler: vLLM found FlashInfer and samples with it, so the
+	// dummy sampler pass peaks at FlashInferSamplerBytesPerLogit.
+	FlashInferSampler bool `json:"flashinfer_sampler,omitempty"`
+	// TensorParallelSize is --tensor-parallel-size (0 → 1). Every byte
+	// field of the Prediction is then one rank's; KVTokens and the
+	// concurrency are the replica's, as vLLM logs them.
+	TensorParallelSize int `json:"tensor_parallel_size,omitempty"`
+	// Quantization is --quantization (awq, gptq, fp8, bitsandbytes and
+	// vLLM's kernel aliases); "" takes the config's quantization_config.
+	Quantization string `json:"quantization,omitempty"`
+	// VLLMVersion selects the EngineProfile ("" → the newest).
+	VLLMVersion string `json:"vllm_version,omitempty"`
 }
 
 // Prediction is Predict's vLLM V1 memory accounting. Byte fields are bytes.
@@ -84,6 +116,10 @@ type Prediction struct {
 	DType                string  `json:"dtype"`
 	KVCacheDType         string  `json:"kv_cache_dtype"`
 	SlidingWindow        int     `json:"sliding_window,omitempty"` // 0 = full attention
+	TensorParallelSize   int     `json:"tensor_parallel_size"`
+	KVHeadsPerGPU        int     `json:"kv_heads_per_gpu"` // max(1, kv_heads / tp); 1 latent for MLA
+	Quantization         string  `json:"quantization,omitempty"`
+	Engine               string  `json:"engine"` // the EngineProfile's Name
 	// vLLM's KV-cache groups (kv_cache_utils._get_kv_cache_groups_uniform_page_size):
 	// layers of one kind (full, sliding) split into groups of GroupSize
 	// layers, the last padded; one block holds BlockSize tokens of every
@@ -228,6 +264,10 @@ func BatchDefaults(totalMemoryBytes int64, gpuName string) (maxNumBatchedTokens,
 // logged peaks of Llama-3.1-8B (4.76 GiB), Qwen3-0.6B (5.56 GiB) and
 // gpt-oss-20b (7.38 GiB) within 0.05 GiB.
 func ActivationPeakBytes(cfg Config, maxNumBatchedTokens, maxNumSeqs, actBytes int) int64 {
+	return activationPeakBytes(cfg, maxNumBatchedTokens, maxNumSeqs, actBytes, false)
+}
+
+func activationPeakBytes(cfg Config, maxNumBatchedTokens, maxNumSeqs, actBytes int, flashInferSampler bool) int64 {
 	h := int64(cfg.HiddenSize)
 	heads := int64(cfg.NumAttentionHeads)
 	var qkv, attnOut int64
@@ -242,6 +282,9 @@ func ActivationPeakBytes(cfg Config, maxNumBatchedTokens, maxNumSeqs, actBytes i
 	perToken := 2*h + qkv + attnOut + 3*int64(cfg.IntermediateSize)
 	forward := int64(maxNumBatchedTokens) * perToken * int64(actBytes)
 	sampler := int64(maxNumSeqs) * int64(cfg.VocabSize) * SamplerBytesPerLogitX2 / 2
+	if flashInferSampler {
+		sampler = int64(maxNumSeqs) * int64(cfg.VocabSize) * FlashInferSamplerBytesPerLogit
+	}
 	return max(forward, sampler)
 }
 
@@ -281,7 +324,27 @@ func Predict(cfg Config, in PredictInput) (Prediction, error) {
 	if err := cfg.Validate(); err != nil {
 		return Prediction{}, err
 	}
+	engine, err := Profile(in.VLLMVersion)
+	if err != nil {
+		return Prediction{}, err
+	}
+	quant := cfg.Quantization
+	if in.Quantization != "" {
+		if quant, err = ParseQuantization(in.Quantization); err != nil {
+			return Prediction{}, err
+		}
+		if cfg.Quantization.Method == quant.Method {
+			quant = cfg.Quantization // the checkpoint's bits and group size
+		}
+	}
+	tp := max(in.TensorParallelSize, 1)
+	if cfg.NumAttentionHeads%tp != 0 {
+		return Prediction{}, fmt.Errorf("modelcfg: total number of attention heads (%d) must be divisible by tensor parallel size (%d)", cfg.NumAttentionHeads, tp)
+	}
 	p := Prediction{
+		TensorParallelSize:   tp,
+		Quantization:         quant.Method,
+		Engine:               engine.Name,
 		GPUMemoryUtilization: in.GPUMemoryUtilization,
 		MaxModelLen:          in.MaxModelLen,
 		BlockSize:            in.BlockSize,
@@ -289,7 +352,7 @@ func Predict(cfg Config, in PredictInput) (Prediction, error) {
 		MaxNumSeqs:           in.MaxNumSeqs,
 	}
 	if p.GPUMemoryUtilization == 0 {
-		p.GPUMemoryUtilization = DefaultGPUMemoryUtilization
+		p.GPUMemoryUtilization = engine.DefaultGPUMemoryUtilization
 	}
 	if p.GPUMemoryUtilization < 0 || p.GPUMemoryUtilization > 1 {
 		return Prediction{}, fmt.Errorf("modelcfg: gpu_memory_utilization %g is outside (0, 1]", p.GPUMemoryUtilization)
@@ -321,7 +384,19 @@ func Predict(cfg Config, in PredictInput) (Prediction, error) {
 	if p.MaxNumSeqs == 0 {
 		p.MaxNumSeqs = mns
 	}
-	var err error
+	if engine.ProfilesMaxModelLen {
+		// V0: 256 sequences; without chunked prefill (its default up to 32k
+		// tokens) a batch holds a whole max-length prompt.
+		if in.MaxNumSeqs == 0 {
+			p.MaxNumSeqs = 256
+		}
+		if in.MaxNumBatchedTokens == 0 {
+			p.MaxNumBatchedTokens = 2048
+			if p.MaxModelLen <= 32768 {
+				p.MaxNumBatchedTokens = max(p.MaxModelLen, 2048)
+			}
+		}
+	}
 	if p.DType, err = ModelDType(cfg, in.DType); err != nil {
 		return Prediction{}, err
 	}
@@ -347,21 +422,36 @@ func Predict(cfg Config, in PredictInput) (Prediction, error) {
 		p.SlidingWindow = cfg.SlidingWindow
 	}
 	p.groupLayers(cfg)
+	// One rank's view: heads split by tp; KV heads replicated below one per rank.
+	rank := cfg
+	rank.NumAttentionHeads /= tp
+	rank.NumKeyValueHeads = max(1, cfg.NumKeyValueHeads/tp)
+	rank.IntermediateSize /= tp
+	p.KVHeadsPerGPU = rank.NumKeyValueHeads
+	if cfg.IsMLA() {
+		rank.NumKeyValueHeads, p.KVHeadsPerGPU = cfg.NumKeyValueHeads, 1
+	}
 
 	actBytes := DTypeBytes(p.DType)
 	if p.DType == "fp8" {
 		actBytes = 2 // fp8 weights still compute in 16-bit
 	}
-	p.WeightsBytes = ParamCount(cfg) * int64(DTypeBytes(p.DType))
-	p.KVBytesPerToken = int64(cfg.NumHiddenLayers) * kvBytesPerTokenPerLayer(cfg, p.KVCacheDType, kvElem)
+	p.WeightsBytes = RankWeightBytes(cfg, p.DType, quant, tp)
+	p.KVBytesPerToken = int64(cfg.NumHiddenLayers) * kvBytesPerTokenPerLayer(rank, p.KVCacheDType, kvElem)
 	layerPage := p.KVBytesPerToken / int64(cfg.NumHiddenLayers) * int64(p.BlockSize)
 	p.BlockBytes = layerPage * int64(p.GroupSize)
 	p.RequestedBytes = int64(float64(in.TotalMemoryBytes) * p.GPUMemoryUtilization)
-	p.ActivationPeakBytes = ActivationPeakBytes(cfg, p.MaxNumBatchedTokens, p.MaxNumSeqs, actBytes)
+	p.ActivationPeakBytes = activationPeakBytes(rank, p.MaxNumBatchedTokens, p.MaxNumSeqs, actBytes, in.FlashInferSampler)
 	p.NonTorchBytes = NonTorchBytes
+	if tp > 1 {
+		p.NonTorchBytes += TPNonTorchBytes
+	}
+	if engine.ChargesCUDAContext {
+		p.NonTorchBytes += ChargedContextBytes
+	}
 	if !in.EnforceEager {
 		p.CUDAGraphBytes = CUDAGraphBytes(cfg)
-		p.CUDAGraphInBudget = !in.NoCUDAGraphEstimate
+		p.CUDAGraphInBudget = engine.CUDAGraphInBudget && !in.NoCUDAGraphEstimate
 	}
 	p.NonKVBytes = p.WeightsBytes + p.ActivationPeakBytes + p.NonTorchBytes
 	if p.CUDAGraphInBudget {

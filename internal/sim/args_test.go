@@ -51,7 +51,7 @@ func TestParseArgs(t *testing.T) {
 		{[]string{"m", "extra"}, "unrecognized arguments: extra"},
 		{[]string{"m", "--max-model-len"}, "argument --max-model-len: expected one argument"},
 		{[]string{"m", "--max-model-len", "big"}, "invalid token count"},
-		{[]string{"m", "--gpu", "B200"}, "unknown simulated GPU \"B200\" (presets: H100-80GB, H200, A100-40GB, A100-80GB, L4, T4, RTX-4090)"},
+		{[]string{"m", "--gpu", "GB300"}, "unknown simulated GPU \"GB300\" (presets: H100-80GB, H200, A100-40GB, A100-80GB, L4, T4, RTX-4090, A10G, L40S, A6000, RTX-3090, V100-32GB, H20, B200, MI300X)"},
 		{[]string{"m", "--gpu-memory-utilization", "1.5"}, "must be in (0, 1]"},
 		{[]string{"m", "--block-size", "7"}, "invalid choice"},
 		{[]string{"m", "--kv-cache-memory-bytes", "1"}, "--kv-cache-memory-bytes: not simulated"},

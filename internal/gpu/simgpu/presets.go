@@ -43,6 +43,27 @@ var gpuPresets = []GPU{
 	{Name: "L4", Product: "NVIDIA L4 (simulated)", MemoryBytes: gib(22.06), MemoryBandwidth: 300e9, PeakFLOPS: 121e12, BF16: true, IdleWatts: 16, TDPWatts: 72},
 	{Name: "T4", Product: "Tesla T4 (simulated)", MemoryBytes: gib(14.56), MemoryBandwidth: 320e9, PeakFLOPS: 65e12, BF16: false, IdleWatts: 10, TDPWatts: 70},
 	{Name: "RTX-4090", Product: "NVIDIA GeForce RTX 4090 (simulated)", MemoryBytes: gib(23.65), MemoryBandwidth: 1.008e12, PeakFLOPS: 165e12, BF16: true, IdleWatts: 20, TDPWatts: 450},
+	// Bandwidth, dense 16-bit tensor peak (half the data sheets' "with
+	// sparsity" figure) and board power from the vendor data sheets named;
+	// MemoryBytes is the CUDA-visible total where a public log shows it, else
+	// the data-sheet capacity less about 4 % (the ratio seen on H100 and
+	// A100), marked "est.".
+	// NVIDIA A10 data sheet (A10G is AWS's A10 variant, G5 instances): 24 GB GDDR6, 600 GB/s, 125 TF BF16, 150 W. 22.19 GiB as PyTorch OOM messages on g5 instances show it (recalled, not re-checked).
+	{Name: "A10G", Product: "NVIDIA A10G (simulated)", MemoryBytes: gib(22.19), MemoryBandwidth: 600e9, PeakFLOPS: 125e12, BF16: true, IdleWatts: 15, TDPWatts: 300},
+	// NVIDIA L40S data sheet: 48 GB GDDR6, 864 GB/s, 362 TF BF16, 350 W; 44.52 GiB est.
+	{Name: "L40S", Product: "NVIDIA L40S (simulated)", MemoryBytes: gib(44.52), MemoryBandwidth: 864e9, PeakFLOPS: 362e12, BF16: true, IdleWatts: 35, TDPWatts: 350},
+	// NVIDIA RTX A6000 data sheet: 48 GB GDDR6, 768 GB/s, 155 TF BF16, 300 W; 47.54 GiB as PyTorch OOM messages on A6000 show it (recalled, not re-checked).
+	{Name: "A6000", Product: "NVIDIA RTX A6000 (simulated)", MemoryBytes: gib(47.54), MemoryBandwidth: 768e9, PeakFLOPS: 155e12, BF16: true, IdleWatts: 20, TDPWatts: 300},
+	// NVIDIA GeForce RTX 3090 spec: 24 GB GDDR6X, 936 GB/s, 71 TF BF16, 350 W; 23.58 GiB is vLLM's total_gpu_memory in vllm-project/vllm#10517.
+	{Name: "RTX-3090", Product: "NVIDIA GeForce RTX 3090 (simulated)", MemoryBytes: gib(23.58), MemoryBandwidth: 936e9, PeakFLOPS: 71e12, BF16: true, IdleWatts: 20, TDPWatts: 350},
+	// NVIDIA V100 data sheet (SXM2 32 GB): 900 GB/s, 125 TF FP16 tensor, no BF16, 300 W; 31.74 GiB as PyTorch OOM messages on V100-32GB show it (recalled, not re-checked).
+	{Name: "V100-32GB", Product: "Tesla V100-SXM2-32GB (simulated)", MemoryBytes: gib(31.74), MemoryBandwidth: 900e9, PeakFLOPS: 125e12, BF16: false, IdleWatts: 40, TDPWatts: 300},
+	// NVIDIA H20 product brief: 96 GB HBM3, 4.0 TB/s, 148 TF BF16, 400 W; 94.99 GiB est.
+	{Name: "H20", Product: "NVIDIA H20 (simulated)", MemoryBytes: gib(94.99), MemoryBandwidth: 4.0e12, PeakFLOPS: 148e12, BF16: true, IdleWatts: 60, TDPWatts: 400},
+	// NVIDIA DGX/HGX B200 data sheet: 180 GB HBM3e per GPU, 8 TB/s, 2.25 PF BF16 dense, 1000 W; 178.36 GiB est.
+	{Name: "B200", Product: "NVIDIA B200 (simulated)", MemoryBytes: gib(178.36), MemoryBandwidth: 8e12, PeakFLOPS: 2.25e15, BF16: true, IdleWatts: 140, TDPWatts: 1000},
+	// AMD Instinct MI300X data sheet: 192 GB HBM3, 5.3 TB/s, 1307 TF BF16 dense, 750 W; 191.69 GiB est. (192 GB less the driver's reserve).
+	{Name: "MI300X", Product: "AMD Instinct MI300X (simulated)", MemoryBytes: gib(191.69), MemoryBandwidth: 5.3e12, PeakFLOPS: 1307e12, BF16: true, IdleWatts: 140, TDPWatts: 750},
 }
 
 // DefaultGPU is the preset used when --gpu is not given.

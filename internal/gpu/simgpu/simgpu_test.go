@@ -104,7 +104,7 @@ func TestOptions(t *testing.T) {
 	if err != nil || tel[0].UtilPercent != 0 || tel[0].PowerW != 16 || tel[0].MemUsed != 0 {
 		t.Errorf("idle L4 telemetry %+v, %v", tel, err)
 	}
-	_, err = New(Options{GPU: "B200"})
+	_, err = New(Options{GPU: "GB300"})
 	if err == nil || !strings.Contains(err.Error(), "H100-80GB, H200, A100-40GB, A100-80GB, L4, T4, RTX-4090") {
 		t.Errorf("unknown preset error = %v", err)
 	}
