@@ -379,4 +379,3 @@ func sleepCtx(ctx context.Context, d time.Duration) error {
 
 func round1(x float64) float64 { return math.Round(x*10) / 10 }
 func round3(x float64) float64 { return math.Round(x*1000) / 1000 }
-

@@ -251,7 +251,7 @@ func BatchDefaults(totalMemoryBytes int64, gpuName string) (maxNumBatchedTokens,
 	return 2048, 256
 }
 
-// ActivationPeakBytes approximates the torch peak increase of vLLM's
+// activationPeakBytes approximates the torch peak increase of vLLM's
 // profile run as the larger of
 //
 //   - the forward pass over max_num_batched_tokens tokens: one layer's
@@ -263,10 +263,6 @@ func BatchDefaults(totalMemoryBytes int64, gpuName string) (maxNumBatchedTokens,
 // The sampler term dominates with vLLM's H100 defaults; it reproduces the
 // logged peaks of Llama-3.1-8B (4.76 GiB), Qwen3-0.6B (5.56 GiB) and
 // gpt-oss-20b (7.38 GiB) within 0.05 GiB.
-func ActivationPeakBytes(cfg Config, maxNumBatchedTokens, maxNumSeqs, actBytes int) int64 {
-	return activationPeakBytes(cfg, maxNumBatchedTokens, maxNumSeqs, actBytes, false)
-}
-
 func activationPeakBytes(cfg Config, maxNumBatchedTokens, maxNumSeqs, actBytes int, flashInferSampler bool) int64 {
 	h := int64(cfg.HiddenSize)
 	heads := int64(cfg.NumAttentionHeads)
