@@ -171,8 +171,14 @@ func jsonFieldOrder(t reflect.Type) []string {
 	}
 	var out []string
 	for i := 0; i < t.NumField(); i++ {
-		name, _, _ := strings.Cut(t.Field(i).Tag.Get("json"), ",")
-		if name != "" && name != "-" {
+		f := t.Field(i)
+		name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
+		switch {
+		case f.Anonymous && name == "":
+			// An embedded config piece (GPUSpec, Process, ServerRef): its
+			// keys sit where it is embedded, as encoding/json puts them.
+			out = append(out, jsonFieldOrder(f.Type)...)
+		case name != "" && name != "-":
 			out = append(out, name)
 		}
 	}

@@ -16,14 +16,11 @@ import (
 
 // Exec runs a command to completion.
 type Exec struct {
-	ID         string            `yaml:"-" json:"-"`
-	Command    []string          `yaml:"command" json:"command" doc:"argv; no shell unless shell: true. argv[0] runexp means this runexp binary"`
-	Shell      bool              `yaml:"shell" json:"shell,omitempty" doc:"run command joined by spaces with /bin/sh -c"`
-	Env        map[string]string `yaml:"env" json:"env,omitempty" doc:"extra environment variables"`
-	Dir        string            `yaml:"dir" json:"dir,omitempty" doc:"working directory (default: the point folder)"`
-	ExpectExit int               `yaml:"expect_exit" json:"expect_exit" doc:"exit code that means success"`
-	Record     string            `yaml:"record" json:"record,omitempty" doc:"record the command's trimmed output (up to 4 KiB) under this name"`
-	Log        string            `yaml:"log" json:"log" doc:"log file name in the point folder"`
+	ID         string `yaml:"-" json:"-"`
+	Process    `yaml:",inline"`
+	ExpectExit int    `yaml:"expect_exit" json:"expect_exit" doc:"exit code that means success"`
+	Record     string `yaml:"record" json:"record,omitempty" doc:"record the command's trimmed output (up to 4 KiB) under this name"`
+	Log        string `yaml:"log" json:"log" doc:"log file name in the point folder"`
 }
 
 func newExec() Step { return &Exec{} }

@@ -18,16 +18,13 @@ import (
 
 // Launch starts a server.
 type Launch struct {
-	ID         string            `yaml:"-" json:"-"`
-	Command    []string          `yaml:"command" json:"command" doc:"argv; no shell unless shell: true. argv[0] runexp means this runexp binary"`
-	Shell      bool              `yaml:"shell" json:"shell,omitempty" doc:"run command joined by spaces with /bin/sh -c"`
-	Env        map[string]string `yaml:"env" json:"env,omitempty" doc:"extra environment variables (CUDA_DEVICE_ORDER=PCI_BUS_ID is added unless set)"`
-	Dir        string            `yaml:"dir" json:"dir,omitempty" doc:"working directory (default: the point folder)"`
-	Host       string            `yaml:"host" json:"host" doc:"host the server listens on, for URLs and the port check"`
-	Port       int               `yaml:"port" json:"port,omitempty" doc:"port the server will listen on; checked free before starting"`
-	StopSignal Signal            `yaml:"stop_signal" json:"stop_signal" doc:"signal sent to the process group at teardown"`
-	StopGrace  spec.Duration     `yaml:"stop_grace" json:"stop_grace" doc:"time between stop_signal and SIGKILL to the group"`
-	Log        string            `yaml:"log" json:"log" doc:"log file name in the point folder (stdout and stderr)"`
+	ID         string `yaml:"-" json:"-"`
+	Process    `yaml:",inline"`
+	Host       string        `yaml:"host" json:"host" doc:"host the server listens on, for URLs and the port check"`
+	Port       int           `yaml:"port" json:"port,omitempty" doc:"port the server will listen on; checked free before starting"`
+	StopSignal Signal        `yaml:"stop_signal" json:"stop_signal" doc:"signal sent to the process group at teardown"`
+	StopGrace  spec.Duration `yaml:"stop_grace" json:"stop_grace" doc:"time between stop_signal and SIGKILL to the group"`
+	Log        string        `yaml:"log" json:"log" doc:"log file name in the point folder (stdout and stderr)"`
 }
 
 func newLaunch() Step {
@@ -35,7 +32,7 @@ func newLaunch() Step {
 	// nvidia-smi use PCI order. Making CUDA use PCI order too means a GPU
 	// index in a spec names the same card for the server and the measurement.
 	return &Launch{Host: "127.0.0.1", StopSignal: SIGTERM, StopGrace: spec.Duration(30 * time.Second),
-		Env: map[string]string{"CUDA_DEVICE_ORDER": "PCI_BUS_ID"}}
+		Process: Process{Env: map[string]string{"CUDA_DEVICE_ORDER": "PCI_BUS_ID"}}}
 }
 
 // SetID is called by the planner with the step's id.

@@ -86,7 +86,7 @@ func TestLaunchWaitReadyLoadTeardown(t *testing.T) {
 		t.Error("server alive after teardown")
 	}
 	// Teardown again and the cleanup stack: safe, and the first report stays.
-	if err := runWithTimeout(&Teardown{Server: "server"}, env, 10*time.Second); err != nil {
+	if err := runWithTimeout(&Teardown{ServerRef: ServerRef{Server: "server"}}, env, 10*time.Second); err != nil {
 		t.Errorf("second teardown: %v", err)
 	}
 	if errs := env.RunCleanups(context.Background()); len(errs) > 0 {

@@ -20,8 +20,8 @@ import (
 // Load sends OpenAI-compatible requests to a server, one or more modes in
 // order, and records per-request results and per-mode summaries.
 type Load struct {
-	ID              string            `yaml:"-" json:"-"`
-	Server          string            `yaml:"server" json:"server,omitempty" doc:"id of the launch step (default: the last launched server)"`
+	ID              string `yaml:"-" json:"-"`
+	ServerRef       `yaml:",inline"`
 	URL             string            `yaml:"url" json:"url,omitempty" doc:"base URL instead of a launched server's, e.g. http://127.0.0.1:8000"`
 	API             load.API          `yaml:"api" json:"api" doc:"completions (/v1/completions) or chat (/v1/chat/completions)"`
 	Model           string            `yaml:"model" json:"model" doc:"model name sent in every request"`
@@ -40,7 +40,6 @@ type Load struct {
 	Modes           []LoadMode        `yaml:"modes" json:"modes" doc:"modes run in order against the same server"`
 	Requests        string            `yaml:"requests_file" json:"requests_file" doc:"per-request results (JSONL) in the point folder"`
 	Metadata        map[string]string `yaml:"metadata" json:"metadata,omitempty" doc:"name: value pairs added to every row of load.summary and load.requests and recorded as values (as vllm bench serve --metadata), e.g. {engine: \"${engine}\"} to label where numbers came from"`
-	Target          string            `yaml:"-" json:"target,omitempty"`
 }
 
 // SetTarget records the endpoint for the plan.

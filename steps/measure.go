@@ -28,18 +28,17 @@ import (
 // from the model's config.json. With baseline: true it only reads device
 // memory before a launch, for the delta and the release check.
 type Measure struct {
-	GPUSpec  `yaml:",inline"`
-	Server   string         `yaml:"server" json:"server,omitempty" doc:"id of the launch step (default: the last launched server)"`
-	Baseline bool           `yaml:"baseline" json:"baseline,omitempty" doc:"read device memory before launch (gpu_mem_baseline_mb) and nothing else"`
-	Settle   spec.Duration  `yaml:"settle" json:"settle,omitempty" doc:"wait this long before reading"`
-	Log      string         `yaml:"log" json:"log,omitempty" doc:"engine log preset: vllm or ollama"`
-	LogRules []LogRule      `yaml:"log_rules" json:"log_rules,omitempty" doc:"extra regular expressions with named captures, applied to the server log"`
-	Metrics  string         `yaml:"metrics" json:"metrics,omitempty" doc:"path of the server's Prometheus metrics to scrape, e.g. /metrics (vLLM names)"`
-	JSON     []JSONCheck    `yaml:"json" json:"json,omitempty" doc:"JSON fields to record from the server, e.g. /v1/models data[0].max_model_len"`
-	Predict  *PredictConfig `yaml:"predict" json:"predict,omitempty" doc:"predict vLLM's KV cache from a model config"`
-	Require  []string       `yaml:"require" json:"require,omitempty" doc:"value names that must be recorded, or the step fails"`
-	Prefix   string         `yaml:"prefix" json:"prefix,omitempty" doc:"prefix for every recorded name, to compare backends at one point (e.g. smi_)"`
-	Target   string         `yaml:"-" json:"target,omitempty"`
+	GPUSpec   `yaml:",inline"`
+	ServerRef `yaml:",inline"`
+	Baseline  bool           `yaml:"baseline" json:"baseline,omitempty" doc:"read device memory before launch (gpu_mem_baseline_mb) and nothing else"`
+	Settle    spec.Duration  `yaml:"settle" json:"settle,omitempty" doc:"wait this long before reading"`
+	Log       string         `yaml:"log" json:"log,omitempty" doc:"engine log preset: vllm or ollama"`
+	LogRules  []LogRule      `yaml:"log_rules" json:"log_rules,omitempty" doc:"extra regular expressions with named captures, applied to the server log"`
+	Metrics   string         `yaml:"metrics" json:"metrics,omitempty" doc:"path of the server's Prometheus metrics to scrape, e.g. /metrics (vLLM names)"`
+	JSON      []JSONCheck    `yaml:"json" json:"json,omitempty" doc:"JSON fields to record from the server, e.g. /v1/models data[0].max_model_len"`
+	Predict   *PredictConfig `yaml:"predict" json:"predict,omitempty" doc:"predict vLLM's KV cache from a model config"`
+	Require   []string       `yaml:"require" json:"require,omitempty" doc:"value names that must be recorded, or the step fails"`
+	Prefix    string         `yaml:"prefix" json:"prefix,omitempty" doc:"prefix for every recorded name, to compare backends at one point (e.g. smi_)"`
 }
 
 // LogRule is one regular expression with named captures.

@@ -9,7 +9,7 @@ import (
 // would stop it anyway; an explicit step lets later steps, such as a GPU
 // release check, run after it).
 type Teardown struct {
-	Server string `yaml:"server" json:"server,omitempty" doc:"id of the launch step (default: the last launched server)"`
+	ServerRef `yaml:",inline"`
 }
 
 func newTeardown() Step { return &Teardown{} }

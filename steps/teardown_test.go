@@ -35,7 +35,7 @@ func TestTeardownKillsStubbornTree(t *testing.T) {
 	}
 	grandchild, _ := strconv.Atoi(strings.TrimSpace(string(b)))
 	start := time.Now()
-	if err := runWithTimeout(&Teardown{Server: "server"}, env, 10*time.Second); err != nil {
+	if err := runWithTimeout(&Teardown{ServerRef: ServerRef{Server: "server"}}, env, 10*time.Second); err != nil {
 		t.Fatalf("teardown: %v", err)
 	}
 	if d := time.Since(start); d > 5*time.Second {
@@ -56,7 +56,7 @@ func TestTeardownUnknownServer(t *testing.T) {
 		t.Error("teardown without a server succeeded")
 	}
 	env.AddServer(&Server{ID: "a"})
-	if err := (&Teardown{Server: "b"}).Run(context.Background(), env); err == nil || !strings.Contains(err.Error(), `"b"`) {
+	if err := (&Teardown{ServerRef: ServerRef{Server: "b"}}).Run(context.Background(), env); err == nil || !strings.Contains(err.Error(), `"b"`) {
 		t.Errorf("err %v", err)
 	}
 }

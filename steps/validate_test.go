@@ -171,7 +171,7 @@ func TestValidateWaitReady(t *testing.T) {
 }
 
 func TestValidateTeardown(t *testing.T) {
-	if err := (&Teardown{Server: "anything"}).Validate(); err != nil {
+	if err := (&Teardown{ServerRef: ServerRef{Server: "anything"}}).Validate(); err != nil {
 		t.Error(err)
 	}
 }
@@ -189,7 +189,7 @@ func TestValidateExecSleep(t *testing.T) {
 		{"exec no command", mk(func(x *Exec) { x.Command = nil }), "command", ""},
 		{"exec empty argv0", mk(func(x *Exec) { x.Command = []string{""} }), "command", ""},
 		{"exec bad log", mk(func(x *Exec) { x.Log = "../x" }), "log", ""},
-		{"exec without SetID", &Exec{Command: []string{"true"}}, "log", ""},
+		{"exec without SetID", &Exec{Process: Process{Command: []string{"true"}}}, "log", ""},
 		{"sleep ok", &Sleep{Duration: spec.Duration(time.Second)}, "", ""},
 		{"sleep zero", &Sleep{}, "duration", "positive"},
 		{"sleep negative", &Sleep{Duration: -1}, "duration", ""},

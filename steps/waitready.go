@@ -17,14 +17,13 @@ import (
 
 // WaitReady polls a server until it is ready.
 type WaitReady struct {
-	Server         string        `yaml:"server" json:"server,omitempty" doc:"id of the launch step (default: the last launched server)"`
+	ServerRef      `yaml:",inline"`
 	URL            string        `yaml:"url" json:"url,omitempty" doc:"probe this URL instead of the server's URL + path"`
 	Path           string        `yaml:"path" json:"path" doc:"probe path"`
 	ExpectStatus   int           `yaml:"expect_status" json:"expect_status" doc:"HTTP status that means ready"`
 	Interval       spec.Duration `yaml:"interval" json:"interval" doc:"time between probes"`
 	AttemptTimeout spec.Duration `yaml:"attempt_timeout" json:"attempt_timeout" doc:"timeout of one probe"`
 	JSONChecks     []JSONCheck   `yaml:"json_checks" json:"json_checks,omitempty" doc:"after the probe succeeds, JSON fields that must hold (e.g. /v1/models data[0].max_model_len)"`
-	Target         string        `yaml:"-" json:"target,omitempty"`
 }
 
 // SetTarget records the probe URL for the plan.
