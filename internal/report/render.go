@@ -1,0 +1,280 @@
+package report
+
+import (
+	"bytes"
+	_ "embed"
+	"encoding/csv"
+	"fmt"
+	"html/template"
+	"io"
+	"net/url"
+	"os"
+	"path"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"time"
+
+	"github.com/yuin/goldmark"
+	"github.com/yuin/goldmark/extension"
+
+	"github.com/runexp/runexp/internal/compare"
+)
+
+//go:embed report.html.tmpl
+var pageTemplate string
+
+var page = template.Must(template.New("report").Funcs(template.FuncMap{
+	"change": compare.FormatChange,
+	"value":  compare.FormatValue,
+	"duration": func(d time.Duration) string {
+		if d == 0 {
+			return "—"
+		}
+		return d.Round(time.Millisecond).String()
+	},
+	"when": func(t time.Time) string { return t.UTC().Format("2006-01-02 15:04:05 MST") },
+	"mib":  func(b uint64) string { return fmt.Sprintf("%d MiB", b>>20) },
+}).Parse(pageTemplate))
+
+// maxTableRows bounds a table in the page; the CSV stays linked in full.
+const maxTableRows = 2000
+
+// Options configure Render.
+type Options struct {
+	// Baseline, when set, adds a comparison of the run against it.
+	Baseline *Run
+	// Compare configures that comparison (default metrics, 5% threshold when zero).
+	Compare compare.Options
+}
+
+// Render writes run's report as one self-contained HTML page.
+func Render(w io.Writer, run *Run, opt Options) error {
+	data, err := buildPage(run, opt)
+	if err != nil {
+		return err
+	}
+	var buf bytes.Buffer
+	if err := page.Execute(&buf, data); err != nil {
+		return err
+	}
+	_, err = w.Write(buf.Bytes())
+	return err
+}
+
+// WriteFile renders the report of the run folder dir to dir/report.html
+// (or to out when not empty), through a temp file so a reader never sees
+// half a page.
+func WriteFile(dir, out string, opt Options) error {
+	run, err := Load(dir)
+	if err != nil {
+		return err
+	}
+	if out == "" {
+		out = filepath.Join(dir, FileName)
+	}
+	var buf bytes.Buffer
+	if err := Render(&buf, run, opt); err != nil {
+		return err
+	}
+	tmp, err := os.CreateTemp(filepath.Dir(out), "."+filepath.Base(out)+".*.tmp")
+	if err != nil {
+		return err
+	}
+	_, err = tmp.Write(buf.Bytes())
+	if cerr := tmp.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Chmod(tmp.Name(), 0o644)
+	}
+	if err == nil {
+		err = os.Rename(tmp.Name(), out)
+	}
+	if err != nil {
+		os.Remove(tmp.Name())
+	}
+	return err
+}
+
+type pageData struct {
+	Run        *Run
+	Title      string
+	Simulated  bool
+	Studies    []studyData
+	Failed     []Point
+	Comparison *comparisonData
+	Files      []fileLink
+}
+
+type studyData struct {
+	Name, Anchor, Description string
+	Notes                     []noteData
+	Charts                    []chartData
+	Tables                    []tableData
+	Points                    []Point
+}
+
+type noteData struct {
+	Path string
+	HTML template.HTML
+}
+
+type chartData struct {
+	Path, Title string
+	SVG         template.HTML
+}
+
+type tableData struct {
+	Path      string
+	Header    []string
+	Rows      [][]string
+	Truncated int // rows left out
+}
+
+type comparisonData struct {
+	Base   string
+	Result *compare.Result
+}
+
+type fileLink struct {
+	Href, Name string
+	Size       int64
+}
+
+func buildPage(run *Run, opt Options) (*pageData, error) {
+	d := &pageData{Run: run, Title: run.Plan.Experiment, Simulated: run.Simulated()}
+	if d.Title == "" {
+		d.Title = run.Manifest.Experiment
+	}
+	studies := run.Plan.Studies
+	if len(studies) == 0 { // no plan.json: the studies the points name
+		seen := map[string]bool{}
+		for _, p := range run.Points {
+			if !seen[p.Study] {
+				seen[p.Study] = true
+				studies = append(studies, Study{Name: p.Study})
+			}
+		}
+	}
+	for i, s := range studies {
+		sd, err := buildStudy(run, s, i)
+		if err != nil {
+			return nil, err
+		}
+		d.Studies = append(d.Studies, sd)
+	}
+	for _, p := range run.Points {
+		if p.Status != "ok" {
+			d.Failed = append(d.Failed, p)
+		}
+	}
+	if opt.Baseline != nil {
+		copt := opt.Compare
+		if copt.Threshold == 0 {
+			copt.Threshold = 0.05
+		}
+		d.Comparison = &comparisonData{Base: opt.Baseline.Dir,
+			Result: compare.Compare(opt.Baseline.ComparePoints(), run.ComparePoints(), copt)}
+	}
+	for _, f := range run.Files {
+		fl := fileLink{Href: escapePath(f), Name: f}
+		if st, err := os.Stat(filepath.Join(run.Dir, filepath.FromSlash(f))); err == nil {
+			fl.Size = st.Size()
+		}
+		d.Files = append(d.Files, fl)
+	}
+	return d, nil
+}
+
+var markdown = goldmark.New(goldmark.WithExtensions(extension.GFM))
+
+func buildStudy(run *Run, s Study, i int) (studyData, error) {
+	sd := studyData{Name: s.Name, Anchor: fmt.Sprintf("study-%d", i), Description: s.Description,
+		Points: run.StudyPoints(s.Name)}
+	for _, a := range s.Artifacts {
+		rel := path.Join(s.Name, a.Path)
+		file := filepath.Join(run.Dir, filepath.FromSlash(rel))
+		data, err := os.ReadFile(file)
+		if err != nil {
+			continue // not written (an interrupted study); the files list shows what is there
+		}
+		switch a.Format {
+		case "markdown":
+			var buf bytes.Buffer
+			if err := markdown.Convert(data, &buf); err != nil {
+				return sd, fmt.Errorf("%s: %w", rel, err)
+			}
+			sd.Notes = append(sd.Notes, noteData{Path: rel, HTML: template.HTML(buf.String())})
+		case "chart":
+			title := a.Path
+			if a.Chart != nil && a.Chart.Title != "" {
+				title = a.Chart.Title
+			}
+			sd.Charts = append(sd.Charts, chartData{Path: rel, Title: title, SVG: inlineSVG(data)})
+		case "csv":
+			t, err := readTable(data)
+			if err != nil {
+				return sd, fmt.Errorf("%s: %w", rel, err)
+			}
+			t.Path = rel
+			sd.Tables = append(sd.Tables, t)
+		}
+	}
+	return sd, nil
+}
+
+func readTable(data []byte) (tableData, error) {
+	r := csv.NewReader(bytes.NewReader(data))
+	r.FieldsPerRecord = -1
+	records, err := r.ReadAll()
+	if err != nil || len(records) == 0 {
+		return tableData{}, err
+	}
+	t := tableData{Header: records[0], Rows: records[1:]}
+	if len(t.Rows) > maxTableRows {
+		t.Truncated = len(t.Rows) - maxTableRows
+		t.Rows = t.Rows[:maxTableRows]
+	}
+	return t, nil
+}
+
+var (
+	xmlProlog    = regexp.MustCompile(`(?s)<\?xml.*?\?>|<!DOCTYPE[^>]*>|<!--.*?-->`)
+	xmlnsAttr    = regexp.MustCompile(`\s+xmlns(:\w+)?="[^"]*"`)
+	svgSizeAttrs = regexp.MustCompile(`(<svg[^>]*?)\s+(width|height)="[^"]*"`)
+	scriptTag    = regexp.MustCompile(`(?is)<script.*?</script>|\son\w+="[^"]*"`)
+)
+
+// inlineSVG prepares a chart file for inlining in HTML: no XML prolog, no
+// namespace URLs (the HTML parser supplies the SVG namespace, and the page
+// then names no http:// address at all), no fixed size (CSS scales it), and
+// nothing executable.
+func inlineSVG(data []byte) template.HTML {
+	s := xmlProlog.ReplaceAllString(string(data), "")
+	s = xmlnsAttr.ReplaceAllString(s, "")
+	s = scriptTag.ReplaceAllString(s, "")
+	for svgSizeAttrs.MatchString(s) {
+		s = svgSizeAttrs.ReplaceAllString(s, "$1")
+	}
+	return template.HTML(strings.TrimSpace(s))
+}
+
+// escapePath makes a relative, slash-separated file path a relative URL.
+func escapePath(p string) string {
+	parts := strings.Split(p, "/")
+	for i, part := range parts {
+		parts[i] = url.PathEscape(part)
+	}
+	// "./" keeps a name with a colon from reading as a URL scheme.
+	return "./" + strings.Join(parts, "/")
+}
+
+// ComparePoints returns the run's points for compare.Compare.
+func (r *Run) ComparePoints() []compare.Point {
+	out := make([]compare.Point, len(r.Points))
+	for i, p := range r.Points {
+		out[i] = compare.Point{Study: p.Study, Key: p.SweepKey(), OK: p.Status == "ok", Values: p.Values}
+	}
+	return out
+}
