@@ -17,7 +17,7 @@ const LatestName = "latest"
 // none; a failure costs only the convenience and is not reported.
 func linkLatest(runDir string) {
 	parent := filepath.Dir(runDir)
-	tmp := filepath.Join(parent, fmt.Sprintf(".%s.%d.tmp", LatestName, os.Getpid()))
+	tmp := filepath.Join(parent, fmt.Sprintf(".%s.%s.%d.tmp", LatestName, filepath.Base(runDir), os.Getpid()))
 	os.Remove(tmp)
 	if err := os.Symlink(filepath.Base(runDir), tmp); err != nil {
 		return
