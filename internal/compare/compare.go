@@ -11,6 +11,7 @@
 package compare
 
 import (
+	"encoding/json"
 	"fmt"
 	"math"
 	"sort"
@@ -62,6 +63,9 @@ var defaultRules = []struct {
 // DefaultDirection says whether name is one of the default metrics and, if
 // so, whether higher is better.
 func DefaultDirection(name string) (higher, ok bool) {
+	if strings.HasPrefix(name, "predicted_") {
+		return false, false // runexp's own prediction, not a measurement
+	}
 	for _, r := range defaultRules {
 		if name == r.suffix || strings.HasSuffix(name, "_"+r.suffix) {
 			return r.higher, true
@@ -116,6 +120,9 @@ const (
 	Regressed   = "regressed"
 	Improved    = "improved"
 	WithinNoise = "within noise"
+	// NoBase is a metric whose base is 0 while the new value is not: no
+	// relative change exists (typically a sample the base run missed).
+	NoBase = "no base"
 )
 
 // Row is one metric of one matched point.
@@ -131,6 +138,20 @@ type Row struct {
 	NewN    int     `json:"new_n"`
 	Welch   *Welch  `json:"welch,omitempty"` // with repeats on both sides
 	Verdict string  `json:"verdict"`
+}
+
+// MarshalJSON writes an infinite change (from a base of 0) as null, which
+// JSON can carry and Inf it cannot.
+func (r Row) MarshalJSON() ([]byte, error) {
+	type plain Row
+	out := struct {
+		plain
+		Change *float64 `json:"change"`
+	}{plain: plain(r)}
+	if !math.IsInf(r.Change, 0) {
+		out.Change = &r.Change
+	}
+	return json.Marshal(out)
 }
 
 // Welch is a two-sided Welch t-test at 95%.
@@ -301,6 +322,8 @@ func compareRow(study, key string, m Metric, bs, ns []float64, threshold float64
 		significant = w.Significant
 	}
 	switch {
+	case math.IsInf(row.Change, 0):
+		row.Verdict = NoBase
 	case better < -threshold && significant:
 		row.Verdict = Regressed
 	case better > threshold && significant:

@@ -39,8 +39,11 @@ func (r *Result) Summary() string {
 	for _, row := range r.Rows {
 		counts[row.Verdict]++
 	}
-	s := fmt.Sprintf("%d metrics compared (threshold %s): %d regressed, %d improved, %d within noise",
-		len(r.Rows), FormatChange(r.Threshold), counts[Regressed], counts[Improved], counts[WithinNoise])
+	s := fmt.Sprintf("%d metrics compared (threshold %.3g%%): %d regressed, %d improved, %d within noise",
+		len(r.Rows), r.Threshold*100, counts[Regressed], counts[Improved], counts[WithinNoise])
+	if n := counts[NoBase]; n > 0 {
+		s += fmt.Sprintf(", %d with a base of 0", n)
+	}
 	if m := r.RegressedMetrics(); len(m) > 0 {
 		s += "; regressed: " + strings.Join(m, ", ")
 	}
@@ -60,8 +63,11 @@ func FormatChange(f float64) string {
 
 // FormatValue writes a metric value with enough digits to tell changes apart.
 func FormatValue(v float64) string {
-	if v == math.Trunc(v) && math.Abs(v) < 1e15 {
+	switch a := math.Abs(v); {
+	case v == math.Trunc(v) && a < 1e15:
 		return fmt.Sprintf("%.0f", v)
+	case a >= 100:
+		return fmt.Sprintf("%.1f", v)
 	}
 	return fmt.Sprintf("%.4g", v)
 }
