@@ -142,14 +142,14 @@ type Row struct {
 
 // MarshalJSON writes an infinite change (from a base of 0) as null, which
 // JSON can carry and Inf it cannot.
-func (r Row) MarshalJSON() ([]byte, error) {
+func (row Row) MarshalJSON() ([]byte, error) {
 	type plain Row
 	out := struct {
 		plain
 		Change *float64 `json:"change"`
-	}{plain: plain(r)}
-	if !math.IsInf(r.Change, 0) {
-		out.Change = &r.Change
+	}{plain: plain(row)}
+	if !math.IsInf(row.Change, 0) {
+		out.Change = &row.Change
 	}
 	return json.Marshal(out)
 }

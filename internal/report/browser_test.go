@@ -23,7 +23,8 @@ import (
 )
 
 // findChromium returns a Chromium or Chrome binary: $RUNEXP_CHROMIUM, or
-// the first of the usual names on PATH. .ci/run installs Debian's chromium.
+// the first of the usual names on PATH. .ci/run installs Debian's chromium
+// and sets RUNEXP_REQUIRE_CHROMIUM, so there a missing browser fails.
 func findChromium(t *testing.T) string {
 	t.Helper()
 	if p := os.Getenv("RUNEXP_CHROMIUM"); p != "" {
@@ -33,6 +34,9 @@ func findChromium(t *testing.T) string {
 		if p, err := exec.LookPath(name); err == nil {
 			return p
 		}
+	}
+	if os.Getenv("RUNEXP_REQUIRE_CHROMIUM") != "" {
+		t.Fatal("RUNEXP_REQUIRE_CHROMIUM is set but no Chromium was found")
 	}
 	t.Skip("no Chromium found (install Debian's chromium, or set RUNEXP_CHROMIUM); .ci/run installs it")
 	return ""
