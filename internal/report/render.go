@@ -35,6 +35,7 @@ var page = template.Must(template.New("report").Funcs(template.FuncMap{
 	},
 	"when": func(t time.Time) string { return t.UTC().Format("2006-01-02 15:04:05 MST") },
 	"mib":  func(b uint64) string { return fmt.Sprintf("%d MiB", b>>20) },
+	"href": escapePath,
 }).Parse(pageTemplate))
 
 // maxTableRows bounds a table in the page; the CSV stays linked in full.
@@ -46,6 +47,9 @@ type Options struct {
 	Baseline *Run
 	// Compare configures that comparison (default metrics, 5% threshold when zero).
 	Compare compare.Options
+	// LinkBase is the run folder as seen from the page ("" when the page is
+	// in the run folder), prefixed to every link to the folder's files.
+	LinkBase string
 }
 
 // Render writes run's report as one self-contained HTML page.
@@ -73,6 +77,9 @@ func WriteFile(dir, out string, opt Options) error {
 	if out == "" {
 		out = filepath.Join(dir, FileName)
 	}
+	if opt.LinkBase == "" {
+		opt.LinkBase = linkBase(dir, filepath.Dir(out))
+	}
 	var buf bytes.Buffer
 	if err := Render(&buf, run, opt); err != nil {
 		return err
@@ -98,6 +105,7 @@ func WriteFile(dir, out string, opt Options) error {
 }
 
 type pageData struct {
+	Base       string // LinkBase, ending in a slash when not empty
 	Run        *Run
 	Title      string
 	Simulated  bool
@@ -143,7 +151,10 @@ type fileLink struct {
 }
 
 func buildPage(run *Run, opt Options) (*pageData, error) {
-	d := &pageData{Run: run, Title: run.Plan.Experiment, Simulated: run.Simulated()}
+	d := &pageData{Base: opt.LinkBase, Run: run, Title: run.Plan.Experiment, Simulated: run.Simulated()}
+	if d.Base != "" && !strings.HasSuffix(d.Base, "/") {
+		d.Base += "/"
+	}
 	if d.Title == "" {
 		d.Title = run.Manifest.Experiment
 	}
@@ -268,6 +279,24 @@ func escapePath(p string) string {
 	}
 	// "./" keeps a name with a colon from reading as a URL scheme.
 	return "./" + strings.Join(parts, "/")
+}
+
+// linkBase is the run folder dir as a relative URL from the folder the
+// page is written to: "" when they are the same, else a relative path.
+func linkBase(dir, pageDir string) string {
+	absDir, err1 := filepath.Abs(dir)
+	absPage, err2 := filepath.Abs(pageDir)
+	if err1 != nil || err2 != nil {
+		return ""
+	}
+	if absDir == absPage {
+		return ""
+	}
+	rel, err := filepath.Rel(absPage, absDir)
+	if err != nil {
+		return ""
+	}
+	return escapePath(filepath.ToSlash(rel)) + "/"
 }
 
 // ComparePoints returns the run's points for compare.Compare.

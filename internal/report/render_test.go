@@ -110,3 +110,25 @@ func TestReportOfASimulatedRunCarriesTheBanner(t *testing.T) {
 		t.Error("no SIMULATED banner")
 	}
 }
+
+// A report written outside its run folder (runexp report -o) still links
+// the folder's files.
+func TestReportWrittenElsewhereLinksIntoTheRunFolder(t *testing.T) {
+	dir := writeRunFolder(t, "ok")
+	out := filepath.Join(t.TempDir(), "pages", "r.html")
+	os.MkdirAll(filepath.Dir(out), 0o755)
+	if err := report.WriteFile(dir, out, report.Options{}); err != nil {
+		t.Fatal(err)
+	}
+	page, _ := os.ReadFile(out)
+	rel, _ := filepath.Rel(filepath.Dir(out), dir)
+	for _, file := range []string{"manifest.json", "s/t.csv"} {
+		href := `href="./` + rel + `/./` + file + `"`
+		if !strings.Contains(string(page), href) {
+			t.Errorf("no link %s", href)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(dir, report.FileName)); err == nil {
+		t.Error("-o elsewhere also wrote the run folder's report.html")
+	}
+}
