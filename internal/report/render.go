@@ -131,6 +131,7 @@ type noteData struct {
 type chartData struct {
 	Path, Title string
 	SVG         template.HTML
+	Values      *tableData // the exact values of an x/y chart over points
 }
 
 type tableData struct {
@@ -222,7 +223,7 @@ func buildStudy(run *Run, s Study, i int) (studyData, error) {
 			if a.Chart != nil && a.Chart.Title != "" {
 				title = a.Chart.Title
 			}
-			sd.Charts = append(sd.Charts, chartData{Path: rel, Title: title, SVG: inlineSVG(data)})
+			sd.Charts = append(sd.Charts, chartData{Path: rel, Title: title, SVG: inlineSVG(data), Values: chartValues(a, sd.Points)})
 		case "csv":
 			t, err := readTable(data)
 			if err != nil {
@@ -233,6 +234,45 @@ func buildStudy(run *Run, s Study, i int) (studyData, error) {
 		}
 	}
 	return sd, nil
+}
+
+// chartValues is the table behind a chart of point values against x: the
+// exact numbers a reader cannot take off the drawing.
+func chartValues(a Artifact, points []Point) *tableData {
+	if a.Chart == nil || a.Chart.X == "" || len(a.Chart.Y) == 0 || (a.From != "" && a.From != "points") {
+		return nil
+	}
+	t := &tableData{Header: append([]string{a.Chart.X}, a.Chart.Y...)}
+	for _, p := range points {
+		if p.Status != "ok" {
+			continue
+		}
+		row := []string{cell(p.Values[a.Chart.X], p, a.Chart.X)}
+		for _, y := range a.Chart.Y {
+			row = append(row, cell(p.Values[y], p, y))
+		}
+		t.Rows = append(t.Rows, row)
+	}
+	if len(t.Rows) == 0 {
+		return nil
+	}
+	return t
+}
+
+// cell is a value as text; a sweep axis is looked up in the sweep when the
+// values do not carry it.
+func cell(v any, p Point, name string) string {
+	if v == nil {
+		for _, s := range p.Sweep {
+			if s.Name == name {
+				v = s.Value
+			}
+		}
+	}
+	if v == nil {
+		return ""
+	}
+	return fmt.Sprint(v)
 }
 
 func readTable(data []byte) (tableData, error) {

@@ -24,7 +24,7 @@ func writeRunFolder(t *testing.T, status string) string {
 		"points.jsonl": `{"study":"s","id":"000","label":"n=1","status":"ok","dir":"s/000_n-1"}` + "\n" +
 			`{"study":"s","id":"001","label":"n=2","status":"failed","error":"not ready in 5s","dir":"s/001_n-2"}` + "\n" + `{"study":"s","id":"0`,
 		"plan.json": `{"experiment":"demo","description":"Does n matter?","studies":[{"name":"s","description":"one per n",
-			"artifacts":[{"path":"t.csv","format":"csv"},{"path":"notes.md","format":"markdown"},{"path":"c.svg","format":"chart","chart":{"title":"n vs x"}}]}]}`,
+			"artifacts":[{"path":"t.csv","format":"csv"},{"path":"notes.md","format":"markdown"},{"path":"c.svg","format":"chart","chart":{"title":"n vs x","x":"n","y":["x"]}}]}]}`,
 		"s/000_n-1/result.json": `{"study":"s","id":"000","status":"ok","sweep":[{"name":"n","value":1}],"values":{"x":1.5}}`,
 		"s/001_n-2/result.json": `{"study":"s","id":"001","status":"failed","phase":"ready","error":"not ready in 5s",
 			"log_tail":"Traceback: CUDA out of memory","sweep":[{"name":"n","value":2}],"values":{}}`,
@@ -61,7 +61,7 @@ func render(t *testing.T, dir string) string {
 }
 
 // The page shows the spec's question, the manifest, the study's notes,
-// chart and table, the failed point with its log tail, and links every
+// chart (with its exact values) and table, the failed point with its log tail, and links every
 // file; it names no http(s) address and runs no script of the artifacts.
 func TestReportShowsEverySectionAndReferencesNothingOutsideItself(t *testing.T) {
 	page := render(t, writeRunFolder(t, "failed"))
@@ -70,6 +70,7 @@ func TestReportShowsEverySectionAndReferencesNothingOutsideItself(t *testing.T) 
 		"<strong>fine</strong>", "<table>", // notes through goldmark, GFM tables on
 		`<figure class="chart" data-artifact="s/c.svg"><svg viewBox="0 0 100 50"`,
 		`<table class="sortable result-table" data-artifact="s/t.csv">`, "<td>1.5</td>",
+		"Exact values", "<tr><td>1</td><td>1.5</td></tr>", // the chart's numbers, n from the sweep
 		`id="failed"`, "not ready in 5s", "Traceback: CUDA out of memory",
 		`href="./s/t.csv"`, `href="./manifest.json"`, `href="./s/001_n-2/result.json"`,
 	} {

@@ -105,8 +105,11 @@ type Study struct {
 type Artifact struct {
 	Path   string `json:"path"`
 	Format string `json:"format"`
+	From   string `json:"from"` // "" or "points": one row per point; else a table name
 	Chart  *struct {
-		Title string `json:"title"`
+		Title string   `json:"title"`
+		X     string   `json:"x"`
+		Y     []string `json:"y"`
 	} `json:"chart"`
 }
 
