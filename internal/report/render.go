@@ -38,8 +38,13 @@ var page = template.Must(template.New("report").Funcs(template.FuncMap{
 	"href": escapePath,
 }).Parse(pageTemplate))
 
-// maxTableRows bounds a table in the page; the CSV stays linked in full.
-const maxTableRows = 2000
+// maxTableRows bounds a table in the page (the CSV stays linked in full),
+// and maxFailedShown the failed points shown with their log tails, so a
+// 10,000-point run still gives a page a browser opens.
+const (
+	maxTableRows   = 2000
+	maxFailedShown = 200
+)
 
 // Options configure Render.
 type Options struct {
@@ -105,14 +110,17 @@ func WriteFile(dir, out string, opt Options) error {
 }
 
 type pageData struct {
-	Base       string // LinkBase, ending in a slash when not empty
-	Run        *Run
-	Title      string
-	Simulated  bool
-	Studies    []studyData
-	Failed     []Point
-	Comparison *comparisonData
-	Files      []fileLink
+	Base        string // LinkBase, ending in a slash when not empty
+	Run         *Run
+	Title       string
+	Simulated   bool
+	Studies     []studyData
+	Failed      []Point
+	FailedCount int // every point that did not succeed
+	// FailedLeftOut counts failed points beyond maxFailedShown.
+	FailedLeftOut int
+	Comparison    *comparisonData
+	Files         []fileLink
 }
 
 type studyData struct {
@@ -121,6 +129,7 @@ type studyData struct {
 	Charts                    []chartData
 	Tables                    []tableData
 	Points                    []Point
+	PointsLeftOut             int // beyond maxTableRows; result.json files stay linked
 }
 
 type noteData struct {
@@ -138,7 +147,8 @@ type tableData struct {
 	Path      string
 	Header    []string
 	Rows      [][]string
-	Truncated int // rows left out
+	Truncated int    // rows left out
+	Error     string // why the file could not be read as a table
 }
 
 type comparisonData struct {
@@ -177,9 +187,15 @@ func buildPage(run *Run, opt Options) (*pageData, error) {
 		d.Studies = append(d.Studies, sd)
 	}
 	for _, p := range run.Points {
-		if p.Status != "ok" {
-			d.Failed = append(d.Failed, p)
+		if p.Status == "ok" {
+			continue
 		}
+		d.FailedCount++
+		if len(d.Failed) == maxFailedShown {
+			d.FailedLeftOut++
+			continue
+		}
+		d.Failed = append(d.Failed, p)
 	}
 	if opt.Baseline != nil {
 		copt := opt.Compare
@@ -204,6 +220,10 @@ var markdown = goldmark.New(goldmark.WithExtensions(extension.GFM))
 func buildStudy(run *Run, s Study, i int) (studyData, error) {
 	sd := studyData{Name: s.Name, Anchor: fmt.Sprintf("study-%d", i), Description: s.Description,
 		Points: run.StudyPoints(s.Name)}
+	if len(sd.Points) > maxTableRows {
+		sd.PointsLeftOut = len(sd.Points) - maxTableRows
+		sd.Points = sd.Points[:maxTableRows]
+	}
 	for _, a := range s.Artifacts {
 		rel := path.Join(s.Name, a.Path)
 		file := filepath.Join(run.Dir, filepath.FromSlash(rel))
@@ -227,7 +247,8 @@ func buildStudy(run *Run, s Study, i int) (studyData, error) {
 		case "csv":
 			t, err := readTable(data)
 			if err != nil {
-				return sd, fmt.Errorf("%s: %w", rel, err)
+				// One unreadable file must not cost the whole report.
+				t = tableData{Error: err.Error()}
 			}
 			t.Path = rel
 			sd.Tables = append(sd.Tables, t)

@@ -133,3 +133,12 @@ func TestReportWrittenElsewhereLinksIntoTheRunFolder(t *testing.T) {
 		t.Error("-o elsewhere also wrote the run folder's report.html")
 	}
 }
+
+// A CSV artifact that is not CSV costs its table, not the report.
+func TestReportSurvivesAnUnreadableTable(t *testing.T) {
+	dir := writeRunFolder(t, "ok")
+	os.WriteFile(filepath.Join(dir, "s", "t.csv"), []byte("a,\"b\n1,2\n"), 0o644)
+	if page := render(t, dir); !strings.Contains(page, "Not readable as a table") || !strings.Contains(page, "<strong>fine</strong>") {
+		t.Error("the report should say the table is unreadable and show the rest")
+	}
+}
