@@ -27,7 +27,7 @@ func TestShippedDay007RunsOnTheSimulatorAndShowsKVScalingAndBatching(t *testing.
 	if err != nil {
 		t.Fatalf("runexp: %v\n%s", err, output)
 	}
-	runs, _ := filepath.Glob(filepath.Join(out, "day007", "*"))
+	runs, _ := filepath.Glob(filepath.Join(out, "day007", runDirGlob))
 	if len(runs) != 1 {
 		t.Fatalf("run dirs %v", runs)
 	}

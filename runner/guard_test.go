@@ -65,7 +65,7 @@ func TestSIGKILLOfRunexpDuringLoadLeavesNoProcessOfTheRun(t *testing.T) {
 
 	const grace, margin = time.Second, 2 * time.Second
 	testutil.AssertNoProcesses(t, portArg(port), grace+margin)
-	runs, _ := filepath.Glob(filepath.Join(out, "sigkill", "*"))
+	runs, _ := filepath.Glob(filepath.Join(out, "sigkill", runDirGlob))
 	if len(runs) != 1 {
 		t.Fatalf("run dirs: %v", runs)
 	}

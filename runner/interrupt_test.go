@@ -50,7 +50,7 @@ func TestCtrlCTearsDownAndKeepsResults(t *testing.T) {
 	if code := exitCode(t, cmd); code != 130 {
 		t.Fatalf("exit code %d, want 130\n%s", code, buf.String())
 	}
-	runs, _ := filepath.Glob(filepath.Join(out, "interrupt", "*"))
+	runs, _ := filepath.Glob(filepath.Join(out, "interrupt", runDirGlob))
 	if len(runs) != 1 {
 		t.Fatalf("run dirs: %v", runs)
 	}

@@ -53,7 +53,7 @@ func TestShippedOllamaCPURunsOnARealOllama(t *testing.T) {
 	if err != nil {
 		t.Fatalf("runexp: %v\n%s", err, output)
 	}
-	runs, _ := filepath.Glob(filepath.Join(out, "ollama-cpu", "*"))
+	runs, _ := filepath.Glob(filepath.Join(out, "ollama-cpu", runDirGlob))
 	if len(runs) != 1 {
 		t.Fatalf("run dirs %v", runs)
 	}
@@ -161,7 +161,7 @@ func TestOllamaSIGKILLedServerLeavesNoRunner(t *testing.T) {
 	if code := cmd.ProcessState.ExitCode(); code != 1 {
 		t.Fatalf("exit %d (%v), want 1\n%s", code, err, output)
 	}
-	results, _ := filepath.Glob(filepath.Join(out, "ollama-teardown", "*", "s", "*", "result.json"))
+	results, _ := filepath.Glob(filepath.Join(out, "ollama-teardown", runDirGlob, "s", "*", "result.json"))
 	if len(results) != 1 || !strings.Contains(readFile(t, results[0]), `"phase": "load"`) {
 		t.Errorf("the point should fail in load (server gone), not earlier:\n%s", output)
 	}
@@ -185,7 +185,7 @@ func TestOllamaCtrlCMidLoad(t *testing.T) {
 	if code := exitCode(t, cmd); code != 130 {
 		t.Fatalf("exit %d, want 130\n%s", code, buf.String())
 	}
-	results, _ := filepath.Glob(filepath.Join(out, "ollama-teardown", "*", "s", "*", "result.json"))
+	results, _ := filepath.Glob(filepath.Join(out, "ollama-teardown", runDirGlob, "s", "*", "result.json"))
 	if len(results) != 1 {
 		t.Errorf("interrupted point's result.json: %v", results)
 	}

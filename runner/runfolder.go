@@ -49,6 +49,7 @@ func createRunFolder(p *Plan, version string) (*runFolder, error) {
 		}
 		return nil, fmt.Errorf("run directory: %w", err)
 	}
+	linkLatest(p.RunDir)
 	rf := &runFolder{plan: p, m: newManifest(p, version)}
 	if err := writeRunFiles(p, rf.m); err != nil {
 		// Whatever was written, the manifest must not say running.
@@ -120,6 +121,7 @@ func (rf *runFolder) finish(r *Result) error {
 	var errs *multierror.Error
 	errs = multierror.Append(errs, rf.m.write(rf.plan.RunDir))
 	errs = multierror.Append(errs, rf.j.close())
+	errs = multierror.Append(errs, writeReport(rf.plan.RunDir))
 	return errs.ErrorOrNil()
 }
 
@@ -137,6 +139,7 @@ func (rf *runFolder) abandon(status string) {
 	rf.m.end(status)
 	rf.m.write(rf.plan.RunDir)
 	rf.j.close()
+	writeReport(rf.plan.RunDir) // best effort: the process is about to exit
 }
 
 // MarkKilled ends every run this process is executing, for a process about

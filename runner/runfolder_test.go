@@ -130,7 +130,7 @@ studies:
 			t.Errorf("runexp %d exited %d:\n%s", i, code, outs[i].String())
 		}
 	}
-	dirs, _ := filepath.Glob(filepath.Join(out, "race", "*"))
+	dirs, _ := filepath.Glob(filepath.Join(out, "race", runDirGlob))
 	if len(dirs) != n {
 		t.Fatalf("%d run folders for %d runs: %v", len(dirs), n, dirs)
 	}
@@ -214,7 +214,7 @@ studies:
 	waitForOutput(t, buf, cmd, "[s 4/5 n=4] work (exec) ...")
 	cmd.Process.Kill()
 	waitExit(t, cmd)
-	dirs, _ := filepath.Glob(filepath.Join(out, "killed", "*"))
+	dirs, _ := filepath.Glob(filepath.Join(out, "killed", runDirGlob))
 	if len(dirs) != 1 {
 		t.Fatalf("run folders: %v", dirs)
 	}
@@ -265,7 +265,7 @@ studies:
 		t.Fatal(err)
 	}
 	waitForOutput(t, buf, cmd, "[s 2/2 n=2] work (exec) ...")
-	dirs, _ := filepath.Glob(filepath.Join(out, "live", "*"))
+	dirs, _ := filepath.Glob(filepath.Join(out, "live", runDirGlob))
 	if len(dirs) != 1 {
 		t.Fatalf("run folders: %v", dirs)
 	}
@@ -319,7 +319,7 @@ studies:
 	if code := waitExit(t, cmd); code != 130 {
 		t.Fatalf("exit %d, want 130\n%s", code, buf.String())
 	}
-	dirs, _ := filepath.Glob(filepath.Join(out, "twice", "*"))
+	dirs, _ := filepath.Glob(filepath.Join(out, "twice", runDirGlob))
 	if len(dirs) != 1 {
 		t.Fatalf("run folders: %v", dirs)
 	}

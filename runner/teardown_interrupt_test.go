@@ -35,7 +35,7 @@ studies:
 	if code := exitCode(t, cmd); code != 130 {
 		t.Fatalf("exit code %d, want 130\n%s", code, buf.String())
 	}
-	logs, _ := filepath.Glob(filepath.Join(out, "slowstop", "*", "s", "*", "server.log"))
+	logs, _ := filepath.Glob(filepath.Join(out, "slowstop", runDirGlob, "s", "*", "server.log"))
 	if len(logs) != 1 {
 		t.Fatalf("server logs: %v\n%s", logs, buf.String())
 	}

@@ -74,6 +74,10 @@ Usage:
   runexp capacity MODEL [flags]    plan vLLM's KV capacity per GPU, length and utilisation
   runexp gguf [flags]              write a random-weight llama GGUF that never emits EOS
   runexp ollama-create [flags]     register a GGUF as a model on a running Ollama
+  runexp report RUN_DIR [-o FILE] [--baseline BASE_DIR]
+                                   (re)write a run folder's self-contained report.html
+  runexp compare BASE NEW [--metric NAME[:higher|lower]]... [--threshold 5%] [--format text|markdown|json]
+                                   compare two runs; exit 1 when a metric regressed
   runexp version
 
 Flags of run and plan:
@@ -123,13 +127,17 @@ func Main(args []string, stdout, stderr io.Writer) int {
 		return GGUF("runexp gguf", args[1:], stdout, stderr)
 	case "ollama-create":
 		return runCommand("ollama-create", stderr, func(ctx context.Context) error { return cmdOllamaCreate(ctx, args[1:], stdout, stderr) })
+	case "report":
+		return runCommand("runexp report", stderr, func(ctx context.Context) error { return cmdReport(ctx, args[1:], stdout, stderr) })
+	case "compare":
+		return runCommand("runexp compare", stderr, func(ctx context.Context) error { return cmdCompare(ctx, args[1:], stdout, stderr) })
 	}
 	if strings.HasPrefix(args[0], "-") {
 		return cmdRun(args, stdout, stderr, false) // run's flags before the file; run reports unknown ones
 	}
 	if _, err := os.Stat(args[0]); err != nil && !strings.HasSuffix(args[0], ".yaml") && !strings.HasSuffix(args[0], ".yml") {
 		fmt.Fprintf(stderr, "runexp: unknown command %q%s\n\n%s", args[0],
-			spec.DidYouMean(args[0], []string{"run", "plan", "validate", "steps", "schema", "load", "sim", "capacity", "gguf", "ollama-create", "version"}), usage)
+			spec.DidYouMean(args[0], []string{"run", "plan", "validate", "steps", "schema", "load", "sim", "capacity", "gguf", "ollama-create", "report", "compare", "version"}), usage)
 		return ExitUsage
 	}
 	return cmdRun(args, stdout, stderr, false)

@@ -49,7 +49,7 @@ studies:
 	if code, stdout, stderr := run(path, "--out", out); code != 0 {
 		t.Fatalf("run: exit %d\n%s%s", code, stdout, stderr)
 	}
-	runs, _ := filepath.Glob(filepath.Join(out, "secret", "*"))
+	runs, _ := filepath.Glob(filepath.Join(out, "secret", runDirGlob))
 	if len(runs) != 1 {
 		t.Fatalf("run dirs %v", runs)
 	}

@@ -33,7 +33,7 @@ studies:
 	if code, stdout, stderr := run(spec, "--out", "rel"); code != 0 {
 		t.Fatalf("exit %d\n%s%s", code, stdout, stderr)
 	}
-	if m, _ := filepath.Glob(filepath.Join(dir, "rel", "abs", "*", "marker")); len(m) != 1 {
+	if m, _ := filepath.Glob(filepath.Join(dir, "rel", "abs", runDirGlob, "marker")); len(m) != 1 {
 		t.Errorf("marker not in the run dir: %v", m)
 	}
 }
