@@ -215,8 +215,8 @@ func Compile(x *spec.Experiment, reg *steps.Registry, opt Options) (*Plan, error
 	var errs spec.ErrorList
 	vals, err := x.Vars.Resolve(opt.Overrides)
 	if err != nil {
-		list, ok := err.(spec.ErrorList)
-		if !ok {
+		var list spec.ErrorList
+		if !errors.As(err, &list) {
 			return nil, &UsageError{err}
 		}
 		errs = list // reported with the studies' problems
@@ -548,8 +548,8 @@ func Load(path string, reg *steps.Registry, opt Options) (*Plan, error) {
 	x, err := spec.Load(path)
 	var parseErrs spec.ErrorList
 	if err != nil {
-		list, ok := err.(spec.ErrorList)
-		if !ok || x == nil || x.Root == nil {
+		var list spec.ErrorList
+		if !errors.As(err, &list) || x == nil || x.Root == nil {
 			return nil, err
 		}
 		parseErrs = list
@@ -562,8 +562,8 @@ func Load(path string, reg *steps.Registry, opt Options) (*Plan, error) {
 		return p, err
 	}
 	if err != nil {
-		list, ok := err.(spec.ErrorList)
-		if !ok {
+		var list spec.ErrorList
+		if !errors.As(err, &list) {
 			return nil, err // a usage error; the spec problems follow once it is fixed
 		}
 		parseErrs = append(parseErrs, list...)

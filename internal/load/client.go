@@ -359,7 +359,7 @@ func (c *client) readStream(ctx context.Context, w *worker, r *RequestResult, bo
 		if err != nil {
 			r.E2ELms = ms(now.Sub(r.Start))
 			switch {
-			case err == io.EOF:
+			case errors.Is(err, io.EOF):
 				c.fail(r, ClassNoDone, "stream ended without data: [DONE]")
 			case errors.Is(err, sse.ErrEventTooLarge):
 				c.fail(r, ClassMalformedSSE, err.Error())
@@ -430,7 +430,7 @@ func (c *client) readJSON(ctx context.Context, w *worker, r *RequestResult, body
 		}
 		n, err := body.Read(buf[len(buf):cap(buf)])
 		buf = buf[:len(buf)+n]
-		if err == io.EOF {
+		if errors.Is(err, io.EOF) {
 			break
 		}
 		if err != nil {

@@ -13,6 +13,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/csv"
+	"errors"
 	"fmt"
 	"io"
 	"os/exec"
@@ -225,7 +226,7 @@ func readCSV(out []byte) ([][]string, error) {
 	var recs [][]string
 	for {
 		rec, err := r.Read()
-		if err == io.EOF {
+		if errors.Is(err, io.EOF) {
 			return recs, nil
 		}
 		if err != nil {

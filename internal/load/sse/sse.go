@@ -151,7 +151,7 @@ func (r *Reader) Next() ([]byte, error) {
 	for {
 		line, err := r.readLine()
 		if err != nil {
-			if err == io.EOF && has {
+			if errors.Is(err, io.EOF) && has {
 				return r.data, nil
 			}
 			return nil, err
