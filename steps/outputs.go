@@ -80,6 +80,10 @@ func (l *Load) Outputs(string) results.Outputs {
 		if name == "" {
 			name = string(m.Kind)
 		}
+		if m.Kind == load.KindSearch {
+			o.AddValues(searchValues...)
+			continue
+		}
 		o.AddValues(results.Prefixed(name+"_", loadModeValues...)...)
 	}
 	o.AddTable("load.requests", loadRequestColumns...)

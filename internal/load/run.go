@@ -141,6 +141,12 @@ func Run(ctx context.Context, cfg Config, onResult func(RequestResult)) ([]Summa
 
 	out := make([]Summary, 0, len(cfg.Modes))
 	for _, m := range cfg.Modes {
+		if m.Kind == KindSearch {
+			return out, fmt.Errorf("mode %s: a search runs through Search, not Run", m.label())
+		}
+		if m.SLO == nil {
+			m.SLO = cfg.SLO
+		}
 		cl.meter = nil // warm-up requests are not progress
 		if cfg.Warmup > 0 {
 			wm := Mode{Name: "warmup", Kind: KindConcurrent, Requests: cfg.Warmup, Concurrency: min(cfg.Warmup, m.inFlight())}
