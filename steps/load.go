@@ -267,6 +267,12 @@ func runSearch(ctx context.Context, cfg load.Config, m load.Mode, onResult func(
 				env.Set("search_"+k, v)
 			}
 		}
+		// The point's answer under vLLM's names, for tables across points.
+		for _, k := range []string{"request_goodput", "output_throughput"} {
+			if v, ok := vals[k]; ok {
+				env.Set(k, v)
+			}
+		}
 	}
 	if r.HasFailing {
 		env.Set("search_first_failing", r.FirstFailing)
@@ -282,7 +288,8 @@ func runSearch(ctx context.Context, cfg load.Config, m load.Mode, onResult func(
 // searchValues are the values a search mode records for its point.
 var searchValues = []string{"search_probes", "search_bound", "search_bound_source", "search_max_passing", "search_first_failing",
 	"search_binding", "search_monotonic", "search_at_bound", "search_note", "search_request_goodput", "search_output_throughput",
-	"search_request_throughput", "search_p99_ttft_ms", "search_p99_tpot_ms", "search_slo_attainment"}
+	"search_request_throughput", "search_p99_ttft_ms", "search_p99_tpot_ms", "search_slo_attainment",
+	"request_goodput", "output_throughput"}
 
 // numberValue returns the point's value name as a number, 0 when it is
 // not recorded or not a number.
