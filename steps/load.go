@@ -179,10 +179,18 @@ func (l *Load) Run(ctx context.Context, env *Env) error {
 			row.Set(k, l.Metadata[k])
 		}
 		env.Append("load.summary", row)
-		if s.Probe > 0 {
-			continue // a search probe: the search's values are recorded by runSearch
+		if s.Probe > 0 || s.Rep > 0 {
+			continue // a search probe or one repetition: a row, not the mode's values
 		}
 		p := s.Mode + "_"
+		if s.N > 0 {
+			env.Set(p+"n", s.N)
+			for _, k := range loadRepeatValues {
+				if v, ok := vals[k]; ok {
+					env.Set(p+k, v)
+				}
+			}
+		}
 		env.Set(p+"s", s.Duration)
 		env.Set(p+"completed", s.Completed)
 		env.Set(p+"failed", s.Failed)

@@ -145,6 +145,8 @@ type Mode struct {
 	Tolerance  float64    `yaml:"tolerance" json:"tolerance,omitempty" doc:"search: stop when first_failing - max_passing <= tolerance x max_passing (at least 1 for concurrency); default 0.05"`
 	Replicates int        `yaml:"replicates" json:"replicates,omitempty" doc:"search: times the final boundary is re-probed to check the server is monotonic (default 1)"`
 
+	Repeat int `yaml:"repeat" json:"repeat,omitempty" doc:"run the mode this many times on the same server: a load.summary row per repetition, then the mode's row over all of them with <metric>_mean, <metric>_ci95_low, <metric>_ci95_high (Student t) and n"`
+
 	// specPath is the mode's key as written ("modes[1]"), which an
 	// expanded list-valued mode shares with its siblings.
 	specPath string
@@ -175,8 +177,9 @@ func (m Mode) MarshalJSON() ([]byte, error) {
 		Max         SearchMax  `json:"max,omitempty"`
 		Tolerance   float64    `json:"tolerance,omitempty"`
 		Replicates  int        `json:"replicates,omitempty"`
+		Repeat      int        `json:"repeat,omitempty"`
 	}{m.Name, m.Kind, m.Requests, m.Concurrency, m.Rate, m.Arrival, m.Seed, duration, m.MaxInFlight, m.Burstiness, m.WaitForSlot,
-		m.SLO, m.Over, m.Min, m.Max, m.Tolerance, m.Replicates})
+		m.SLO, m.Over, m.Min, m.Max, m.Tolerance, m.Replicates, m.Repeat})
 }
 
 // label returns the mode's name in results.
@@ -264,6 +267,11 @@ func (c Config) Validate() error {
 			p.Add(at(".duration"), "%v must be >= 0", m.Duration)
 		}
 		p.Nest("", m.SLO.validate(at(".slo.")))
+		if m.Repeat < 0 {
+			p.Add(at(".repeat"), "%d must be >= 0", m.Repeat)
+		} else if m.Repeat != 0 && m.Kind == KindSearch {
+			p.Add(at(".repeat"), "a search re-probes its boundary instead; use replicates")
+		}
 		if m.Kind != KindSearch {
 			for _, f := range []struct {
 				key string

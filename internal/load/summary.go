@@ -113,6 +113,14 @@ type Summary struct {
 	SLOMargins     map[string]float64 `json:"slo_margin,omitempty"`
 	// Probe numbers the probes of a search (1, 2, ...); 0 elsewhere.
 	Probe int `json:"probe,omitempty"`
+	// Rep numbers the repetitions of a repeated mode (Mode.Repeat > 1),
+	// each a summary of its own; after them comes the mode's summary over
+	// all of them, with N (the repetitions) and RepeatStats
+	// (<metric>_mean, _ci95_low, _ci95_high; see RepeatStats), which Values
+	// writes as names of their own.
+	Rep         int                `json:"rep,omitempty"`
+	N           int                `json:"n,omitempty"`
+	RepeatStats map[string]float64 `json:"repeat_stats,omitempty" values:"inline"`
 }
 
 // MaxErrorMessages is how many distinct messages per error class a Summary
@@ -335,8 +343,12 @@ func (s Summary) Values() map[string]any {
 			if k := f.Type().Elem().Kind(); k != reflect.Int && k != reflect.Float64 {
 				continue // ErrorMessages: text for people, not a value
 			}
+			prefix := name + "."
+			if t.Field(i).Tag.Get("values") == "inline" {
+				prefix = ""
+			}
 			for _, k := range f.MapKeys() {
-				out[name+"."+k.String()] = f.MapIndex(k).Interface()
+				out[prefix+k.String()] = f.MapIndex(k).Interface()
 			}
 			continue
 		}
