@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/runexp/runexp/internal/load"
 	"github.com/runexp/runexp/internal/results"
@@ -40,6 +41,8 @@ type Load struct {
 	ErrorThreshold  float64           `yaml:"error_threshold" json:"error_threshold" doc:"fraction of failed requests a mode tolerates before the step fails (0: any error fails)"`
 	Modes           load.Modes        `yaml:"modes" json:"modes" doc:"modes run in order against the same server; a list of concurrency or rate values expands into one mode per value (concurrent-1, concurrent-8, ...)"`
 	SLO             *load.SLO         `yaml:"slo" json:"slo,omitempty" doc:"service-level objectives of every mode without its own (see a mode's slo)"`
+	ResetCache      bool              `yaml:"reset_cache" json:"reset_cache,omitempty" doc:"before each mode after the first, drop the engine's prefix cache (vLLM POST /reset_prefix_cache; a no-op with a note where the engine has none)"`
+	Settle          spec.Duration     `yaml:"settle" json:"settle,omitempty" doc:"pause between modes (after reset_cache), so one mode's tail does not overlap the next"`
 	Requests        string            `yaml:"requests_file" json:"requests_file" doc:"per-request results (JSONL) in the point folder"`
 	Metadata        map[string]string `yaml:"metadata" json:"metadata,omitempty" doc:"name: value pairs added to every row of load.summary and load.requests and recorded as values (as vllm bench serve --metadata), e.g. {engine: \"${engine}\"} to label where numbers came from"`
 	Target          string            `yaml:"-" json:"target,omitempty"`
@@ -164,7 +167,7 @@ func (l *Load) Run(ctx context.Context, env *Env) error {
 		}
 		env.Append("load.requests", row)
 	}
-	sums, runErr := runLoadModes(ctx, cfg, onResult, env)
+	sums, runErr := l.runLoadModes(ctx, cfg, onResult, env)
 	if err := w.Flush(); err != nil && writeErr == nil {
 		writeErr = err
 	}
@@ -220,13 +223,19 @@ func (l *Load) Run(ctx context.Context, env *Env) error {
 
 // runLoadModes runs the modes one by one so that a telemetry sampler (if a
 // measure step started one) can mark where each mode begins and ends.
-func runLoadModes(ctx context.Context, cfg load.Config, onResult func(load.RequestResult), env *Env) ([]load.Summary, error) {
+func (l *Load) runLoadModes(ctx context.Context, cfg load.Config, onResult func(load.RequestResult), env *Env) ([]load.Summary, error) {
 	mark, _ := env.Shared(sharedModeMarkers)
 	if mark != nil {
 		defer mark.(func(string))("") // close the last mode's window, also on failure
 	}
 	var out []load.Summary
-	for _, m := range cfg.Modes {
+	noReset := false
+	for i, m := range cfg.Modes {
+		if i > 0 {
+			if err := l.betweenModes(ctx, cfg, env, &noReset); err != nil {
+				return out, err
+			}
+		}
 		one := cfg
 		one.Modes = []load.Mode{m}
 		name := m.Name
@@ -254,6 +263,30 @@ func runLoadModes(ctx context.Context, cfg load.Config, onResult func(load.Reque
 		}
 	}
 	return out, nil
+}
+
+// betweenModes resets the prefix cache (reset_cache) and waits settle
+// before a mode after the first. An engine without the endpoint is noted
+// once (*noReset) and not asked again.
+func (l *Load) betweenModes(ctx context.Context, cfg load.Config, env *Env, noReset *bool) error {
+	if l.ResetCache && !*noReset {
+		supported, err := load.ResetPrefixCache(ctx, cfg)
+		if err != nil {
+			return err
+		}
+		if !supported {
+			*noReset = true
+			fmt.Fprintf(env.Log, "reset_cache: the engine has no /reset_prefix_cache; modes run with whatever it cached\n")
+		}
+	}
+	if l.Settle > 0 {
+		select {
+		case <-time.After(l.Settle.D()):
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	return nil
 }
 
 // runSearch runs search mode m, its bound from the point's recorded KV
