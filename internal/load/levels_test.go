@@ -50,11 +50,11 @@ func TestListValuedModeNameIsAPatternOrAPrefix(t *testing.T) {
 }
 
 func TestListValuedModeReportsProblemsOnceAtTheModeAsWritten(t *testing.T) {
-	ms, errs := decodeModes(t, `[{kind: concurrent, concurrency: [1, 2], requests: 8, reqests: 3}]`)
+	_, errs := decodeModes(t, `[{kind: concurrent, concurrency: [1, 2], requests: 8, reqests: 3}]`)
 	if len(errs) != 1 || !strings.Contains(errs[0].Error(), "reqests") || !strings.Contains(errs[0].Error(), "requests") {
 		t.Fatalf("want one problem about reqests, got %v", errs)
 	}
-	ms, _ = decodeModes(t, `[{kind: concurrent, concurrency: [1, 0], requests: 8}]`)
+	ms, _ := decodeModes(t, `[{kind: concurrent, concurrency: [1, 0], requests: 8}]`)
 	err := (Config{BaseURL: "http://h", Model: "m", Modes: ms}).Validate()
 	if err == nil || !strings.Contains(err.Error(), "modes[0].concurrency") {
 		t.Errorf("the bad level must be reported at the mode as written (modes[0]), got %v", err)
