@@ -54,6 +54,14 @@ func ResolveSearchMax(m Mode, engine, predicted float64) SearchBound {
 	return SearchBound{Max: DefaultSearchMax, Source: BoundDefault}
 }
 
+// searchMin is the lowest level a search probes: Min, default 1.
+func (m Mode) searchMin() float64 {
+	if m.Min == 0 {
+		return 1
+	}
+	return m.Min
+}
+
 func (m Mode) over() SearchOver {
 	if m.Over == "" {
 		return OverConcurrency
@@ -148,10 +156,7 @@ func RunSearch(ctx context.Context, m Mode, bound SearchBound, probe Prober) (Se
 	if tol == 0 {
 		tol = DefaultSearchTolerance
 	}
-	lo := m.Min
-	if lo == 0 {
-		lo = 1
-	}
+	lo := m.searchMin()
 	hi := max(bound.Max, lo)
 	r := SearchResult{Mode: m.label(), Over: m.over(), Min: lo, Bound: bound, Monotonic: true}
 	levels := searchLevels(r.Over, lo, hi, tol)
@@ -279,8 +284,8 @@ func (m Mode) validateSearch(p *spec.Problems, at func(string) string, stepSLO *
 			p.Add(at(".max"), "%q is neither auto nor a positive number", string(m.Max))
 		case integer && x != math.Trunc(x):
 			p.Add(at(".max"), "%v must be an integer (a concurrency)", x)
-		case x < max(m.Min, 1) && integer || x < m.Min:
-			p.Add(at(".max"), "%v is below min %v", x, m.Min)
+		case x < m.searchMin():
+			p.Add(at(".max"), "%v is below min %v", x, m.searchMin())
 		}
 	}
 	if m.Tolerance < 0 || m.Tolerance > 1 || math.IsNaN(m.Tolerance) {
