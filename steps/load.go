@@ -9,8 +9,10 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/runexp/runexp/internal/load"
 	"github.com/runexp/runexp/internal/results"
@@ -37,7 +39,10 @@ type Load struct {
 	Warmup          int               `yaml:"warmup" json:"warmup" doc:"requests before each mode, excluded from results"`
 	RequestTimeout  spec.Duration     `yaml:"request_timeout" json:"request_timeout" doc:"timeout of one request, stream included"`
 	ErrorThreshold  float64           `yaml:"error_threshold" json:"error_threshold" doc:"fraction of failed requests a mode tolerates before the step fails (0: any error fails)"`
-	Modes           []LoadMode        `yaml:"modes" json:"modes" doc:"modes run in order against the same server"`
+	Modes           load.Modes        `yaml:"modes" json:"modes" doc:"modes run in order against the same server; a list of concurrency or rate values expands into one mode per value (concurrent-1, concurrent-8, ...)"`
+	SLO             *load.SLO         `yaml:"slo" json:"slo,omitempty" doc:"service-level objectives of every mode without its own (see a mode's slo)"`
+	ResetCache      bool              `yaml:"reset_cache" json:"reset_cache,omitempty" doc:"before each mode after the first, drop the engine's prefix cache (vLLM POST /reset_prefix_cache; a no-op with a note where the engine has none)"`
+	Settle          spec.Duration     `yaml:"settle" json:"settle,omitempty" doc:"pause between modes (after reset_cache), so one mode's tail does not overlap the next"`
 	Requests        string            `yaml:"requests_file" json:"requests_file" doc:"per-request results (JSONL) in the point folder"`
 	Metadata        map[string]string `yaml:"metadata" json:"metadata,omitempty" doc:"name: value pairs added to every row of load.summary and load.requests and recorded as values (as vllm bench serve --metadata), e.g. {engine: \"${engine}\"} to label where numbers came from"`
 }
@@ -69,7 +74,7 @@ func (l *Load) SetID(id string) { l.ID = id }
 
 func (l *Load) config(baseURL string) load.Config {
 	c := load.Config{BaseURL: baseURL, API: l.API, Model: l.Model, Stream: l.Stream, MaxTokens: l.MaxTokens,
-		Extra: l.Extra, Warmup: l.Warmup, RequestTimeout: l.RequestTimeout.D(), ErrorThreshold: l.ErrorThreshold,
+		Extra: l.Extra, Warmup: l.Warmup, RequestTimeout: l.RequestTimeout.D(), ErrorThreshold: l.ErrorThreshold, SLO: l.SLO,
 		Prompts: load.Prompts{Fixed: l.Prompt, List: l.Prompts, File: l.PromptFile, SyntheticTokens: l.SyntheticTokens, Seed: l.Seed}}
 	c.Modes = slices.Clone(l.Modes)
 	return c
@@ -161,7 +166,7 @@ func (l *Load) Run(ctx context.Context, env *Env) error {
 		}
 		env.Append("load.requests", row)
 	}
-	sums, runErr := runLoadModes(ctx, cfg, onResult, env)
+	sums, runErr := l.runLoadModes(ctx, cfg, onResult, env)
 	if err := w.Flush(); err != nil && writeErr == nil {
 		writeErr = err
 	}
@@ -176,7 +181,18 @@ func (l *Load) Run(ctx context.Context, env *Env) error {
 			row.Set(k, l.Metadata[k])
 		}
 		env.Append("load.summary", row)
+		if s.Probe > 0 || s.Rep > 0 {
+			continue // a search probe or one repetition: a row, not the mode's values
+		}
 		p := s.Mode + "_"
+		if s.N > 0 {
+			env.Set(p+"n", s.N)
+			for _, k := range loadRepeatValues {
+				if v, ok := vals[k]; ok {
+					env.Set(p+k, v)
+				}
+			}
+		}
 		env.Set(p+"s", s.Duration)
 		env.Set(p+"completed", s.Completed)
 		env.Set(p+"failed", s.Failed)
@@ -206,13 +222,19 @@ func (l *Load) Run(ctx context.Context, env *Env) error {
 
 // runLoadModes runs the modes one by one so that a telemetry sampler (if a
 // measure step started one) can mark where each mode begins and ends.
-func runLoadModes(ctx context.Context, cfg load.Config, onResult func(load.RequestResult), env *Env) ([]load.Summary, error) {
+func (l *Load) runLoadModes(ctx context.Context, cfg load.Config, onResult func(load.RequestResult), env *Env) ([]load.Summary, error) {
 	mark, _ := env.Shared(sharedModeMarkers)
 	if mark != nil {
 		defer mark.(func(string))("") // close the last mode's window, also on failure
 	}
 	var out []load.Summary
-	for _, m := range cfg.Modes {
+	noReset := false
+	for i, m := range cfg.Modes {
+		if i > 0 {
+			if err := l.betweenModes(ctx, cfg, env, &noReset); err != nil {
+				return out, err
+			}
+		}
 		one := cfg
 		one.Modes = []load.Mode{m}
 		name := m.Name
@@ -224,7 +246,13 @@ func runLoadModes(ctx context.Context, cfg load.Config, onResult func(load.Reque
 			// figures cover its measured requests only.
 			one.OnModeStart = func(string) { mark.(func(string))(name) }
 		}
-		sums, err := load.Run(ctx, one, onResult)
+		var sums []load.Summary
+		var err error
+		if m.Kind == load.KindSearch {
+			sums, err = runSearch(ctx, one, m, onResult, env)
+		} else {
+			sums, err = load.Run(ctx, one, onResult)
+		}
 		if mark != nil {
 			mark.(func(string))("") // close the window before the next mode's warm-up
 		}
@@ -234,6 +262,94 @@ func runLoadModes(ctx context.Context, cfg load.Config, onResult func(load.Reque
 		}
 	}
 	return out, nil
+}
+
+// betweenModes resets the prefix cache (reset_cache) and waits settle
+// before a mode after the first. An engine without the endpoint is noted
+// once (*noReset) and not asked again.
+func (l *Load) betweenModes(ctx context.Context, cfg load.Config, env *Env, noReset *bool) error {
+	if l.ResetCache && !*noReset {
+		supported, err := load.ResetPrefixCache(ctx, cfg)
+		if err != nil {
+			return err
+		}
+		if !supported {
+			*noReset = true
+			fmt.Fprintf(env.Log, "reset_cache: the engine has no /reset_prefix_cache; modes run with whatever it cached\n")
+		}
+	}
+	if l.Settle > 0 {
+		select {
+		case <-time.After(l.Settle.D()):
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	return nil
+}
+
+// runSearch runs search mode m, its bound from the point's recorded KV
+// capacity (max_concurrency, else predicted_max_concurrency) when max is
+// auto, and records the search_* values.
+func runSearch(ctx context.Context, cfg load.Config, m load.Mode, onResult func(load.RequestResult), env *Env) ([]load.Summary, error) {
+	bound := load.ResolveSearchMax(m, numberValue(env, "max_concurrency"), numberValue(env, "predicted_max_concurrency"))
+	r, err := load.Search(ctx, cfg, m, bound, onResult)
+	env.Set("search_probes", r.Probes)
+	env.Set("search_bound", bound.Max)
+	env.Set("search_bound_source", bound.Source)
+	env.Set("search_max_passing", "")
+	env.Set("search_first_failing", "")
+	if r.Found {
+		env.Set("search_max_passing", r.MaxPassing)
+		vals := r.Passing.Values()
+		for _, k := range []string{"request_goodput", "output_throughput", "request_throughput", "p99_ttft_ms", "p99_tpot_ms", "slo_attainment"} {
+			if v, ok := vals[k]; ok {
+				env.Set("search_"+k, v)
+			}
+		}
+		// The point's answer under vLLM's names, for tables across points.
+		for _, k := range []string{"request_goodput", "output_throughput"} {
+			if v, ok := vals[k]; ok {
+				env.Set(k, v)
+			}
+		}
+	}
+	if r.HasFailing {
+		env.Set("search_first_failing", r.FirstFailing)
+	}
+	env.Set("search_binding", r.Binding)
+	env.Set("search_monotonic", r.Monotonic)
+	env.Set("search_at_bound", r.AtBound)
+	env.Set("search_note", r.Note())
+	fmt.Fprintf(env.Log, "%s: %s (%d probes, bound %g from %s)\n", m.Name, r.Note(), r.Probes, bound.Max, bound.Source)
+	return r.Summaries, err
+}
+
+// searchValues are the values a search mode records for its point.
+var searchValues = []string{"search_probes", "search_bound", "search_bound_source", "search_max_passing", "search_first_failing",
+	"search_binding", "search_monotonic", "search_at_bound", "search_note", "search_request_goodput", "search_output_throughput",
+	"search_request_throughput", "search_p99_ttft_ms", "search_p99_tpot_ms", "search_slo_attainment",
+	"request_goodput", "output_throughput"}
+
+// numberValue returns the point's value name as a number, 0 when it is
+// not recorded or not a number.
+func numberValue(env *Env, name string) float64 {
+	v, ok := env.Value(name)
+	if !ok {
+		return 0
+	}
+	switch x := v.(type) {
+	case int:
+		return float64(x)
+	case int64:
+		return float64(x)
+	case float64:
+		return x
+	case string:
+		f, _ := strconv.ParseFloat(x, 64)
+		return f
+	}
+	return 0
 }
 
 // sharedModeMarkers is the Env key of a func(mode string) that a running

@@ -66,6 +66,16 @@ func (*Sleep) Outputs(string) results.Outputs { return results.Outputs{} }
 var loadModeValues = []string{"s", "completed", "failed", "output_throughput", "request_throughput",
 	"mean_ttft_ms", "p99_ttft_ms", "mean_e2el_ms", "max_concurrent_requests"}
 
+// loadRepeatValues are the values a repeated mode (repeat: N) also records
+// as <mode>_NAME: the mean of each over its repetitions and its 95 % CI.
+var loadRepeatValues = []string{
+	"output_throughput_mean", "output_throughput_ci95_low", "output_throughput_ci95_high",
+	"request_throughput_mean", "request_throughput_ci95_low", "request_throughput_ci95_high",
+	"mean_ttft_ms_mean", "mean_ttft_ms_ci95_low", "mean_ttft_ms_ci95_high",
+	"mean_e2el_ms_mean", "mean_e2el_ms_ci95_low", "mean_e2el_ms_ci95_high",
+	"duration_mean", "duration_ci95_low", "duration_ci95_high",
+}
+
 // loadRequestColumns are the columns of a load.requests row, before metadata.
 var loadRequestColumns = []string{"mode", "index", "ttft_ms", "e2el_ms", "completion_tokens", "finish_reason", "error_class"}
 
@@ -80,7 +90,15 @@ func (l *Load) Outputs(string) results.Outputs {
 		if name == "" {
 			name = string(m.Kind)
 		}
+		if m.Kind == load.KindSearch {
+			o.AddValues(searchValues...)
+			continue
+		}
 		o.AddValues(results.Prefixed(name+"_", loadModeValues...)...)
+		if m.Repeat > 1 {
+			o.AddValues(name + "_n")
+			o.AddValues(results.Prefixed(name+"_", loadRepeatValues...)...)
+		}
 	}
 	o.AddTable("load.requests", loadRequestColumns...)
 	o.AddTable("load.requests", meta...)

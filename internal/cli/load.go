@@ -139,7 +139,12 @@ func cmdLoad(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	fs.Var(&rate, "request-rate", "requests per second, or inf: every request at once (limited by --max-concurrency), as vLLM")
 	fs.Var(extra, "extra", "extra body field key=value (value parsed as JSON if it is JSON); repeatable")
 	fs.Var(&metadata, "metadata", "KEY=VALUE written into --save-result files, as vLLM; repeatable")
-	if err := parseFlags(fs, args); err != nil {
+	var goodput []string
+	fs.Func("goodput", "per-request SLOs in ms, as vLLM: --goodput ttft:500 tpot:50 e2el:5000; adds request_goodput and slo_attainment", func(v string) error {
+		goodput = append(goodput, v)
+		return nil
+	})
+	if err := parseFlags(fs, joinGoodput(args)); err != nil {
 		return err
 	}
 	if fs.NArg() > 0 {
@@ -147,6 +152,13 @@ func cmdLoad(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	}
 	set := map[string]bool{}
 	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	var slo *load.SLO
+	if set["goodput"] {
+		var err error
+		if slo, err = load.ParseGoodput(goodput); err != nil {
+			return exitcode.UsageError(err)
+		}
+	}
 
 	if *endpoint != "" {
 		a, ok := endpointAPIs[strings.TrimRight(*endpoint, "/")]
@@ -168,6 +180,7 @@ func cmdLoad(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		Warmup:         *warmup,
 		RequestTimeout: *timeout,
 		ErrorThreshold: *threshold,
+		SLO:            slo,
 	}
 	if len(extra) > 0 {
 		cfg.Extra = extra
@@ -488,4 +501,32 @@ func saveBenchResult(path string, info load.BenchInfo, s load.Summary, rs []load
 		}
 	}
 	return os.WriteFile(path, data, 0o644)
+}
+
+// joinGoodput lets --goodput take several values as vLLM's does
+// (`--goodput ttft:500 tpot:50`): the KEY:MS arguments after it join its
+// value, which the flag package would otherwise take as positional.
+func joinGoodput(args []string) []string {
+	out := make([]string, 0, len(args))
+	for i := 0; i < len(args); i++ {
+		a := args[i]
+		if a == "--" {
+			return append(out, args[i:]...)
+		}
+		if a != "--goodput" && a != "-goodput" {
+			out = append(out, a)
+			continue
+		}
+		var vals []string
+		for i+1 < len(args) && !strings.HasPrefix(args[i+1], "-") && strings.Contains(args[i+1], ":") {
+			i++
+			vals = append(vals, args[i])
+		}
+		if len(vals) == 0 {
+			out = append(out, a) // the flag package reports the missing value
+			continue
+		}
+		out = append(out, a+"="+strings.Join(vals, " "))
+	}
+	return out
 }

@@ -31,12 +31,33 @@ const (
 	KindSequential ModeKind = "sequential" // one request at a time
 	KindConcurrent ModeKind = "concurrent" // closed loop: Concurrency requests in flight
 	KindRate       ModeKind = "rate"       // open loop: Rate requests per second
+	KindSearch     ModeKind = "search"     // probes of concurrency or rate for the highest level meeting SLOs
 )
 
 // Values lists the mode kinds.
 func (ModeKind) Values() []string {
-	return []string{string(KindSequential), string(KindConcurrent), string(KindRate)}
+	return []string{string(KindSequential), string(KindConcurrent), string(KindRate), string(KindSearch)}
 }
+
+// SearchOver is the load level a search varies.
+type SearchOver string
+
+// The levels a search varies.
+const (
+	OverConcurrency SearchOver = "concurrency" // closed loop, integer levels
+	OverRate        SearchOver = "rate"        // open loop, requests per second
+)
+
+// Values lists the search levels.
+func (SearchOver) Values() []string { return []string{string(OverConcurrency), string(OverRate)} }
+
+// SearchMax is a search's upper bound: a number, or "auto" (the point's
+// recorded max_concurrency, else predicted_max_concurrency, else
+// DefaultSearchMax; see ResolveSearchMax).
+type SearchMax string
+
+// SearchMaxAuto is the SearchMax taken from the point's KV capacity.
+const SearchMaxAuto SearchMax = "auto"
 
 // Arrival is the arrival process of a rate mode.
 type Arrival string
@@ -54,6 +75,7 @@ var (
 	_ spec.Enum = API("")
 	_ spec.Enum = ModeKind("")
 	_ spec.Enum = Arrival("")
+	_ spec.Enum = SearchOver("")
 )
 
 // Defaults applied by Run (and reported by Validate's callers).
@@ -89,6 +111,7 @@ type Config struct {
 	RequestTimeout time.Duration // whole request incl. stream; default DefaultRequestTimeout
 	Modes          []Mode        // run in order against the same server
 	ErrorThreshold float64       // tolerated failed/(completed+failed) per mode; 0 = any error fails
+	SLO            *SLO          // SLOs of every mode without its own
 }
 
 // Mode is one measured phase. A load step's modes decode straight into it,
@@ -97,8 +120,8 @@ type Mode struct {
 	Name        string        `yaml:"name" json:"name,omitempty" doc:"label in results (default: the kind); names recorded values <name>_s, <name>_output_throughput, ..."`
 	Kind        ModeKind      `yaml:"kind" json:"kind" doc:"sequential (one at a time), concurrent (closed loop) or rate (open loop)"`
 	Requests    int           `yaml:"requests" json:"requests" doc:"number of requests (rate: 0 means use duration)"`
-	Concurrency int           `yaml:"concurrency" json:"concurrency,omitempty" doc:"concurrent: requests in flight (closed loop)"`
-	Rate        float64       `yaml:"rate" json:"rate,omitempty" doc:"rate: requests per second (open loop)"`
+	Concurrency int           `yaml:"concurrency" json:"concurrency,omitempty" list:"expand" doc:"concurrent: requests in flight (closed loop); a list runs one mode per value"`
+	Rate        float64       `yaml:"rate" json:"rate,omitempty" list:"expand" doc:"rate: requests per second (open loop); a list runs one mode per value"`
 	Arrival     Arrival       `yaml:"arrival" json:"arrival,omitempty" doc:"rate: constant (default) or poisson"`
 	Seed        int64         `yaml:"seed" json:"seed,omitempty" doc:"rate: seed of the poisson schedule"`
 	Duration    time.Duration `yaml:"duration" json:"duration,omitempty" doc:"rate: schedule length when requests is 0"`
@@ -113,6 +136,20 @@ type Mode struct {
 	// --max-concurrency) instead of dropping it; the wait shows in LagMs.
 	// Not a spec key yet (`runexp load --max-concurrency`).
 	WaitForSlot bool `yaml:"-" json:"wait_for_slot,omitempty"`
+
+	SLO *SLO `yaml:"slo" json:"slo,omitempty" doc:"service-level objectives of this mode (instead of the step's): per request ttft_ms, tpot_ms, e2el_ms give request_goodput and slo_attainment; p50/p90/p95/p99 x ttft/tpot/itl/e2el _ms, max_error_rate and min_slo_attainment decide slo_pass"`
+
+	Over       SearchOver `yaml:"over" json:"over,omitempty" doc:"search: the level searched, concurrency (default) or rate"`
+	Min        float64    `yaml:"min" json:"min,omitempty" doc:"search: lowest level probed (default 1)"`
+	Max        SearchMax  `yaml:"max" json:"max,omitempty" doc:"search: highest level probed, a number or auto (the point's max_concurrency from the engine log, else predicted_max_concurrency, else 1024)"`
+	Tolerance  float64    `yaml:"tolerance" json:"tolerance,omitempty" doc:"search: stop when first_failing - max_passing <= tolerance x max_passing (at least 1 for concurrency); default 0.05"`
+	Replicates int        `yaml:"replicates" json:"replicates,omitempty" doc:"search: times the final boundary is re-probed to check the server is monotonic (default 1)"`
+
+	Repeat int `yaml:"repeat" json:"repeat,omitempty" doc:"run the mode this many times on the same server: a load.summary row per repetition, then the mode's row over all of them with <metric>_mean, <metric>_ci95_low, <metric>_ci95_high (Student t) and n"`
+
+	// specPath is the mode's key as written ("modes[1]"), which an
+	// expanded list-valued mode shares with its siblings.
+	specPath string
 }
 
 // MarshalJSON writes Duration as text ("30s"), as a spec writes it, in
@@ -123,18 +160,26 @@ func (m Mode) MarshalJSON() ([]byte, error) {
 		duration = m.Duration.String()
 	}
 	return json.Marshal(struct {
-		Name        string   `json:"name,omitempty"`
-		Kind        ModeKind `json:"kind"`
-		Requests    int      `json:"requests"`
-		Concurrency int      `json:"concurrency,omitempty"`
-		Rate        float64  `json:"rate,omitempty"`
-		Arrival     Arrival  `json:"arrival,omitempty"`
-		Seed        int64    `json:"seed,omitempty"`
-		Duration    string   `json:"duration,omitempty"`
-		MaxInFlight int      `json:"max_in_flight,omitempty"`
-		Burstiness  float64  `json:"burstiness,omitempty"`
-		WaitForSlot bool     `json:"wait_for_slot,omitempty"`
-	}{m.Name, m.Kind, m.Requests, m.Concurrency, m.Rate, m.Arrival, m.Seed, duration, m.MaxInFlight, m.Burstiness, m.WaitForSlot})
+		Name        string     `json:"name,omitempty"`
+		Kind        ModeKind   `json:"kind"`
+		Requests    int        `json:"requests"`
+		Concurrency int        `json:"concurrency,omitempty"`
+		Rate        float64    `json:"rate,omitempty"`
+		Arrival     Arrival    `json:"arrival,omitempty"`
+		Seed        int64      `json:"seed,omitempty"`
+		Duration    string     `json:"duration,omitempty"`
+		MaxInFlight int        `json:"max_in_flight,omitempty"`
+		Burstiness  float64    `json:"burstiness,omitempty"`
+		WaitForSlot bool       `json:"wait_for_slot,omitempty"`
+		SLO         *SLO       `json:"slo,omitempty"`
+		Over        SearchOver `json:"over,omitempty"`
+		Min         float64    `json:"min,omitempty"`
+		Max         SearchMax  `json:"max,omitempty"`
+		Tolerance   float64    `json:"tolerance,omitempty"`
+		Replicates  int        `json:"replicates,omitempty"`
+		Repeat      int        `json:"repeat,omitempty"`
+	}{m.Name, m.Kind, m.Requests, m.Concurrency, m.Rate, m.Arrival, m.Seed, duration, m.MaxInFlight, m.Burstiness, m.WaitForSlot,
+		m.SLO, m.Over, m.Min, m.Max, m.Tolerance, m.Replicates, m.Repeat})
 }
 
 // label returns the mode's name in results.
@@ -202,9 +247,15 @@ func (c Config) Validate() error {
 	if len(c.Modes) == 0 {
 		p.Add("modes", "at least one mode is required")
 	}
+	p.Nest("", c.SLO.validate("slo."))
 	seen := map[string]bool{}
 	for i, m := range c.Modes {
-		at := func(key string) string { return fmt.Sprintf("modes[%d]%s", i, key) }
+		at := func(key string) string {
+			if m.specPath != "" {
+				return m.specPath + key
+			}
+			return fmt.Sprintf("modes[%d]%s", i, key)
+		}
 		if seen[m.label()] {
 			p.Add(at(".name"), "duplicate mode name %q (set name)", m.label())
 		}
@@ -215,7 +266,25 @@ func (c Config) Validate() error {
 		if m.Duration < 0 {
 			p.Add(at(".duration"), "%v must be >= 0", m.Duration)
 		}
+		p.Nest("", m.SLO.validate(at(".slo.")))
+		if m.Repeat < 0 {
+			p.Add(at(".repeat"), "%d must be >= 0", m.Repeat)
+		} else if m.Repeat != 0 && m.Kind == KindSearch {
+			p.Add(at(".repeat"), "a search re-probes its boundary instead; use replicates")
+		}
+		if m.Kind != KindSearch {
+			for _, f := range []struct {
+				key string
+				set bool
+			}{{".over", m.Over != ""}, {".min", m.Min != 0}, {".max", m.Max != ""}, {".tolerance", m.Tolerance != 0}, {".replicates", m.Replicates != 0}} {
+				if f.set {
+					p.Add(at(f.key), "applies to kind search only")
+				}
+			}
+		}
 		switch m.Kind {
+		case KindSearch:
+			m.validateSearch(&p, at, c.SLO)
 		case KindSequential, KindConcurrent:
 			if m.Requests == 0 && m.Duration == 0 {
 				p.Add(at(""), "requests or duration is required")

@@ -32,6 +32,43 @@
 //     one ends. LagMs = Start - IntendedStart measures how late the
 //     generator was.
 //
+// A spec's list of modes decodes as Modes: a mode whose concurrency or rate
+// is a list expands, in order, into one mode per level (concurrent-1,
+// concurrent-8, ... or a name pattern "c{concurrency}"), all run against
+// the same server, so the load axis needs no relaunch; each summary
+// carries its level as max_concurrency / request_rate.
+//
+// A mode with Repeat N > 1 runs N times in a row: a Summary per
+// repetition (Rep 1..N, named <mode>-r<i>), then the mode's Summary over
+// all their requests with N and RepeatStats: <metric>_mean,
+// <metric>_ci95_low and <metric>_ci95_high of each RepeatMetrics value
+// across repetitions (Student t, MeanCI95).
+//
+// # SLOs and goodput
+//
+// Mode.SLO (else Config.SLO) holds per-request SLOs, as vLLM's --goodput
+// (ttft_ms, tpot_ms, e2el_ms: a request meets them when it completed within
+// each), which give Summary.RequestGoodput (such requests per second of the
+// mode) and SLOAttainment (their share of the requests sent), and aggregate
+// SLOs (p50/p90/p95/p99 of ttft/tpot/itl/e2el, max_error_rate,
+// min_slo_attainment), which give SLOPass, SLOBinding (the first that
+// failed) and SLOMargins (headroom per SLO; negative when violated).
+// Summaries without SLOs leave these fields unset (Values omits them).
+//
+// # Search
+//
+// A KindSearch mode does not go through Run: Search (RunSearch with a
+// Prober, for tests) probes concurrency (closed loop) or rate (open loop)
+// from Min to a SearchBound (a number, or ResolveSearchMax's "auto": the
+// engine's logged max_concurrency, else the predicted one, else
+// DefaultSearchMax). It probes the bound first, then bisects the levels
+// Tolerance apart, assuming a monotonic server: at most
+// ceil(log2(max/min)) + 3 probes for min 1. The answer is re-probed
+// Replicates times and a failure there reported (SearchResult.Monotonic),
+// never hidden. Every probe is a Summary with Probe set; a failing probe is
+// data, not an error (its ThresholdExceeded is cleared). SearchResult.Note
+// says what binds: latency, or memory when the answer is the KV bound.
+//
 // Each mode is preceded by Config.Warmup closed-loop requests that are not
 // recorded. Modes run in order against the same server and connection pool.
 // Config.OnProgress, if set, gets a Progress (completed, failed, in flight,

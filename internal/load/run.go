@@ -141,6 +141,12 @@ func Run(ctx context.Context, cfg Config, onResult func(RequestResult)) ([]Summa
 
 	out := make([]Summary, 0, len(cfg.Modes))
 	for _, m := range cfg.Modes {
+		if m.Kind == KindSearch {
+			return out, fmt.Errorf("mode %s: a search runs through Search, not Run", m.label())
+		}
+		if m.SLO == nil {
+			m.SLO = cfg.SLO
+		}
 		cl.meter = nil // warm-up requests are not progress
 		if cfg.Warmup > 0 {
 			wm := Mode{Name: "warmup", Kind: KindConcurrent, Requests: cfg.Warmup, Concurrency: min(cfg.Warmup, m.inFlight())}
@@ -152,19 +158,39 @@ func Run(ctx context.Context, cfg Config, onResult func(RequestResult)) ([]Summa
 		if cfg.OnModeStart != nil {
 			cfg.OnModeStart(m.label())
 		}
-		var stopProgress func()
-		if cfg.OnProgress != nil {
-			stopProgress = startProgress(cl, m, cfg)
+		var pooled []RequestResult
+		var reps []Summary
+		for rep := 1; rep <= max(m.Repeat, 1); rep++ {
+			one := m
+			if m.Repeat > 1 {
+				one.Name = fmt.Sprintf("%s-r%d", m.label(), rep)
+			}
+			var stopProgress func()
+			if cfg.OnProgress != nil {
+				stopProgress = startProgress(cl, one, cfg)
+			}
+			results := runMode(ctx, cl, one, onResult)
+			if stopProgress != nil {
+				stopProgress()
+			}
+			s := Summarize(one, results, cfg.ErrorThreshold)
+			s.Interrupted = s.Interrupted || ctx.Err() != nil
+			if m.Repeat <= 1 {
+				out = append(out, s)
+			} else {
+				s.Rep = rep
+				out = append(out, s)
+				reps = append(reps, s)
+				pooled = append(pooled, results...)
+			}
+			if ctx.Err() != nil {
+				return out, ctx.Err()
+			}
 		}
-		results := runMode(ctx, cl, m, onResult)
-		if stopProgress != nil {
-			stopProgress()
-		}
-		s := Summarize(m, results, cfg.ErrorThreshold)
-		s.Interrupted = s.Interrupted || ctx.Err() != nil
-		out = append(out, s)
-		if ctx.Err() != nil {
-			return out, ctx.Err()
+		if m.Repeat > 1 {
+			s := Summarize(m, pooled, cfg.ErrorThreshold)
+			s.RepeatStats, s.N = RepeatStats(reps), len(reps)
+			out = append(out, s)
 		}
 	}
 	return out, nil

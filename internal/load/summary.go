@@ -98,6 +98,29 @@ type Summary struct {
 	// distinct messages (a server's "model does not exist" among them), so
 	// a console can show why requests failed. Values leaves it out.
 	ErrorMessages map[string][]string `json:"error_messages,omitempty"`
+
+	// The SLO fields are set only when the mode has SLOs (Mode.SLO or
+	// Config.SLO); Values leaves them out otherwise. RequestGoodput is
+	// vLLM's: requests/s meeting every per-request SLO; SLOAttainment is
+	// their fraction of the requests sent. SLOPass judges the aggregate
+	// SLOs; SLOBinding is the first one that failed; SLOMargins holds each
+	// one's headroom (latency: 1 - observed/limit; error rate: limit -
+	// observed; attainment: observed - minimum; negative means violated).
+	RequestGoodput *float64           `json:"request_goodput,omitempty"`
+	SLOAttainment  *float64           `json:"slo_attainment,omitempty"`
+	SLOPass        *bool              `json:"slo_pass,omitempty"`
+	SLOBinding     string             `json:"slo_binding,omitempty"`
+	SLOMargins     map[string]float64 `json:"slo_margin,omitempty"`
+	// Probe numbers the probes of a search (1, 2, ...); 0 elsewhere.
+	Probe int `json:"probe,omitempty"`
+	// Rep numbers the repetitions of a repeated mode (Mode.Repeat > 1),
+	// each a summary of its own; after them comes the mode's summary over
+	// all of them, with N (the repetitions) and RepeatStats
+	// (<metric>_mean, _ci95_low, _ci95_high; see RepeatStats), which Values
+	// writes as names of their own.
+	Rep         int                `json:"rep,omitempty"`
+	N           int                `json:"n,omitempty"`
+	RepeatStats map[string]float64 `json:"repeat_stats,omitempty" values:"inline"`
 }
 
 // MaxErrorMessages is how many distinct messages per error class a Summary
@@ -275,6 +298,7 @@ func Summarize(m Mode, rs []RequestResult, errorThreshold float64) Summary {
 		s.ErrorRate = float64(s.Failed) / float64(sent)
 	}
 	s.ThresholdExceeded = s.Failed > 0 && s.ErrorRate > errorThreshold
+	judgeSLO(&s, m.SLO, rs, map[string][]float64{"ttft": ttft, "tpot": tpot, "itl": itl, "e2el": e2el})
 	return s
 }
 
@@ -296,8 +320,9 @@ func (s *Summary) addErrorMessage(class, msg string) {
 
 // Values returns the summary as a flat map keyed by JSON name, for CSV rows
 // and templates. Map fields are flattened as "errors_by_class.<class>" and
-// "finish_reasons.<reason>" (ErrorMessages is left out); numbers keep their
-// Go types (int, float64).
+// "finish_reasons.<reason>", "slo_margin.<slo>" (ErrorMessages is left
+// out); numbers keep their Go types (int, float64). Optional fields (json
+// omitempty: the SLO and search fields) are left out when unset.
 func (s Summary) Values() map[string]any {
 	out := make(map[string]any, 64)
 	v := reflect.ValueOf(s)
@@ -308,12 +333,22 @@ func (s Summary) Values() map[string]any {
 			continue
 		}
 		f := v.Field(i)
+		if strings.Contains(t.Field(i).Tag.Get("json"), ",omitempty") && f.IsZero() {
+			continue
+		}
+		if f.Kind() == reflect.Pointer {
+			f = f.Elem()
+		}
 		if f.Kind() == reflect.Map {
-			if f.Type().Elem().Kind() != reflect.Int {
+			if k := f.Type().Elem().Kind(); k != reflect.Int && k != reflect.Float64 {
 				continue // ErrorMessages: text for people, not a value
 			}
+			prefix := name + "."
+			if t.Field(i).Tag.Get("values") == "inline" {
+				prefix = ""
+			}
 			for _, k := range f.MapKeys() {
-				out[name+"."+k.String()] = f.MapIndex(k).Interface()
+				out[prefix+k.String()] = f.MapIndex(k).Interface()
 			}
 			continue
 		}

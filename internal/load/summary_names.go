@@ -16,6 +16,14 @@ func SummaryNames() []string {
 		if name == "" || name == "-" {
 			continue
 		}
+		if t.Field(i).Tag.Get("values") == "inline" {
+			for _, m := range RepeatMetrics {
+				for _, suffix := range repeatSuffixes {
+					out = append(out, m+suffix)
+				}
+			}
+			continue
+		}
 		if t.Field(i).Type.Kind() == reflect.Map {
 			name += ".*"
 		}

@@ -69,7 +69,16 @@ func WriteTable(w io.Writer, sums []Summary) {
 	for i, s := range sums {
 		vals[i] = s.Values()
 	}
-	for _, k := range tableRows {
+	rows := tableRows
+	for _, k := range []string{"request_goodput", "slo_attainment", "slo_pass", "slo_binding"} {
+		for _, v := range vals {
+			if _, ok := v[k]; ok {
+				rows = append(rows[:len(rows):len(rows)], k) // only when a mode has SLOs
+				break
+			}
+		}
+	}
+	for _, k := range rows {
 		fmt.Fprintf(tw, "%s\t", k)
 		for i, s := range sums {
 			var cell string

@@ -89,6 +89,10 @@ func (g *gen) typ(t reflect.Type) obj {
 		props := obj{}
 		for _, f := range spec.Fields(t) {
 			s := g.typ(f.Type)
+			if f.Tag.Get("list") == "expand" {
+				// A list of values expands into one item per value (load.Modes).
+				s = obj{"anyOf": []any{s, obj{"type": "array", "minItems": 1, "items": g.typ(f.Type)}}}
+			}
 			if d := f.Tag.Get("doc"); d != "" {
 				s["description"] = d
 			}
