@@ -28,7 +28,7 @@ func TestShippedDay007SLOSearchRunsOnTheSimulatorWithinItsProbeBound(t *testing.
 	if err != nil {
 		t.Fatalf("runexp: %v\n%s", err, output)
 	}
-	runs, _ := filepath.Glob(filepath.Join(out, "day007-slo", "*", "slo-capacity"))
+	runs, _ := filepath.Glob(filepath.Join(out, "day007-slo", runDirGlob, "slo-capacity"))
 	if len(runs) != 1 {
 		t.Fatalf("run dirs %v", runs)
 	}
