@@ -48,14 +48,15 @@ type Manifest struct {
 
 // ManifestPoint is one point's status in the manifest.
 type ManifestPoint struct {
-	Study   string  `json:"study"`
-	ID      string  `json:"id"`
-	Label   string  `json:"label,omitempty"`
-	Status  string  `json:"status"`
-	Phase   string  `json:"phase,omitempty"`
-	Error   string  `json:"error,omitempty"`
-	Seconds float64 `json:"seconds"`
-	Dir     string  `json:"dir"`
+	Study    string  `json:"study"`
+	ID       string  `json:"id"`
+	Identity string  `json:"identity,omitempty"`
+	Label    string  `json:"label,omitempty"`
+	Status   string  `json:"status"`
+	Phase    string  `json:"phase,omitempty"`
+	Error    string  `json:"error,omitempty"`
+	Seconds  float64 `json:"seconds"`
+	Dir      string  `json:"dir"`
 }
 
 func newManifest(p *Plan, version string) *Manifest {
@@ -89,7 +90,7 @@ func gitState(dir, file string) (string, bool) {
 func (m *Manifest) record(pr *PointResult) ManifestPoint {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	mp := ManifestPoint{Study: pr.Study, ID: pr.ID, Label: pr.Label, Status: string(pr.Status),
+	mp := ManifestPoint{Study: pr.Study, ID: pr.ID, Identity: pr.Identity, Label: pr.Label, Status: string(pr.Status),
 		Phase: pr.Phase, Error: pr.Error, Seconds: pr.Seconds, Dir: filepath.Join(pr.Study, pr.Slug)}
 	m.Points = append(m.Points, mp)
 	return mp

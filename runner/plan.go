@@ -66,6 +66,10 @@ type PointPlan struct {
 	Values []NamedValue `json:"values,omitempty"`
 	Steps  []*StepPlan  `json:"steps"`
 	Point  spec.Point   `json:"-"`
+
+	// Identity hashes what the point runs, not where it sits (identity.go):
+	// a resume keeps a finished point only when its identity is unchanged.
+	Identity string `json:"identity"`
 }
 
 // StepPlan is one step at one point, with its decoded configuration.
@@ -193,6 +197,7 @@ func Compile(x *spec.Experiment, reg *steps.Registry, opt Options) (*Plan, error
 	if err := errs.Err(); err != nil {
 		return nil, err
 	}
+	p.setIdentities()
 	return p, nil
 }
 

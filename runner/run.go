@@ -85,6 +85,9 @@ type PointResult struct {
 	Values  steps.Values              `json:"values"`
 	Tables  map[string][]steps.Values `json:"tables,omitempty"`
 
+	// Identity is the plan's point identity (PointPlan.Identity).
+	Identity string `json:"identity,omitempty"`
+
 	dirtyGPU bool // a release check found the GPU dirty
 }
 
@@ -195,7 +198,7 @@ func Execute(ctx context.Context, p *Plan, opt ExecOptions) (*Result, error) {
 
 func notRun(s *StudyPlan, pt *PointPlan, status Status, reason string) *PointResult {
 	now := time.Now()
-	pr := &PointResult{Study: s.Name, ID: pt.ID, Slug: pt.Slug, Label: pt.Label, Sweep: pt.Values,
+	pr := &PointResult{Study: s.Name, ID: pt.ID, Slug: pt.Slug, Label: pt.Label, Sweep: pt.Values, Identity: pt.Identity,
 		Status: status, Error: reason, Start: now, End: now}
 	for _, st := range pt.Steps {
 		pr.Steps = append(pr.Steps, StepResult{ID: st.ID, Type: st.Type, Status: StatusSkipped, Reason: reason})
@@ -230,7 +233,7 @@ func (p *prefixWriter) Write(b []byte) (int, error) {
 var outMu sync.Mutex
 
 func runPoint(ctx context.Context, s *StudyPlan, pt *PointPlan, i, n int, opt ExecOptions) *PointResult {
-	pr := &PointResult{Study: s.Name, ID: pt.ID, Slug: pt.Slug, Label: pt.Label, Sweep: pt.Values, Start: time.Now()}
+	pr := &PointResult{Study: s.Name, ID: pt.ID, Slug: pt.Slug, Label: pt.Label, Sweep: pt.Values, Identity: pt.Identity, Start: time.Now()}
 	head := fmt.Sprintf("[%s %d/%d", s.Name, i+1, n)
 	if pt.Label != "" {
 		head += " " + pt.Label
