@@ -3,6 +3,7 @@ package runner
 import (
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -31,6 +32,7 @@ type runFolder struct {
 	studyPoints []*PointResult
 	journalErr  bool // reported once, not at every later point
 	done        bool
+	lock        *runLock // held from creation to finish or abandon
 }
 
 // active holds the run folders this process is writing, for MarkKilled.
@@ -49,17 +51,23 @@ func createRunFolder(p *Plan, version string) (*runFolder, error) {
 		}
 		return nil, fmt.Errorf("run directory: %w", err)
 	}
-	rf := &runFolder{plan: p, m: newManifest(p, version)}
+	lock, err := lockRunFolder(p.RunDir, io.Discard) // a new folder has no stale lock
+	if err != nil {
+		return nil, err
+	}
+	rf := &runFolder{plan: p, m: newManifest(p, version), lock: lock}
 	if err := writeRunFiles(p, rf.m); err != nil {
 		// Whatever was written, the manifest must not say running.
 		rf.m.end("failed")
 		rf.m.write(p.RunDir)
+		lock.release()
 		return nil, err
 	}
 	j, err := openJournal(p.RunDir)
 	if err != nil {
 		rf.m.end("failed")
 		rf.m.write(p.RunDir)
+		lock.release()
 		return nil, err
 	}
 	rf.j = j
@@ -120,6 +128,7 @@ func (rf *runFolder) finish(r *Result) error {
 	var errs *multierror.Error
 	errs = multierror.Append(errs, rf.m.write(rf.plan.RunDir))
 	errs = multierror.Append(errs, rf.j.close())
+	rf.lock.release()
 	return errs.ErrorOrNil()
 }
 
@@ -137,6 +146,7 @@ func (rf *runFolder) abandon(status string) {
 	rf.m.end(status)
 	rf.m.write(rf.plan.RunDir)
 	rf.j.close()
+	rf.lock.release()
 }
 
 // MarkKilled ends every run this process is executing, for a process about
