@@ -26,6 +26,7 @@ type Manifest struct {
 	Experiment string     `json:"experiment"`
 	SpecFile   string     `json:"spec_file"`
 	SpecSHA256 string     `json:"spec_sha256"`
+	SpecDir    string     `json:"spec_dir,omitempty"` // absolute: where a resume finds the spec's templates
 	GitCommit  string     `json:"git_commit,omitempty"`
 	GitDirty   bool       `json:"git_dirty,omitempty"`
 	Overrides  []string   `json:"overrides,omitempty"`
@@ -42,6 +43,9 @@ type Manifest struct {
 	Journal       string          `json:"journal,omitempty"` // finished points, one JSON line each, while running
 	GPUs          []gpu.Device    `json:"gpus,omitempty"`    // devices the run's GPU backends saw (UUID, driver)
 	Points        []ManifestPoint `json:"points"`
+
+	// Resumes lists what every resume of the run kept, re-ran and dropped.
+	Resumes []ResumeRecord `json:"resumes,omitempty"`
 
 	mu sync.Mutex
 }
@@ -71,6 +75,9 @@ func newManifest(p *Plan, version string) *Manifest {
 		m.Overrides = append(m.Overrides, o.Name+"="+o.Value)
 	}
 	m.GitCommit, m.GitDirty = gitState(p.SpecDir, p.File)
+	if abs, err := filepath.Abs(p.SpecDir); err == nil {
+		m.SpecDir = abs
+	}
 	return m
 }
 

@@ -89,6 +89,10 @@ type Options struct {
 	OutDir    string                      // parent of run directories (default "runs")
 	Now       time.Time                   // names the run directory
 	Env       func(string) (string, bool) // environment for ${env.NAME} (default os.LookupEnv)
+
+	// RunDir, when set, is the run folder to plan for (a resume) instead
+	// of a new one under OutDir.
+	RunDir string
 }
 
 // UsageError is a problem with the command line (a bad --set), not the file.
@@ -163,7 +167,10 @@ func Compile(x *spec.Experiment, reg *steps.Registry, opt Options) (*Plan, error
 		}
 		errs = list // reported with the studies' problems
 	}
-	runDir, err := RunDirFor(opt.OutDir, x.Name, opt.Now)
+	runDir, err := opt.RunDir, error(nil)
+	if runDir == "" {
+		runDir, err = RunDirFor(opt.OutDir, x.Name, opt.Now)
+	}
 	if err != nil {
 		return nil, &UsageError{err}
 	}

@@ -127,6 +127,12 @@ func (r *Result) ExitCode() int {
 // result.json; each study's artifacts are written when the study ends; the
 // manifest is written at the start and the end (MarkKilled ends it early).
 func Execute(ctx context.Context, p *Plan, opt ExecOptions) (*Result, error) {
+	return execute(ctx, p, opt, nil)
+}
+
+// execute runs p into a new run folder or, with resume, into its existing
+// one, keeping the points reopenRunFolder keeps.
+func execute(ctx context.Context, p *Plan, opt ExecOptions, resume *ResumeOptions) (*Result, error) {
 	if opt.Out == nil {
 		opt.Out = io.Discard
 	}
@@ -140,7 +146,14 @@ func Execute(ctx context.Context, p *Plan, opt ExecOptions) (*Result, error) {
 	}
 	opt.gpus = steps.NewGPUCache(opt.GPUs)
 	defer opt.gpus.Close()
-	rf, err := createRunFolder(p, opt.Version)
+	var rf *runFolder
+	var kept map[*PointPlan]*PointResult
+	var err error
+	if resume == nil {
+		rf, err = createRunFolder(p, opt.Version)
+	} else {
+		rf, kept, err = reopenRunFolder(ctx, p, opt, *resume)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -154,6 +167,9 @@ func Execute(ctx context.Context, p *Plan, opt ExecOptions) (*Result, error) {
 		for i, pt := range s.Points {
 			var pr *PointResult
 			switch {
+			case kept[pt] != nil:
+				pr = kept[pt]
+				fmt.Fprintf(opt.Out, "[%s %d/%d %s] kept: %s in the earlier run\n", s.Name, i+1, len(s.Points), pt.Label, pr.Status)
 			case ctx.Err() != nil:
 				pr = notRun(s, pt, StatusInterrupted, "run interrupted before this point")
 			case aborted:

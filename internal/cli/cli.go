@@ -66,6 +66,7 @@ const usage = `runexp runs declarative LLM-serving experiments.
 Usage:
   runexp FILE [flags]              run an experiment (same as runexp run FILE)
   runexp run FILE [flags]          run an experiment
+  runexp resume RUN_DIR [--failed] continue an interrupted run: keep its finished points, run the rest
   runexp plan FILE [flags]         dry run: print every point and step as it would run
   runexp validate FILE...          check spec files; print every problem
   runexp steps                     list the step kinds
@@ -80,6 +81,8 @@ Flags of run and plan:
   --set NAME=VALUE   override a var of the file (repeatable)
   --out DIR          parent folder of run directories (default runs)
   --json             plan: print the plan as JSON
+  --resume RUN_DIR   run: continue RUN_DIR with FILE (points whose identity changed run again)
+  --failed           resume: also run again the points that failed
 
 Exit codes: 0 all points ok, 1 some points failed, 2 bad spec or usage, 130 interrupted.
 `
@@ -101,6 +104,8 @@ func Main(args []string, stdout, stderr io.Writer) int {
 		return cmdRun(args[1:], stdout, stderr, false)
 	case "plan":
 		return cmdRun(args[1:], stdout, stderr, true)
+	case "resume":
+		return cmdResume(args[1:], stdout, stderr)
 	case "validate":
 		return cmdValidate(args[1:], stdout, stderr)
 	case "steps":
@@ -127,7 +132,7 @@ func Main(args []string, stdout, stderr io.Writer) int {
 	}
 	if _, err := os.Stat(args[0]); err != nil && !strings.HasSuffix(args[0], ".yaml") && !strings.HasSuffix(args[0], ".yml") {
 		fmt.Fprintf(stderr, "runexp: unknown command %q%s\n\n%s", args[0],
-			spec.DidYouMean(args[0], []string{"run", "plan", "validate", "steps", "schema", "load", "sim", "gguf", "ollama-create", "version"}), usage)
+			spec.DidYouMean(args[0], []string{"run", "plan", "resume", "validate", "steps", "schema", "load", "sim", "gguf", "ollama-create", "version"}), usage)
 		return ExitUsage
 	}
 	return cmdRun(args, stdout, stderr, false)
@@ -172,6 +177,8 @@ func cmdRun(args []string, stdout, stderr io.Writer, planOnly bool) int {
 	fs.Var(&sets, "set", "override a var: NAME=VALUE (repeatable)")
 	out := fs.String("out", "runs", "parent folder of run directories")
 	asJSON := fs.Bool("json", false, "plan: print JSON")
+	resumeDir := fs.String("resume", "", "run: continue this run folder")
+	failed := fs.Bool("failed", false, "with --resume: also run again the points that failed")
 	files, err := parseInterleaved(fs, args)
 	if err != nil {
 		return exitcode.Of(parseFlagsError(err))
@@ -185,6 +192,18 @@ func cmdRun(args []string, stdout, stderr io.Writer, planOnly bool) int {
 	// plan shows the same paths run uses.
 	if abs, err := filepath.Abs(*out); err == nil {
 		*out = abs
+	}
+	if *resumeDir != "" && !planOnly {
+		runDir, err := filepath.Abs(*resumeDir)
+		if err != nil {
+			fmt.Fprintln(stderr, "runexp run:", err)
+			return ExitUsage
+		}
+		plan, err := runner.Load(files[0], steps.Builtin(), runner.Options{Overrides: sets, RunDir: runDir})
+		if err != nil {
+			return reportSpecError(err, stderr)
+		}
+		return resume(plan, runner.ResumeOptions{Failed: *failed}, stdout, stderr)
 	}
 	compileRun := func() (*runner.Plan, int) { return compile(files[0], sets, *out, stderr) }
 	plan, code := compileRun()
