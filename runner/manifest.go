@@ -44,6 +44,9 @@ type Manifest struct {
 	GPUs          []gpu.Device    `json:"gpus,omitempty"`    // devices the run's GPU backends saw (UUID, driver)
 	Points        []ManifestPoint `json:"points"`
 
+	// Parallel is the number of points run at once (absent: 1); a resume
+	// runs with the same slots, so that points keep their identities.
+	Parallel int `json:"parallel,omitempty"`
 	// Resumes lists what every resume of the run kept, re-ran and dropped.
 	Resumes []ResumeRecord `json:"resumes,omitempty"`
 
@@ -77,6 +80,9 @@ func newManifest(p *Plan, version string) *Manifest {
 	m.GitCommit, m.GitDirty = gitState(p.SpecDir, p.File)
 	if abs, err := filepath.Abs(p.SpecDir); err == nil {
 		m.SpecDir = abs
+	}
+	if p.Parallel > 1 {
+		m.Parallel = p.Parallel
 	}
 	return m
 }

@@ -39,6 +39,10 @@ type Plan struct {
 	Studies     []*StudyPlan     `json:"studies"`
 	SpecDir     string           `json:"-"`
 	Source      []byte           `json:"-"`
+
+	// Parallel points run at once, each on its own slot (slots.go).
+	Parallel int        `json:"parallel"`
+	Slots    []SlotPlan `json:"slots"`
 }
 
 // NamedValue is a name with a decoded YAML value.
@@ -70,6 +74,7 @@ type PointPlan struct {
 	// Identity hashes what the point runs, not where it sits (identity.go):
 	// a resume keeps a finished point only when its identity is unchanged.
 	Identity string `json:"identity"`
+	Slot     int    `json:"slot"` // index into Plan.Slots
 }
 
 // StepPlan is one step at one point, with its decoded configuration.
@@ -93,6 +98,10 @@ type Options struct {
 	// RunDir, when set, is the run folder to plan for (a resume) instead
 	// of a new one under OutDir.
 	RunDir string
+	// Parallel, when not 0, overrides the spec's parallel: (--parallel).
+	Parallel int
+	// HostGPUs lists the host's GPU indices, for slots that list none.
+	HostGPUs func() ([]int, error)
 }
 
 // UsageError is a problem with the command line (a bad --set), not the file.
@@ -183,6 +192,9 @@ func Compile(x *spec.Experiment, reg *steps.Registry, opt Options) (*Plan, error
 		p.OnError = spec.ErrorContinue
 	}
 	d := &spec.Decoder{File: x.File}
+	slots, slotErrs := planSlots(x, d, opt)
+	errs = append(errs, slotErrs...)
+	p.Slots, p.Parallel = slots, len(slots)
 	base := spec.NewScope(opt.Env)
 	for _, v := range x.Vars {
 		if n, ok := vals[v.Name]; ok {
@@ -204,6 +216,7 @@ func Compile(x *spec.Experiment, reg *steps.Registry, opt Options) (*Plan, error
 	if err := errs.Err(); err != nil {
 		return nil, err
 	}
+	p.applySlots()
 	p.setIdentities()
 	return p, nil
 }
@@ -257,8 +270,8 @@ func compileStudy(d *spec.Decoder, reg *steps.Registry, x *spec.Experiment, i in
 		errs.Add(d.Pos(rs.Sweep), path+".sweep", "every point is excluded; the sweep is empty")
 	}
 	stepErrs := 0
-	for _, pt := range points {
-		pp, e := compilePoint(d, reg, rs, path, scope, sp, pt)
+	for k, pt := range points {
+		pp, e := compilePoint(d, reg, rs, path, p.slotScope(scope, k), sp, pt)
 		errs = append(errs, e...)
 		stepErrs += len(e)
 		sp.Points = append(sp.Points, pp)

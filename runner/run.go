@@ -162,10 +162,13 @@ func execute(ctx context.Context, p *Plan, opt ExecOptions, resume *ResumeOption
 	fmt.Fprintf(opt.Out, "run %s → %s\n", p.Experiment, p.RunDir)
 	aborted := false
 	abortReason := "an earlier point failed and on_error is abort"
+	var mu sync.Mutex // guards aborted, abortReason and res.Errors between parallel points
 	for _, s := range p.Studies {
 		rf.startStudy(s)
-		for i, pt := range s.Points {
+		points := make([]*PointResult, len(s.Points))
+		forEachPoint(s, p.Parallel, func(i int, pt *PointPlan) {
 			var pr *PointResult
+			mu.Lock()
 			switch {
 			case kept[pt] != nil:
 				pr = kept[pt]
@@ -174,13 +177,17 @@ func execute(ctx context.Context, p *Plan, opt ExecOptions, resume *ResumeOption
 				pr = notRun(s, pt, StatusInterrupted, "run interrupted before this point")
 			case aborted:
 				pr = notRun(s, pt, StatusSkipped, abortReason)
-			default:
+			}
+			mu.Unlock()
+			if pr == nil {
 				pr = runPoint(ctx, s, pt, i, len(s.Points), opt)
 			}
+			mu.Lock()
+			defer mu.Unlock()
 			if pr.dirtyGPU {
 				abortReason = fmt.Sprintf("GPU memory was not released after %s point %s; no further point runs on a dirty GPU", s.Name, pr.ID)
 			}
-			res.Points = append(res.Points, pr)
+			points[i] = pr
 			if pr.Status == StatusFailed && (p.OnError == "abort" || pr.dirtyGPU) {
 				aborted = true
 			}
@@ -189,7 +196,8 @@ func execute(ctx context.Context, p *Plan, opt ExecOptions, resume *ResumeOption
 			if err := rf.record(pr); err != nil {
 				res.Errors = append(res.Errors, err)
 			}
-		}
+		})
+		res.Points = append(res.Points, points...)
 		// Artifacts once per study, also when interrupted (the remaining
 		// points are recorded as interrupted above).
 		res.Errors = append(res.Errors, rf.endStudy()...)

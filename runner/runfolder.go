@@ -7,6 +7,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"sync"
 	"time"
 
@@ -108,6 +109,12 @@ func (rf *runFolder) writeStudyArtifacts() []error {
 	if rf.study == nil {
 		return nil
 	}
+	// Parallel points finish in any order; artifacts list them in plan order.
+	order := make(map[string]int, len(rf.study.Points))
+	for i, pt := range rf.study.Points {
+		order[pt.ID] = i
+	}
+	slices.SortStableFunc(rf.studyPoints, func(a, b *PointResult) int { return order[a.ID] - order[b.ID] })
 	errs := writeArtifacts(rf.plan, rf.study, rf.studyPoints, false)
 	errs = append(errs, writeArtifacts(rf.plan, rf.study, rf.studyPoints, true)...)
 	rf.study = nil

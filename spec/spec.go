@@ -26,6 +26,8 @@ type Experiment struct {
 	Description string      `yaml:"description" doc:"free text"`
 	Vars        Vars        `yaml:"vars" doc:"typed variables, overridable with --set NAME=VALUE"`
 	OnError     ErrorPolicy `yaml:"on_error" doc:"what a failed point does to the run: continue (default) or abort"`
+	Parallel    int         `yaml:"parallel" doc:"points run at once, each on its own slot (default 1; --parallel overrides)"`
+	Slots       *Slots      `yaml:"slots" doc:"the GPUs parallel points share out: each point gets its slot's GPUs as ${slot.gpus}"`
 	Studies     []RawStudy  `yaml:"studies" doc:"studies run in order"`
 
 	File   string     `yaml:"-"`

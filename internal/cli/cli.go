@@ -83,6 +83,7 @@ Flags of run and plan:
   --json             plan: print the plan as JSON
   --resume RUN_DIR   run: continue RUN_DIR with FILE (points whose identity changed run again)
   --failed           resume: also run again the points that failed
+  --parallel N       run up to N points at once, each on its own slot (spec: parallel:, slots:)
 
 Exit codes: 0 all points ok, 1 some points failed, 2 bad spec or usage, 130 interrupted.
 `
@@ -178,6 +179,7 @@ func cmdRun(args []string, stdout, stderr io.Writer, planOnly bool) int {
 	out := fs.String("out", "runs", "parent folder of run directories")
 	asJSON := fs.Bool("json", false, "plan: print JSON")
 	resumeDir := fs.String("resume", "", "run: continue this run folder")
+	parallel := fs.Int("parallel", 0, "points run at once, each on its own slot (overrides the spec's parallel:)")
 	failed := fs.Bool("failed", false, "with --resume: also run again the points that failed")
 	files, err := parseInterleaved(fs, args)
 	if err != nil {
@@ -199,13 +201,13 @@ func cmdRun(args []string, stdout, stderr io.Writer, planOnly bool) int {
 			fmt.Fprintln(stderr, "runexp run:", err)
 			return ExitUsage
 		}
-		plan, err := runner.Load(files[0], steps.Builtin(), runner.Options{Overrides: sets, RunDir: runDir})
+		plan, err := runner.Load(files[0], steps.Builtin(), runner.Options{Overrides: sets, RunDir: runDir, Parallel: *parallel, HostGPUs: hostGPUs})
 		if err != nil {
 			return reportSpecError(err, stderr)
 		}
 		return resume(plan, runner.ResumeOptions{Failed: *failed}, stdout, stderr)
 	}
-	compileRun := func() (*runner.Plan, int) { return compile(files[0], sets, *out, stderr) }
+	compileRun := func() (*runner.Plan, int) { return compile(files[0], sets, *out, *parallel, stderr) }
 	plan, code := compileRun()
 	if plan == nil {
 		return code
@@ -230,8 +232,8 @@ func cmdRun(args []string, stdout, stderr io.Writer, planOnly bool) int {
 // took its folder first (runs started in the same second into one --out).
 const maxRunDirRetries = 100
 
-func compile(file string, sets []spec.Override, out string, stderr io.Writer) (*runner.Plan, int) {
-	plan, err := runner.Load(file, steps.Builtin(), runner.Options{Overrides: sets, OutDir: out})
+func compile(file string, sets []spec.Override, out string, parallel int, stderr io.Writer) (*runner.Plan, int) {
+	plan, err := runner.Load(file, steps.Builtin(), runner.Options{Overrides: sets, OutDir: out, Parallel: parallel, HostGPUs: hostGPUs})
 	if err != nil {
 		return nil, reportSpecError(err, stderr)
 	}
@@ -292,7 +294,7 @@ func cmdValidate(args []string, stdout, stderr io.Writer) int {
 	}
 	code := ExitOK
 	for _, f := range files {
-		plan, c := compile(f, sets, "runs", stderr)
+		plan, c := compile(f, sets, "runs", 0, stderr)
 		if plan == nil {
 			code = c
 			continue

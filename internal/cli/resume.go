@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/runexp/runexp/internal/exitcode"
+	"github.com/runexp/runexp/internal/gpu"
 	"github.com/runexp/runexp/internal/gpu/open"
 	"github.com/runexp/runexp/runner"
 	"github.com/runexp/runexp/spec"
@@ -61,7 +62,7 @@ func cmdResume(args []string, stdout, stderr io.Writer) int {
 	if err != nil {
 		return reportSpecError(err, stderr)
 	}
-	plan, err := runner.Compile(x, steps.Builtin(), runner.Options{Overrides: sets, RunDir: runDir})
+	plan, err := runner.Compile(x, steps.Builtin(), runner.Options{Overrides: sets, RunDir: runDir, Parallel: m.Parallel, HostGPUs: hostGPUs})
 	if err != nil {
 		return reportSpecError(err, stderr)
 	}
@@ -96,4 +97,25 @@ func resume(plan *runner.Plan, ro runner.ResumeOptions, stdout, stderr io.Writer
 	}
 	fmt.Fprintf(stdout, "done in %s\n", time.Since(start).Round(time.Millisecond))
 	return res.ExitCode()
+}
+
+// hostGPUs lists the indices of the host's GPUs through the GPU backends
+// runexp ships (nvml, then nvidia-smi), for slots that list none.
+func hostGPUs() ([]int, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	b, err := open.Opener{}.Open(ctx, gpu.Request{Backend: "auto"})
+	if err != nil {
+		return nil, err
+	}
+	defer b.Close()
+	devs, err := b.Devices(ctx)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]int, len(devs))
+	for i, d := range devs {
+		out[i] = d.Index
+	}
+	return out, nil
 }
