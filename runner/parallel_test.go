@@ -70,11 +70,18 @@ func TestParallelPointsEachRunOnTheirOwnSlot(t *testing.T) {
 		t.Fatalf("plan: parallel %d, slots %+v", p.Parallel, p.Slots)
 	}
 	start := time.Now()
-	res, err := runner.Execute(context.Background(), p, runner.ExecOptions{})
+	var out syncBuffer
+	res, err := runner.Execute(context.Background(), p, runner.ExecOptions{Out: &out})
 	if err != nil {
 		t.Fatal(err)
 	}
 	wall := time.Since(start)
+	// Step output of points running at once names its point on every line.
+	for _, line := range strings.Split(out.String(), "\n") {
+		if strings.Contains(line, "started pid") && !strings.HasPrefix(line, "[s ") {
+			t.Errorf("step output line without its point: %q", line)
+		}
+	}
 	if code := res.ExitCode(); code != 0 {
 		t.Fatalf("exit %d", code)
 	}

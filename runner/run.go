@@ -52,6 +52,8 @@ type ExecOptions struct {
 	GPUs    gpu.Opener
 	specDir string
 	gpus    *steps.GPUCache
+
+	parallel int // points at once: step output then names its point on every line
 }
 
 // StepResult is how one step went at one point.
@@ -141,6 +143,7 @@ func execute(ctx context.Context, p *Plan, opt ExecOptions, resume *ResumeOption
 	}
 	res := &Result{RunDir: p.RunDir}
 	opt.specDir = p.SpecDir
+	opt.parallel = p.Parallel
 	if opt.GPUs == nil {
 		opt.GPUs = open.Opener{}
 	}
@@ -264,6 +267,9 @@ func runPoint(ctx context.Context, s *StudyPlan, pt *PointPlan, i, n int, opt Ex
 	}
 	head += "]"
 	log := &prefixWriter{mu: &outMu, w: opt.Out, prefix: "      "}
+	if opt.parallel > 1 {
+		log.prefix = head + "   " // lines of points running at once interleave
+	}
 	if err := os.MkdirAll(pt.Dir, 0o755); err != nil {
 		pr.Status, pr.Error, pr.End = StatusFailed, err.Error(), time.Now()
 		return pr
