@@ -129,7 +129,7 @@ func TestParallelPointsEachRunOnTheirOwnSlot(t *testing.T) {
 // than the listed GPUs hold slots for is a spec problem at parallel:, and
 // --parallel (Options.Parallel) overrides the spec's value.
 func TestParallelBeyondTheDeclaredGPUsIsReportedAtTheKey(t *testing.T) {
-	path := writeSpec(t, strings.Replace(slotsSpec, "slots: {gpus: [3, 2, 1, 0]}", "slots: {gpus: [0, 1, 2, 3], gpus_per_point: 2}", 1))
+	path := writeSpec(t, strings.Replace(slotsSpec, "slots: {gpus: [3, 2, 1, 0]}", "slots: {gpus: [0, 1, 2, 3], gpus_per_point: 2, ports: [9100, 9200]}", 1))
 	_, err := runner.Load(path, steps.Builtin(), runner.Options{OutDir: t.TempDir()})
 	if err == nil || !strings.Contains(err.Error(), "spec.yaml:3:11: parallel: 4 points at once need 4 slots of 2 GPU(s); 4 GPU(s) hold 2") {
 		t.Fatalf("got %v", err)
@@ -143,5 +143,27 @@ func TestParallelBeyondTheDeclaredGPUsIsReportedAtTheKey(t *testing.T) {
 	}
 	if env := p.Studies[0].Points[1].Steps[0].With.(*steps.Launch).Env["CUDA_VISIBLE_DEVICES"]; env != "2,3" {
 		t.Errorf("point 001's launch CUDA_VISIBLE_DEVICES %q, want 2,3", env)
+	}
+}
+
+// TestSlotPortIsTheSlotsDeclaredPortAsAnInteger: ${slot.port} is the
+// slot's entry of slots.ports, usable where an integer is wanted (a
+// launch's port); fewer ports than slots is a spec problem.
+func TestSlotPortIsTheSlotsDeclaredPortAsAnInteger(t *testing.T) {
+	body := strings.Replace(slotsSpec, "slots: {gpus: [3, 2, 1, 0]}", "slots: {ports: [9100, 9200, 9300, 9400]}", 1)
+	body = strings.Replace(body, "          stop_grace: 1s\n", "          stop_grace: 1s\n          port: ${slot.port}\n", 1)
+	p, err := runner.Load(writeSpec(t, body), steps.Builtin(), runner.Options{OutDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for k, pt := range p.Studies[0].Points {
+		l := pt.Steps[0].With.(*steps.Launch)
+		if want := 9100 + 100*(k%4); l.Port != want || l.Env["CUDA_VISIBLE_DEVICES"] != "" {
+			t.Errorf("point %s: port %d, CUDA_VISIBLE_DEVICES %q; want port %d and no GPUs", pt.ID, l.Port, l.Env["CUDA_VISIBLE_DEVICES"], want)
+		}
+	}
+	_, err = runner.Load(writeSpec(t, strings.Replace(body, "ports: [9100, 9200, 9300, 9400]", "ports: [9100]", 1)), steps.Builtin(), runner.Options{OutDir: t.TempDir()})
+	if err == nil || !strings.Contains(err.Error(), "slots.ports: 1 port(s) for 4 points at once: list one per slot") {
+		t.Errorf("one port for four slots: %v", err)
 	}
 }

@@ -16,6 +16,7 @@ import (
 type SlotPlan struct {
 	Index int   `json:"index"`
 	GPUs  []int `json:"gpus,omitempty"`
+	Port  int   `json:"port,omitempty"` // ${slot.port}; 0: slots declare no ports
 }
 
 // gpuList is the ${slot.gpus} form of a slot's GPUs: "0,1".
@@ -50,6 +51,41 @@ func planSlots(x *spec.Experiment, d *spec.Decoder, opt Options) ([]SlotPlan, sp
 	}
 	parallel = max(parallel, 1)
 	if x.Slots == nil {
+		slots := make([]SlotPlan, parallel)
+		for i := range slots {
+			slots[i].Index = i
+		}
+		return slots, nil
+	}
+	slots, errs := slotGPUs(x, parallel, opt, at)
+	if len(errs) > 0 {
+		return nil, errs
+	}
+	if ports := x.Slots.Ports; len(ports) > 0 {
+		if len(ports) < parallel {
+			errs.Add(at("slots"), "slots.ports", "%d port(s) for %d points at once: list one per slot", len(ports), parallel)
+			return nil, errs
+		}
+		seen := map[int]bool{}
+		for i, port := range ports {
+			if port <= 0 || port > 65535 || seen[port] {
+				errs.Add(at("slots"), "slots.ports", "port %d: want distinct ports 1-65535", port)
+				return nil, errs
+			}
+			seen[port] = true
+			if i < len(slots) {
+				slots[i].Port = port
+			}
+		}
+	}
+	return slots, nil
+}
+
+// slotGPUs returns parallel slots with their share of the GPUs; without
+// gpus and gpus_per_point the slots hold none.
+func slotGPUs(x *spec.Experiment, parallel int, opt Options, at func(string) spec.Pos) ([]SlotPlan, spec.ErrorList) {
+	var errs spec.ErrorList
+	if len(x.Slots.GPUs) == 0 && x.Slots.GPUsPerPoint == 0 {
 		slots := make([]SlotPlan, parallel)
 		for i := range slots {
 			slots[i].Index = i
@@ -122,6 +158,9 @@ func (p *Plan) slotScope(scope *spec.Scope, k int) *spec.Scope {
 	out := scope.Clone()
 	out.Set("slot.index", &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!int", Value: strconv.Itoa(s.Index)})
 	out.SetString("slot.gpus", s.gpuList())
+	if s.Port != 0 {
+		out.Set("slot.port", &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!int", Value: strconv.Itoa(s.Port)})
+	}
 	return out
 }
 
