@@ -167,3 +167,52 @@ func TestSlotPortIsTheSlotsDeclaredPortAsAnInteger(t *testing.T) {
 		t.Errorf("one port for four slots: %v", err)
 	}
 }
+
+// simSlotsSpec: four simulated vLLM servers, each asking for 92% of its
+// GPU, one per point, all at once on four simulated GPUs.
+const simSlotsSpec = `version: runexp/v1
+name: simslots
+parallel: 4
+slots: {gpus: [0, 1, 2, 3], ports: [%d, %d, %d, %d]}
+studies:
+  - name: s
+    sweep:
+      axes: {n: [1, 2, 3, 4]}
+    steps:
+      - id: server
+        type: launch
+        with:
+          command: [runexp, sim, serve, microsoft/Phi-3-mini-4k-instruct, --gpu-memory-utilization, "0.92", --port, "${slot.port}"]
+          port: ${slot.port}
+          stop_grace: 1s
+      - {id: ready, type: wait-ready, needs: [server], with: {interval: 50ms}}
+      - {id: mem, type: measure, needs: [ready], with: {gpu: sim}}
+      - {id: stop, type: teardown, needs: [server], always: true}
+    artifacts:
+      - {path: results.csv, format: csv, columns: [point, gpu_mem_used_mb, status, error]}
+`
+
+// TestParallelSimulatedServersEachGetTheirOwnSimulatedGPU: on the
+// simulator, slots are simulated GPUs: four servers that each take 92% of a
+// GPU all start at once (on one GPU all but one would fail), and each
+// point's measurement reads its own GPU only.
+func TestParallelSimulatedServersEachGetTheirOwnSimulatedGPU(t *testing.T) {
+	t.Setenv("RUNEXP_SIM_GPU_DIR", t.TempDir())
+	ports := []any{freePort(t), freePort(t), freePort(t), freePort(t)}
+	path := writeSpec(t, fmt.Sprintf(simSlotsSpec, ports...))
+	out := t.TempDir()
+	cmd, buf := startRunexp(t, path, "--out", out)
+	if code := exitCode(t, cmd); code != 0 {
+		t.Fatalf("exit %d\n%s", code, buf.String())
+	}
+	runs, _ := filepath.Glob(filepath.Join(out, "simslots", "*"))
+	if len(runs) != 1 {
+		t.Fatalf("run folders %v", runs)
+	}
+	rows := readCSV(t, filepath.Join(runs[0], "s", "results.csv"))
+	for _, r := range rows[1:] {
+		if r[2] != "ok" || r[1] != rows[1][1] {
+			t.Errorf("point %s: GPU memory %s MB, %s %s; want every point ok with the same memory as point 000 (%s)", r[0], r[1], r[2], r[3], rows[1][1])
+		}
+	}
+}
