@@ -7,6 +7,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -215,4 +216,38 @@ func TestParallelSimulatedServersEachGetTheirOwnSimulatedGPU(t *testing.T) {
 			t.Errorf("point %s: GPU memory %s MB, %s %s; want every point ok with the same memory as point 000 (%s)", r[0], r[1], r[2], r[3], rows[1][1])
 		}
 	}
+}
+
+// TestCtrlCStopsEveryRunningParallelPoint: the first Ctrl-C while four
+// points run at once stops all four (their servers torn down), marks every
+// unfinished point interrupted, writes the artifact in plan order and exits
+// 130.
+func TestCtrlCStopsEveryRunningParallelPoint(t *testing.T) {
+	body := strings.Replace(slotsSpec, "sleep 0.4;", "sleep 30;", 1)
+	out := t.TempDir()
+	cmd, buf := startRunexp(t, writeSpec(t, body), "--out", out)
+	for n := 1; n <= 4; n++ {
+		waitForLine(t, buf, cmd, fmt.Sprintf("[s %d/8 n=%d] work (exec) ...", n, n))
+	}
+	cmd.Process.Signal(syscall.SIGINT)
+	if code := exitCode(t, cmd); code != 130 {
+		t.Fatalf("exit %d, want 130\n%s", code, buf.String())
+	}
+	runs, _ := filepath.Glob(filepath.Join(out, "slots", "*"))
+	if len(runs) != 1 {
+		t.Fatalf("run folders %v", runs)
+	}
+	rows := readCSV(t, filepath.Join(runs[0], "s", "results.csv"))
+	if len(rows) != 9 {
+		t.Fatalf("results.csv: %v", rows)
+	}
+	for i, r := range rows[1:] {
+		if r[0] != fmt.Sprintf("%03d", i) || r[3] != "interrupted" {
+			t.Errorf("row %d: %v; want point %03d interrupted", i, r, i)
+		}
+	}
+	if n := strings.Count(buf.String(), "stopped server"); n != 4 {
+		t.Errorf("%d servers stopped, want the 4 running ones\n%s", n, buf.String())
+	}
+	assertNoLeftovers(t)
 }
