@@ -36,6 +36,9 @@ type ResumeRecord struct {
 	Rerun          []string  `json:"rerun"`
 	Dropped        []string  `json:"dropped,omitempty"`
 	Reaped         []int     `json:"reaped_pids,omitempty"`
+	// PreviousSpec is where the spec the run had before is kept, when the
+	// resume runs an edited one (run --resume).
+	PreviousSpec string `json:"previous_spec,omitempty"`
 }
 
 // ErrNotRunFolder is returned by Resume for a folder without a manifest.
@@ -89,6 +92,9 @@ func reopenRunFolder(ctx context.Context, p *Plan, opt ExecOptions, ro ResumeOpt
 	}
 	fmt.Fprintf(opt.Out, "resume %s: %d point(s) kept, %d to run, %d dropped\n", p.RunDir, len(rec.Kept), len(rec.Rerun), len(rec.Dropped))
 
+	if rec.PreviousSpec, err = keepPreviousSpec(p); err != nil {
+		return nil, nil, err
+	}
 	m := newManifest(p, opt.Version)
 	m.Resumes = append(old.Resumes, rec)
 	rf := &runFolder{plan: p, m: m, lock: lock}
@@ -369,4 +375,22 @@ func plainNumbers(x any) any {
 		}
 	}
 	return x
+}
+
+// keepPreviousSpec moves the run's spec.yaml aside when p runs another
+// one, so that the folder still holds every spec its points ran under.
+func keepPreviousSpec(p *Plan) (string, error) {
+	path := filepath.Join(p.RunDir, "spec.yaml")
+	old, err := os.ReadFile(path)
+	if errors.Is(err, fs.ErrNotExist) || (err == nil && bytes.Equal(old, p.Source)) {
+		return "", nil
+	}
+	if err != nil {
+		return "", fmt.Errorf("resume: %w", err)
+	}
+	name := "spec.before-" + time.Now().UTC().Format("20060102T150405.000Z") + ".yaml"
+	if err := os.Rename(path, filepath.Join(p.RunDir, name)); err != nil {
+		return "", fmt.Errorf("resume: %w", err)
+	}
+	return name, nil
 }

@@ -283,6 +283,12 @@ func TestRunResumeWithAnInsertedAxisValueRunsOnlyTheNewPoint(t *testing.T) {
 	if fmt.Sprint(r.Kept, r.Rerun, r.Dropped) != "[s/000 s/002] [s/001] [s/002]" {
 		t.Errorf("resume record kept %v, re-ran %v, dropped %v", r.Kept, r.Rerun, r.Dropped)
 	}
+	if r.PreviousSpec == "" || !strings.Contains(readFile(t, filepath.Join(runDir, r.PreviousSpec)), "axes: {n: [1, 4, 5]}") {
+		t.Errorf("the spec the run had before the edit is not kept (previous_spec %q)", r.PreviousSpec)
+	}
+	if !strings.Contains(readFile(t, filepath.Join(runDir, "spec.yaml")), "axes: {n: [1, 2, 4]}") {
+		t.Error("spec.yaml is not the edited spec the run now follows")
+	}
 }
 
 // TestResumeStopsTheLeftoversTheLedgerNames: a process the earlier run's
