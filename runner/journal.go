@@ -9,9 +9,6 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"syscall"
-
-	"github.com/runexp/runexp/internal/proc"
 )
 
 // JournalName is the file, in a run folder, that records every finished
@@ -107,16 +104,5 @@ func ReadManifest(runDir string) (*Manifest, error) {
 // certainly exited. A manifest from another host, or without a pid, is
 // never declared dead.
 func (m *Manifest) recorderGone() bool {
-	if m.PID <= 0 {
-		return false
-	}
-	if host, _ := os.Hostname(); host != m.Host {
-		return false
-	}
-	st, ok := proc.ReadStat(m.PID)
-	if !ok {
-		// No such process, or no /proc: ask the kernel directly.
-		return errors.Is(syscall.Kill(m.PID, 0), syscall.ESRCH)
-	}
-	return st.Zombie() || (m.PIDStartTicks != 0 && st.StartTicks != m.PIDStartTicks)
+	return processGone(m.PID, m.PIDStartTicks, m.Host)
 }

@@ -26,6 +26,7 @@ type Manifest struct {
 	Experiment string     `json:"experiment"`
 	SpecFile   string     `json:"spec_file"`
 	SpecSHA256 string     `json:"spec_sha256"`
+	SpecDir    string     `json:"spec_dir,omitempty"` // absolute: where a resume finds the spec's templates
 	GitCommit  string     `json:"git_commit,omitempty"`
 	GitDirty   bool       `json:"git_dirty,omitempty"`
 	Overrides  []string   `json:"overrides,omitempty"`
@@ -43,20 +44,27 @@ type Manifest struct {
 	GPUs          []gpu.Device    `json:"gpus,omitempty"`    // devices the run's GPU backends saw (UUID, driver)
 	Points        []ManifestPoint `json:"points"`
 
+	// Parallel is the number of points run at once (absent: 1); a resume
+	// runs with the same slots, so that points keep their identities.
+	Parallel int `json:"parallel,omitempty"`
+	// Resumes lists what every resume of the run kept, re-ran and dropped.
+	Resumes []ResumeRecord `json:"resumes,omitempty"`
+
 	mu     sync.Mutex
 	redact *redactor // the plan's: environment values shown as ${env.NAME}
 }
 
 // ManifestPoint is one point's status in the manifest.
 type ManifestPoint struct {
-	Study   string  `json:"study"`
-	ID      string  `json:"id"`
-	Label   string  `json:"label,omitempty"`
-	Status  string  `json:"status"`
-	Phase   string  `json:"phase,omitempty"`
-	Error   string  `json:"error,omitempty"`
-	Seconds float64 `json:"seconds"`
-	Dir     string  `json:"dir"`
+	Study    string  `json:"study"`
+	ID       string  `json:"id"`
+	Identity string  `json:"identity,omitempty"`
+	Label    string  `json:"label,omitempty"`
+	Status   string  `json:"status"`
+	Phase    string  `json:"phase,omitempty"`
+	Error    string  `json:"error,omitempty"`
+	Seconds  float64 `json:"seconds"`
+	Dir      string  `json:"dir"`
 }
 
 func newManifest(p *Plan, version string) *Manifest {
@@ -72,6 +80,12 @@ func newManifest(p *Plan, version string) *Manifest {
 		m.Overrides = append(m.Overrides, o.Name+"="+o.Value)
 	}
 	m.GitCommit, m.GitDirty = gitState(p.SpecDir, p.File)
+	if abs, err := filepath.Abs(p.SpecDir); err == nil {
+		m.SpecDir = abs
+	}
+	if p.Parallel > 1 {
+		m.Parallel = p.Parallel
+	}
 	return m
 }
 
@@ -91,7 +105,7 @@ func gitState(dir, file string) (string, bool) {
 func (m *Manifest) record(pr *PointResult) ManifestPoint {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	mp := ManifestPoint{Study: pr.Study, ID: pr.ID, Label: pr.Label, Status: string(pr.Status),
+	mp := ManifestPoint{Study: pr.Study, ID: pr.ID, Identity: pr.Identity, Label: pr.Label, Status: string(pr.Status),
 		Phase: pr.Phase, Error: m.redact.Text(pr.Error), Seconds: pr.Seconds, Dir: filepath.Join(pr.Study, pr.Slug)}
 	m.Points = append(m.Points, mp)
 	return mp

@@ -52,6 +52,10 @@ type Plan struct {
 	// secrets are the environment values substitution read; the plan and
 	// manifest show them as ${env.NAME} (see redact.go).
 	secrets *redactor
+
+	// Parallel points run at once, each on its own slot (slots.go).
+	Parallel int        `json:"parallel"`
+	Slots    []SlotPlan `json:"slots"`
 }
 
 // NamedValue is a name with a decoded YAML value.
@@ -110,6 +114,11 @@ type PointPlan struct {
 	Values []NamedValue `json:"values,omitempty"`
 	Steps  []*StepPlan  `json:"steps"`
 	Point  spec.Point   `json:"-"`
+
+	// Identity hashes what the point runs, not where it sits (identity.go):
+	// a resume keeps a finished point only when its identity is unchanged.
+	Identity string `json:"identity"`
+	Slot     int    `json:"slot"` // index into Plan.Slots
 }
 
 // StepPlan is one step at one point, with its decoded configuration.
@@ -147,6 +156,14 @@ type Options struct {
 	// whose steps substitute to the same values are checked once, so
 	// memory does not grow with the sweep.
 	CountOnly bool
+
+	// RunDir, when set, is the run folder to plan for (a resume) instead
+	// of a new one under OutDir.
+	RunDir string
+	// Parallel, when not 0, overrides the spec's parallel: (--parallel).
+	Parallel int
+	// HostGPUs lists the host's GPU indices, for slots that list none.
+	HostGPUs func() ([]int, error)
 }
 
 // UsageError is a problem with the command line (a bad --set), not the file.
@@ -221,7 +238,10 @@ func Compile(x *spec.Experiment, reg *steps.Registry, opt Options) (*Plan, error
 		}
 		errs = list // reported with the studies' problems
 	}
-	runDir, err := RunDirFor(opt.OutDir, x.Name, opt.Now)
+	runDir, err := opt.RunDir, error(nil)
+	if runDir == "" {
+		runDir, err = RunDirFor(opt.OutDir, x.Name, opt.Now)
+	}
 	if err != nil {
 		return nil, &UsageError{err}
 	}
@@ -234,6 +254,9 @@ func Compile(x *spec.Experiment, reg *steps.Registry, opt Options) (*Plan, error
 		p.OnError = spec.ErrorContinue
 	}
 	d := &spec.Decoder{File: x.File}
+	slots, slotErrs := planSlots(x, d, opt)
+	errs = append(errs, slotErrs...)
+	p.Slots, p.Parallel = slots, len(slots)
 	base := spec.NewScope(opt.Env)
 	for _, v := range x.Vars {
 		if n, ok := vals[v.Name]; ok {
@@ -263,6 +286,8 @@ func Compile(x *spec.Experiment, reg *steps.Registry, opt Options) (*Plan, error
 	if err := errs.Err(); err != nil {
 		return nil, err
 	}
+	p.applySlots()
+	p.setIdentities()
 	return p, nil
 }
 
@@ -327,12 +352,16 @@ func compileStudy(d *spec.Decoder, reg *steps.Registry, x *spec.Experiment, i in
 	sp.PointCount = count
 	if countOnly {
 		sp.compile = func(yield func(*PointPlan) bool) {
+			k := -1
 			sweep.Each(func(pt spec.Point) bool {
-				pp, ps := pointScope(scope, sp, pt)
+				k++
+				pp, ps := pointScope(p.slotScope(scope, k), sp, pt)
 				compileSteps(d, reg, rs, path, ps, pp) // checked by Compile
 				for _, st := range pp.Steps {
 					st.redact = p.secrets
 				}
+				p.slotPoint(pp, k)
+				pp.Identity = pointIdentity(p, sp, pp)
 				return yield(pp)
 			})
 		}
@@ -347,8 +376,10 @@ func compileStudy(d *spec.Decoder, reg *steps.Registry, x *spec.Experiment, i in
 	const maxChecked = 1 << 16
 	varying := varyingRefs(rs.Steps, sp.Axes)
 	stepErrs := 0
+	k := -1
 	sweep.Each(func(pt spec.Point) bool {
-		if countOnly {
+		k++
+		if countOnly && p.Parallel <= 1 {
 			key := pointKey(pt, varying, sp)
 			if checked[key] {
 				return true
@@ -357,7 +388,7 @@ func compileStudy(d *spec.Decoder, reg *steps.Registry, x *spec.Experiment, i in
 				checked[key] = true
 			}
 		}
-		pp, ps := pointScope(scope, sp, pt)
+		pp, ps := pointScope(p.slotScope(scope, k), sp, pt)
 		e := compileSteps(d, reg, rs, path, ps, pp)
 		errs = append(errs, e...)
 		stepErrs += len(e)

@@ -53,6 +53,8 @@ type ExecOptions struct {
 	specDir string
 	redact  *redactor // hides env values in what the run prints and records
 	gpus    *steps.GPUCache
+
+	parallel int // points at once: step output then names its point on every line
 }
 
 // StepResult is how one step went at one point.
@@ -85,6 +87,9 @@ type PointResult struct {
 	Steps   []StepResult              `json:"steps"`
 	Values  steps.Values              `json:"values"`
 	Tables  map[string][]steps.Values `json:"tables,omitempty"`
+
+	// Identity is the plan's point identity (PointPlan.Identity).
+	Identity string `json:"identity,omitempty"`
 
 	dirtyGPU bool // a release check found the GPU dirty
 }
@@ -125,6 +130,12 @@ func (r *Result) ExitCode() int {
 // result.json; each study's artifacts are written when the study ends; the
 // manifest is written at the start and the end (MarkKilled ends it early).
 func Execute(ctx context.Context, p *Plan, opt ExecOptions) (*Result, error) {
+	return execute(ctx, p, opt, nil)
+}
+
+// execute runs p into a new run folder or, with resume, into its existing
+// one, keeping the points reopenRunFolder keeps.
+func execute(ctx context.Context, p *Plan, opt ExecOptions, resume *ResumeOptions) (*Result, error) {
 	if opt.Out == nil {
 		opt.Out = io.Discard
 	}
@@ -137,12 +148,20 @@ func Execute(ctx context.Context, p *Plan, opt ExecOptions) (*Result, error) {
 	if opt.redact != nil {
 		opt.Out = &redactingWriter{w: opt.Out, r: opt.redact}
 	}
+	opt.parallel = p.Parallel
 	if opt.GPUs == nil {
 		opt.GPUs = open.Opener{}
 	}
 	opt.gpus = steps.NewGPUCache(opt.GPUs)
 	defer opt.gpus.Close()
-	rf, err := createRunFolder(p, opt.Version)
+	var rf *runFolder
+	var kept map[*PointPlan]*PointResult
+	var err error
+	if resume == nil {
+		rf, err = createRunFolder(p, opt.Version)
+	} else {
+		rf, kept, err = reopenRunFolder(ctx, p, opt, *resume)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -151,22 +170,32 @@ func Execute(ctx context.Context, p *Plan, opt ExecOptions) (*Result, error) {
 	fmt.Fprintf(opt.Out, "run %s → %s\n", p.Experiment, p.RunDir)
 	aborted := false
 	abortReason := "an earlier point failed and on_error is abort"
+	var mu sync.Mutex // guards aborted, abortReason and res.Errors between parallel points
 	for _, s := range p.Studies {
 		rf.startStudy(s)
-		for i, pt := range s.Points {
+		points := make([]*PointResult, len(s.Points))
+		forEachPoint(s, p.Parallel, func(i int, pt *PointPlan) {
 			var pr *PointResult
+			mu.Lock()
 			switch {
+			case kept[pt] != nil:
+				pr = kept[pt]
+				fmt.Fprintf(opt.Out, "[%s %d/%d %s] kept: %s in the earlier run\n", s.Name, i+1, len(s.Points), pt.Label, pr.Status)
 			case ctx.Err() != nil:
 				pr = notRun(s, pt, StatusInterrupted, "run interrupted before this point")
 			case aborted:
 				pr = notRun(s, pt, StatusSkipped, abortReason)
-			default:
+			}
+			mu.Unlock()
+			if pr == nil {
 				pr = runPoint(ctx, s, pt, i, len(s.Points), opt)
 			}
+			mu.Lock()
+			defer mu.Unlock()
 			if pr.dirtyGPU {
 				abortReason = fmt.Sprintf("GPU memory was not released after %s point %s; no further point runs on a dirty GPU", s.Name, pr.ID)
 			}
-			res.Points = append(res.Points, pr)
+			points[i] = pr
 			if pr.Status == StatusFailed && (p.OnError == "abort" || pr.dirtyGPU) {
 				aborted = true
 			}
@@ -175,7 +204,8 @@ func Execute(ctx context.Context, p *Plan, opt ExecOptions) (*Result, error) {
 			if err := rf.record(pr); err != nil {
 				res.Errors = append(res.Errors, err)
 			}
-		}
+		})
+		res.Points = append(res.Points, points...)
 		// Artifacts once per study, also when interrupted (the remaining
 		// points are recorded as interrupted above).
 		res.Errors = append(res.Errors, rf.endStudy()...)
@@ -200,7 +230,7 @@ func Execute(ctx context.Context, p *Plan, opt ExecOptions) (*Result, error) {
 
 func notRun(s *StudyPlan, pt *PointPlan, status Status, reason string) *PointResult {
 	now := time.Now()
-	pr := &PointResult{Study: s.Name, ID: pt.ID, Slug: pt.Slug, Label: pt.Label, Sweep: pt.Values,
+	pr := &PointResult{Study: s.Name, ID: pt.ID, Slug: pt.Slug, Label: pt.Label, Sweep: pt.Values, Identity: pt.Identity,
 		Status: status, Error: reason, Start: now, End: now}
 	for _, st := range pt.Steps {
 		pr.Steps = append(pr.Steps, StepResult{ID: st.ID, Type: st.Type, Status: StatusSkipped, Reason: reason})
@@ -235,13 +265,16 @@ func (p *prefixWriter) Write(b []byte) (int, error) {
 var outMu sync.Mutex
 
 func runPoint(ctx context.Context, s *StudyPlan, pt *PointPlan, i, n int, opt ExecOptions) *PointResult {
-	pr := &PointResult{Study: s.Name, ID: pt.ID, Slug: pt.Slug, Label: pt.Label, Sweep: pt.Values, Start: time.Now()}
+	pr := &PointResult{Study: s.Name, ID: pt.ID, Slug: pt.Slug, Label: pt.Label, Sweep: pt.Values, Identity: pt.Identity, Start: time.Now()}
 	head := fmt.Sprintf("[%s %d/%d", s.Name, i+1, n)
 	if pt.Label != "" {
 		head += " " + pt.Label
 	}
 	head += "]"
 	log := &prefixWriter{mu: &outMu, w: opt.Out, prefix: "      "}
+	if opt.parallel > 1 {
+		log.prefix = head + "   " // lines of points running at once interleave
+	}
 	if err := os.MkdirAll(pt.Dir, 0o755); err != nil {
 		pr.Status, pr.Error, pr.End = StatusFailed, err.Error(), time.Now()
 		return pr

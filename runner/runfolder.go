@@ -3,9 +3,11 @@ package runner
 import (
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"sync"
 	"time"
 
@@ -31,6 +33,7 @@ type runFolder struct {
 	studyPoints []*PointResult
 	journalErr  bool // reported once, not at every later point
 	done        bool
+	lock        *runLock // held from creation to finish or abandon
 }
 
 // active holds the run folders this process is writing, for MarkKilled.
@@ -49,18 +52,24 @@ func createRunFolder(p *Plan, version string) (*runFolder, error) {
 		}
 		return nil, fmt.Errorf("run directory: %w", err)
 	}
+	lock, err := lockRunFolder(p.RunDir, io.Discard) // a new folder has no stale lock
+	if err != nil {
+		return nil, err
+	}
 	linkLatest(p.RunDir)
-	rf := &runFolder{plan: p, m: newManifest(p, version)}
+	rf := &runFolder{plan: p, m: newManifest(p, version), lock: lock}
 	if err := writeRunFiles(p, rf.m); err != nil {
 		// Whatever was written, the manifest must not say running.
 		rf.m.end("failed")
 		rf.m.write(p.RunDir)
+		lock.release()
 		return nil, err
 	}
 	j, err := openJournal(p.RunDir)
 	if err != nil {
 		rf.m.end("failed")
 		rf.m.write(p.RunDir)
+		lock.release()
 		return nil, err
 	}
 	rf.j = j
@@ -101,6 +110,12 @@ func (rf *runFolder) writeStudyArtifacts() []error {
 	if rf.study == nil {
 		return nil
 	}
+	// Parallel points finish in any order; artifacts list them in plan order.
+	order := make(map[string]int, len(rf.study.Points))
+	for i, pt := range rf.study.Points {
+		order[pt.ID] = i
+	}
+	slices.SortStableFunc(rf.studyPoints, func(a, b *PointResult) int { return order[a.ID] - order[b.ID] })
 	errs := writeArtifacts(rf.plan, rf.study, rf.studyPoints, false)
 	errs = append(errs, writeArtifacts(rf.plan, rf.study, rf.studyPoints, true)...)
 	rf.study = nil
@@ -122,6 +137,7 @@ func (rf *runFolder) finish(r *Result) error {
 	errs = multierror.Append(errs, rf.m.write(rf.plan.RunDir))
 	errs = multierror.Append(errs, rf.j.close())
 	errs = multierror.Append(errs, writeReport(rf.plan.RunDir))
+	rf.lock.release()
 	return errs.ErrorOrNil()
 }
 
@@ -140,6 +156,7 @@ func (rf *runFolder) abandon(status string) {
 	rf.m.write(rf.plan.RunDir)
 	rf.j.close()
 	writeReport(rf.plan.RunDir) // best effort: the process is about to exit
+	rf.lock.release()
 }
 
 // MarkKilled ends every run this process is executing, for a process about

@@ -27,6 +27,8 @@ type Experiment struct {
 	Vars        Vars        `yaml:"vars" doc:"typed variables, overridable with --set NAME=VALUE"`
 	OnError     ErrorPolicy `yaml:"on_error" doc:"what a failed point does to the run: continue (default) or abort"`
 	MaxPoints   int         `yaml:"max_points" doc:"the most points one study's sweep may have (default 100000); validate, plan and run refuse a larger sweep before expanding it"`
+	Parallel    int         `yaml:"parallel" doc:"points run at once, each on its own slot (default 1; --parallel overrides)"`
+	Slots       *Slots      `yaml:"slots" doc:"the GPUs parallel points share out: each point gets its slot's GPUs as ${slot.gpus}"`
 	Studies     []RawStudy  `yaml:"studies" doc:"studies run in order"`
 
 	File   string     `yaml:"-"`

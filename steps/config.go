@@ -19,3 +19,36 @@ type ServerRef struct {
 	Server string `yaml:"server" json:"server,omitempty" doc:"id of the launch step (default: the last launched server)"`
 	Target string `yaml:"-" json:"target,omitempty"`
 }
+
+// DevicePinner is implemented by the steps a runner can confine to a slot's
+// GPUs (a comma-separated list of indices) when points run in parallel:
+// launch exports CUDA_VISIBLE_DEVICES, the steps that read devices read
+// only those. A value the spec sets itself is kept.
+type DevicePinner interface {
+	PinDevices(gpus string)
+}
+
+// PinDevices sets CUDA_VISIBLE_DEVICES for the server unless the spec does.
+func (l *Launch) PinDevices(gpus string) {
+	if _, set := l.Env["CUDA_VISIBLE_DEVICES"]; set {
+		return
+	}
+	if l.Env == nil {
+		l.Env = map[string]string{}
+	}
+	l.Env["CUDA_VISIBLE_DEVICES"] = gpus
+}
+
+// PinDevices reads only gpus unless the spec names a device.
+func (g *GPUSpec) PinDevices(gpus string) {
+	if g.Device == "" {
+		g.Device = gpus
+	}
+}
+
+var (
+	_ DevicePinner = (*Launch)(nil)
+	_ DevicePinner = (*Measure)(nil)
+	_ DevicePinner = (*Telemetry)(nil)
+	_ DevicePinner = (*ReleaseCheck)(nil)
+)

@@ -65,6 +65,7 @@ const usage = `runexp runs declarative LLM-serving experiments.
 Usage:
   runexp FILE [flags]              run an experiment (same as runexp run FILE)
   runexp run FILE [flags]          run an experiment
+  runexp resume RUN_DIR [--failed] continue an interrupted run: keep its finished points, run the rest
   runexp plan FILE [flags]         dry run: print every point and step as it would run
   runexp validate FILE...          check spec files; print every problem
   runexp steps                     list the step kinds
@@ -84,6 +85,9 @@ Flags of run and plan:
   --set NAME=VALUE   override a var of the file (repeatable)
   --out DIR          parent folder of run directories (default runs)
   --json             plan: print the plan as JSON
+  --resume RUN_DIR   run: continue RUN_DIR with FILE (points whose identity changed run again)
+  --failed           resume: also run again the points that failed
+  --parallel N       run up to N points at once, each on its own slot (spec: parallel:, slots:)
 
 Exit codes: 0 all points ok, 1 some points failed, 2 bad spec or usage, 130 interrupted.
 `
@@ -105,6 +109,8 @@ func Main(args []string, stdout, stderr io.Writer) int {
 		return cmdRun(args[1:], stdout, stderr, false)
 	case "plan":
 		return cmdRun(args[1:], stdout, stderr, true)
+	case "resume":
+		return cmdResume(args[1:], stdout, stderr)
 	case "validate":
 		return cmdValidate(args[1:], stdout, stderr)
 	case "steps":
@@ -137,7 +143,7 @@ func Main(args []string, stdout, stderr io.Writer) int {
 	}
 	if _, err := os.Stat(args[0]); err != nil && !strings.HasSuffix(args[0], ".yaml") && !strings.HasSuffix(args[0], ".yml") {
 		fmt.Fprintf(stderr, "runexp: unknown command %q%s\n\n%s", args[0],
-			spec.DidYouMean(args[0], []string{"run", "plan", "validate", "steps", "schema", "load", "sim", "capacity", "gguf", "ollama-create", "report", "compare", "version"}), usage)
+			spec.DidYouMean(args[0], []string{"run", "plan", "resume", "validate", "steps", "schema", "load", "sim", "capacity", "gguf", "ollama-create", "report", "compare", "version"}), usage)
 		return ExitUsage
 	}
 	return cmdRun(args, stdout, stderr, false)
@@ -182,6 +188,9 @@ func cmdRun(args []string, stdout, stderr io.Writer, planOnly bool) int {
 	fs.Var(&sets, "set", "override a var: NAME=VALUE (repeatable)")
 	out := fs.String("out", "runs", "parent folder of run directories")
 	asJSON := fs.Bool("json", false, "plan: print JSON")
+	resumeDir := fs.String("resume", "", "run: continue this run folder")
+	parallel := fs.Int("parallel", 0, "points run at once, each on its own slot (overrides the spec's parallel:)")
+	failed := fs.Bool("failed", false, "with --resume: also run again the points that failed")
 	files, err := parseInterleaved(fs, args)
 	if err != nil {
 		return exitcode.Of(parseFlagsError(err))
@@ -196,10 +205,22 @@ func cmdRun(args []string, stdout, stderr io.Writer, planOnly bool) int {
 	if abs, err := filepath.Abs(*out); err == nil {
 		*out = abs
 	}
+	if *resumeDir != "" && !planOnly {
+		runDir, err := filepath.Abs(*resumeDir)
+		if err != nil {
+			fmt.Fprintln(stderr, "runexp run:", err)
+			return ExitUsage
+		}
+		plan, err := runner.Load(files[0], steps.Builtin(), runner.Options{Overrides: sets, RunDir: runDir, Parallel: *parallel, HostGPUs: hostGPUs})
+		if err != nil {
+			return reportSpecError(err, stderr)
+		}
+		return resume(plan, runner.ResumeOptions{Failed: *failed}, stdout, stderr)
+	}
 	if planOnly {
 		// Checked first without holding the points, then printed one point
 		// at a time: a plan's memory does not grow with its sweep.
-		plan, err := runner.Load(files[0], steps.Builtin(), runner.Options{Overrides: sets, OutDir: *out, CountOnly: true})
+		plan, err := runner.Load(files[0], steps.Builtin(), runner.Options{Overrides: sets, OutDir: *out, CountOnly: true, Parallel: *parallel, HostGPUs: hostGPUs})
 		if err != nil {
 			return reportSpecError(err, stderr)
 		}
@@ -213,7 +234,7 @@ func cmdRun(args []string, stdout, stderr io.Writer, planOnly bool) int {
 		}
 		return ExitOK
 	}
-	compileRun := func() (*runner.Plan, int) { return compile(files[0], sets, *out, stderr) }
+	compileRun := func() (*runner.Plan, int) { return compile(files[0], sets, *out, *parallel, stderr) }
 	plan, code := compileRun()
 	if plan == nil {
 		return code
@@ -225,8 +246,8 @@ func cmdRun(args []string, stdout, stderr io.Writer, planOnly bool) int {
 // took its folder first (runs started in the same second into one --out).
 const maxRunDirRetries = 100
 
-func compile(file string, sets []spec.Override, out string, stderr io.Writer) (*runner.Plan, int) {
-	plan, err := runner.Load(file, steps.Builtin(), runner.Options{Overrides: sets, OutDir: out})
+func compile(file string, sets []spec.Override, out string, parallel int, stderr io.Writer) (*runner.Plan, int) {
+	plan, err := runner.Load(file, steps.Builtin(), runner.Options{Overrides: sets, OutDir: out, Parallel: parallel, HostGPUs: hostGPUs})
 	if err != nil {
 		return nil, reportSpecError(err, stderr)
 	}

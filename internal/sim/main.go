@@ -36,6 +36,7 @@ func resolve(o Options, log *logger) (engineSetup, error) {
 	if st.gpu, err = simgpu.LookupGPU(o.GPU); err != nil {
 		return st, err
 	}
+	st.gpu = st.gpu.At(visibleGPU())
 	if o.ModelConfig != "" {
 		st.cfg, err = modelcfg.Load(o.ModelConfig)
 	} else {
@@ -403,4 +404,15 @@ func printMemory(w io.Writer, model string, g simgpu.GPU, p modelcfg.Prediction)
 	fmt.Fprintf(w, "  expected device memory used: %.2f GiB\n", gibs(p.ExpectedUsedBytes))
 	fmt.Fprintf(w, "  %s\n", p.Formula)
 	return 0
+}
+
+// visibleGPU is the simulated GPU the server runs on: the first entry of
+// CUDA_VISIBLE_DEVICES, as vLLM's device 0 is, or GPU 0.
+func visibleGPU() int {
+	first, _, _ := strings.Cut(os.Getenv("CUDA_VISIBLE_DEVICES"), ",")
+	i, err := strconv.Atoi(strings.TrimSpace(first))
+	if err != nil || i < 0 {
+		return 0
+	}
+	return i
 }

@@ -10,6 +10,6 @@ import (
 // "sim" reads the vLLM simulator's accounting (internal/gpu/simgpu).
 func init() {
 	Register("sim", func(_ context.Context, opt Options) (gpu.Backend, error) {
-		return simgpu.New(simgpu.Options{GPU: opt.SimGPU, StateDir: opt.SimStateDir})
+		return simgpu.New(simgpu.Options{GPU: opt.SimGPU, StateDir: opt.SimStateDir, Device: opt.Device})
 	})
 }

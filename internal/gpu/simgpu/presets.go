@@ -3,6 +3,7 @@ package simgpu
 import (
 	"fmt"
 	"math"
+	"strconv"
 	"strings"
 )
 
@@ -28,7 +29,20 @@ type GPU struct {
 	BF16 bool
 	// IdleWatts and TDPWatts bound the simulated power draw.
 	IdleWatts, TDPWatts float64
+
+	index int // which of the host's simulated GPUs of this preset (At)
 }
+
+// At returns the preset as the host's simulated GPU number index: a
+// simulated server takes the first GPU of its CUDA_VISIBLE_DEVICES, so
+// parallel points on their own slots do not share memory.
+func (g GPU) At(index int) GPU {
+	g.index = max(index, 0)
+	return g
+}
+
+// Index is the GPU's number on the simulated host.
+func (g GPU) Index() int { return g.index }
 
 // gib converts GiB to bytes, rounded to whole MiB as drivers report them.
 func gib(x float64) uint64 { return uint64(math.Round(x*1024)) << 20 }
@@ -99,7 +113,12 @@ func LookupGPU(name string) (GPU, error) {
 func (g GPU) Slug() string { return strings.ToLower(g.Name) }
 
 // UUID is the simulated device's identity, "GPU-sim-<slug>".
-func (g GPU) UUID() string { return "GPU-sim-" + g.Slug() }
+func (g GPU) UUID() string {
+	if g.index == 0 {
+		return "GPU-sim-" + g.Slug()
+	}
+	return "GPU-sim-" + g.Slug() + "-" + strconv.Itoa(g.index)
+}
 
 // PowerWatts is the simulated board power at a utilisation in [0, 100]:
 // linear between IdleWatts and TDPWatts.

@@ -16,6 +16,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -34,12 +35,16 @@ type Options struct {
 	// StateDir is where simulated servers publish their state; "" means
 	// StateDir() ($RUNEXP_SIM_GPU_DIR or <tmp>/runexp-simgpu).
 	StateDir string
+	// Device selects simulated GPUs of the preset by index ("2", "0,1"),
+	// as a server's CUDA_VISIBLE_DEVICES does; "" means GPU 0.
+	Device string
 }
 
 // Backend implements gpu.Backend over simulated servers' state files.
 type Backend struct {
-	devs []GPU
-	dir  string
+	devs    []GPU
+	dir     string
+	indexed bool // devices chosen by index: report their indices
 }
 
 var _ gpu.Backend = (*Backend)(nil)
@@ -60,7 +65,26 @@ func New(opt Options) (gpu.Backend, error) {
 		return nil, fmt.Errorf("gpu backend sim: %w", err)
 	}
 	b.devs = []GPU{g}
+	if opt.Device != "" {
+		b.devs = nil
+		for _, f := range strings.Split(opt.Device, ",") {
+			i, err := strconv.Atoi(strings.TrimSpace(f))
+			if err != nil || i < 0 {
+				return nil, fmt.Errorf("gpu backend sim: device %q: want GPU indices such as 0 or 0,1", opt.Device)
+			}
+			b.devs = append(b.devs, g.At(i))
+		}
+		b.indexed = true
+	}
 	return b, nil
+}
+
+// deviceIndex is the index the backend reports for its i-th device.
+func (b *Backend) deviceIndex(i int) int {
+	if b.indexed {
+		return b.devs[i].Index()
+	}
+	return i
 }
 
 // Name is "sim".
@@ -76,7 +100,7 @@ func (b *Backend) Devices(ctx context.Context) ([]gpu.Device, error) {
 	}
 	out := make([]gpu.Device, len(b.devs))
 	for i, g := range b.devs {
-		out[i] = gpu.Device{Index: i, UUID: g.UUID(), Name: g.Product, MemoryTotal: g.MemoryBytes, Driver: "runexp-sim " + Version}
+		out[i] = gpu.Device{Index: b.deviceIndex(i), UUID: g.UUID(), Name: g.Product, MemoryTotal: g.MemoryBytes, Driver: "runexp-sim " + Version}
 	}
 	return out, nil
 }
@@ -108,7 +132,7 @@ func (b *Backend) Memory(ctx context.Context) ([]gpu.DeviceMemory, error) {
 			}
 		}
 		used = min(used, g.MemoryBytes)
-		out[i] = gpu.DeviceMemory{Index: i, UUID: g.UUID(), Total: g.MemoryBytes, Used: used, Free: g.MemoryBytes - used}
+		out[i] = gpu.DeviceMemory{Index: b.deviceIndex(i), UUID: g.UUID(), Total: g.MemoryBytes, Used: used, Free: g.MemoryBytes - used}
 	}
 	return out, nil
 }
@@ -158,7 +182,7 @@ func (b *Backend) Telemetry(ctx context.Context) ([]gpu.Sample, error) {
 		}
 		util = min(util, 100)
 		out[i] = gpu.Sample{
-			Time: now, Index: i, UUID: g.UUID(), UtilPercent: util, MemUsed: min(used, g.MemoryBytes),
+			Time: now, Index: b.deviceIndex(i), UUID: g.UUID(), UtilPercent: util, MemUsed: min(used, g.MemoryBytes),
 			PowerW: g.PowerWatts(util), SMClockMHz: -1,
 		}
 	}
