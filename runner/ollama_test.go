@@ -149,21 +149,24 @@ studies:
 `
 
 // An Ollama server SIGKILLed behind runexp's back fails its point in the
-// load step, and the runner child it orphaned is still stopped.
+// step during which it died (the watch on launched servers), and the runner
+// child it orphaned is still stopped.
 func TestOllamaSIGKILLedServerLeavesNoRunner(t *testing.T) {
 	bin := ollamaBin(t)
 	out := t.TempDir()
 	path := writeSpec(t, fmt.Sprintf(ollamaSpec, bin, freePort(t), "sigkill"))
 	cmd := exec.Command(runexpBin, path, "--out", out)
 	output, err := cmd.CombinedOutput()
-	// The server died under the load step: the point fails, and the
-	// runner child that SIGKILL orphaned must still be gone.
+	// The server died during the kill step: the point fails there with the
+	// server's exit, and the runner child that SIGKILL orphaned must still
+	// be gone.
 	if code := cmd.ProcessState.ExitCode(); code != 1 {
 		t.Fatalf("exit %d (%v), want 1\n%s", code, err, output)
 	}
 	results, _ := filepath.Glob(filepath.Join(out, "ollama-teardown", runDirGlob, "s", "*", "result.json"))
-	if len(results) != 1 || !strings.Contains(readFile(t, results[0]), `"phase": "load"`) {
-		t.Errorf("the point should fail in load (server gone), not earlier:\n%s", output)
+	if len(results) != 1 || !strings.Contains(readFile(t, results[0]), `"phase": "kill"`) ||
+		!strings.Contains(readFile(t, results[0]), "server exited before its teardown") {
+		t.Errorf("the point should fail in the step during which the server died:\n%s", output)
 	}
 	assertNoOllama(t, bin)
 }
