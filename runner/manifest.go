@@ -30,6 +30,7 @@ type Manifest struct {
 	GitCommit  string     `json:"git_commit,omitempty"`
 	GitDirty   bool       `json:"git_dirty,omitempty"`
 	Overrides  []string   `json:"overrides,omitempty"`
+	Only       []string   `json:"only,omitempty"` // --only: the run is a subset of the sweep
 	Host       string     `json:"host"`
 	OS         string     `json:"os"`
 	GoVersion  string     `json:"go_version"`
@@ -78,6 +79,9 @@ func newManifest(p *Plan, version string) *Manifest {
 	}
 	for _, o := range p.Overrides {
 		m.Overrides = append(m.Overrides, o.Name+"="+o.Value)
+	}
+	for _, o := range p.Only {
+		m.Only = append(m.Only, o.Name+"="+o.Value)
 	}
 	m.GitCommit, m.GitDirty = gitState(p.SpecDir, p.File)
 	if abs, err := filepath.Abs(p.SpecDir); err == nil {

@@ -159,7 +159,7 @@ func TestSlotPortIsTheSlotsDeclaredPortAsAnInteger(t *testing.T) {
 	}
 	for k, pt := range p.Studies[0].Points {
 		l := pt.Steps[0].With.(*steps.Launch)
-		if want := 9100 + 100*(k%4); l.Port != want || l.Env["CUDA_VISIBLE_DEVICES"] != "" {
+		if want := steps.Port(9100 + 100*(k%4)); l.Port != want || l.Env["CUDA_VISIBLE_DEVICES"] != "" {
 			t.Errorf("point %s: port %d, CUDA_VISIBLE_DEVICES %q; want port %d and no GPUs", pt.ID, l.Port, l.Env["CUDA_VISIBLE_DEVICES"], want)
 		}
 	}

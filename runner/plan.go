@@ -44,6 +44,7 @@ type Plan struct {
 	RunDir      string           `json:"run_dir"`
 	OnError     spec.ErrorPolicy `json:"on_error"`
 	Overrides   []spec.Override  `json:"overrides,omitempty"`
+	Only        []spec.Override  `json:"only,omitempty"`
 	Vars        []NamedValue     `json:"vars"`
 	Studies     []*StudyPlan     `json:"studies"`
 	SpecDir     string           `json:"-"`
@@ -56,6 +57,10 @@ type Plan struct {
 	// Parallel points run at once, each on its own slot (slots.go).
 	Parallel int        `json:"parallel"`
 	Slots    []SlotPlan `json:"slots"`
+
+	// declared are the spec's vars as written (select cases included), so
+	// preflight can say what to change in terms of them.
+	declared spec.Vars
 }
 
 // NamedValue is a name with a decoded YAML value.
@@ -147,10 +152,16 @@ func (s *StepPlan) MarshalJSON() ([]byte, error) {
 
 // Options configure Compile.
 type Options struct {
+	// Overrides are --set NAME=VALUE: a var's value, or a sweep axis'
+	// values (NAME=[v1, v2]) in every study that has that axis.
 	Overrides []spec.Override
-	OutDir    string                      // parent of run directories (default "runs")
-	Now       time.Time                   // names the run directory
-	Env       func(string) (string, bool) // environment for ${env.NAME} (default os.LookupEnv)
+	// Only are --only AXIS=VALUE: the studies with that axis run only the
+	// points where it has one of the values given for it; a study with
+	// none of the axes is left out.
+	Only   []spec.Override
+	OutDir string                      // parent of run directories (default "runs")
+	Now    time.Time                   // names the run directory
+	Env    func(string) (string, bool) // environment for ${env.NAME} (default os.LookupEnv)
 	// CountOnly checks every point without keeping it (validate): the
 	// studies' Points stay empty and PointCount counts them, and points
 	// whose steps substitute to the same values are checked once, so
@@ -230,7 +241,11 @@ func Compile(x *spec.Experiment, reg *steps.Registry, opt Options) (*Plan, error
 		opt.Now = time.Now()
 	}
 	var errs spec.ErrorList
-	vals, err := x.Vars.Resolve(opt.Overrides)
+	varSets, axisSets, err := splitOverrides(x, opt)
+	if err != nil {
+		return nil, &UsageError{err}
+	}
+	vals, err := x.Vars.Resolve(varSets)
 	if err != nil {
 		var list spec.ErrorList
 		if !errors.As(err, &list) {
@@ -247,8 +262,8 @@ func Compile(x *spec.Experiment, reg *steps.Registry, opt Options) (*Plan, error
 	}
 	p := &Plan{
 		Experiment: x.Name, Description: x.Description, File: x.File, SpecSHA256: x.SHA256(),
-		RunDir: runDir, OnError: x.OnError, Overrides: opt.Overrides,
-		SpecDir: filepath.Dir(x.File), Source: x.Source,
+		RunDir: runDir, OnError: x.OnError, Overrides: opt.Overrides, Only: opt.Only,
+		SpecDir: filepath.Dir(x.File), Source: x.Source, declared: x.Vars,
 	}
 	if p.OnError == "" {
 		p.OnError = spec.ErrorContinue
@@ -269,8 +284,11 @@ func Compile(x *spec.Experiment, reg *steps.Registry, opt Options) (*Plan, error
 		base.SetString("spec.dir", abs)
 	}
 	for i := range x.Studies {
-		sp, e := compileStudy(d, reg, x, i, base, p, opt.CountOnly)
+		sp, e := compileStudy(d, reg, x, i, base, p, opt.CountOnly, axisSets, opt.Only)
 		errs = append(errs, e...)
+		if sp == skipped {
+			continue
+		}
 		if sp != nil {
 			p.Studies = append(p.Studies, sp)
 		}
@@ -291,7 +309,11 @@ func Compile(x *spec.Experiment, reg *steps.Registry, opt Options) (*Plan, error
 	return p, nil
 }
 
-func compileStudy(d *spec.Decoder, reg *steps.Registry, x *spec.Experiment, i int, base *spec.Scope, p *Plan, countOnly bool) (*StudyPlan, spec.ErrorList) {
+// skipped is compileStudy's answer for a study --only leaves out.
+var skipped = &StudyPlan{}
+
+func compileStudy(d *spec.Decoder, reg *steps.Registry, x *spec.Experiment, i int, base *spec.Scope, p *Plan, countOnly bool,
+	axisSets map[string][]*yaml.Node, only []spec.Override) (*StudyPlan, spec.ErrorList) {
 	rs := x.Studies[i]
 	path := fmt.Sprintf("studies[%d]", i)
 	sp := &StudyPlan{Name: rs.Name, Description: rs.Description, Dir: filepath.Join(p.RunDir, rs.Name)}
@@ -307,6 +329,13 @@ func compileStudy(d *spec.Decoder, reg *steps.Registry, x *spec.Experiment, i in
 		sweep = &spec.Sweep{}
 		errs = append(errs, d.Decode(n, path+".sweep", sweep)...)
 		errs = append(errs, spec.CheckAxes(sweep, path, x.Vars)...)
+		for name, values := range axisSets {
+			if sweep.HasAxis(name) {
+				if err := sweep.ReplaceAxis(name, values); err != nil {
+					errs.Add(d.Pos(rs.Sweep), path+".sweep.axes."+name, "%v", err)
+				}
+			}
+		}
 		for _, a := range sweep.Axes {
 			sp.Axes = append(sp.Axes, a.Name)
 		}
@@ -334,6 +363,18 @@ func compileStudy(d *spec.Decoder, reg *steps.Registry, x *spec.Experiment, i in
 	}
 	if len(errs) > 0 && sweep == nil && rs.Sweep != nil {
 		return nil, errs
+	}
+	if len(only) > 0 {
+		if !slices.ContainsFunc(only, func(o spec.Override) bool { return sweep.HasAxis(o.Name) }) {
+			return skipped, errs
+		}
+		for _, o := range only {
+			if sweep.HasAxis(o.Name) {
+				if err := sweep.Keep(o.Name, o.Value); err != nil {
+					errs.Add(d.Pos(rs.Sweep), path+".sweep.axes."+o.Name, "%v", err)
+				}
+			}
+		}
 	}
 	// Count before expanding: a sweep too large to hold is refused at the
 	// sweep, never expanded until memory runs out.
@@ -402,6 +443,53 @@ func compileStudy(d *spec.Decoder, reg *steps.Registry, x *spec.Experiment, i in
 		errs = append(errs, checkOutputs(d, path, sp, outs)...)
 	}
 	return sp, errs
+}
+
+// splitOverrides separates --set of vars from --set of sweep axes (parsed
+// as YAML: a list, or one value), and checks that each --only names an axis.
+// A name that is neither is left to Vars.Resolve, which reports it.
+func splitOverrides(x *spec.Experiment, opt Options) (vars []spec.Override, axes map[string][]*yaml.Node, err error) {
+	var axisNames []string
+	for _, rs := range x.Studies {
+		if a := spec.ValueNode(rs.Sweep, "axes"); a != nil && a.Kind == yaml.MappingNode {
+			for j := 0; j < len(a.Content); j += 2 {
+				if !slices.Contains(axisNames, a.Content[j].Value) {
+					axisNames = append(axisNames, a.Content[j].Value)
+				}
+			}
+		}
+	}
+	var problems []string
+	axes = map[string][]*yaml.Node{}
+	for _, o := range opt.Overrides {
+		if _, isVar := x.Vars.Lookup(o.Name); isVar || !slices.Contains(axisNames, o.Name) {
+			vars = append(vars, o)
+			continue
+		}
+		var n yaml.Node
+		if err := yaml.Unmarshal([]byte(o.Value), &n); err != nil || len(n.Content) != 1 {
+			problems = append(problems, fmt.Sprintf("--set %s=%s: write the axis' values as a YAML list such as [a, b]", o.Name, o.Value))
+			continue
+		}
+		v := n.Content[0]
+		switch v.Kind {
+		case yaml.SequenceNode:
+			axes[o.Name] = v.Content
+		case yaml.ScalarNode:
+			axes[o.Name] = []*yaml.Node{v}
+		default:
+			problems = append(problems, fmt.Sprintf("--set %s=%s: write the axis' values as a YAML list such as [a, b]", o.Name, o.Value))
+		}
+	}
+	for _, o := range opt.Only {
+		if !slices.Contains(axisNames, o.Name) {
+			problems = append(problems, fmt.Sprintf("--only %s: no sweep axis %s%s (axes: %s)", o.Name, o.Name, spec.DidYouMean(o.Name, axisNames), strings.Join(axisNames, ", ")))
+		}
+	}
+	if len(problems) > 0 {
+		return nil, nil, errors.New(strings.Join(problems, "\n"))
+	}
+	return vars, axes, nil
 }
 
 // varyingRefs lists the names n refers to whose values differ between the

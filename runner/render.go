@@ -20,6 +20,9 @@ func (p *Plan) WriteText(w io.Writer) error {
 	fmt.Fprintf(b, "experiment %s (%s, sha256 %s)\n", p.Experiment, p.File, short(p.SpecSHA256))
 	fmt.Fprintf(b, "run dir    %s\n", p.RunDir)
 	fmt.Fprintf(b, "on_error   %s\n", p.OnError)
+	for _, o := range p.Only {
+		fmt.Fprintf(b, "only       %s=%s\n", o.Name, o.Value)
+	}
 	if len(p.Vars) > 0 {
 		b.WriteString("vars\n")
 		for _, v := range p.Vars {

@@ -5,6 +5,7 @@ import (
 	"math"
 	"math/bits"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -28,6 +29,9 @@ type Sweep struct {
 	Exclude []map[string]*yaml.Node
 
 	Pos Pos
+
+	// keep is --only: per axis, the values a point's value must be one of.
+	keep map[string][]*yaml.Node
 }
 
 // Axis is one named list of values.
@@ -315,6 +319,14 @@ func (s *Sweep) Count() (n int, ok bool) {
 	if !ok {
 		return 0, false
 	}
+	if len(s.keep) > 0 {
+		if len(s.Exclude) == 0 {
+			return s.kept(dims), true
+		}
+		// --only with excludes: walk the product, as for many excludes
+		s.Each(func(Point) bool { n++; return true })
+		return n, true
+	}
 	if len(s.Exclude) == 0 {
 		return total, true
 	}
@@ -338,6 +350,86 @@ func (s *Sweep) Count() (n int, ok bool) {
 		}
 	}
 	return total - excluded, true
+}
+
+// kept counts the points --only keeps (without excludes): per dimension,
+// the positions whose every axis value is kept.
+func (s *Sweep) kept(dims []dim) int {
+	n := 1
+	for _, d := range dims {
+		hits := 0
+	position:
+		for i := 0; i < d.len; i++ {
+			for _, ai := range d.axes {
+				a := s.Axes[ai]
+				if want, ok := s.keep[a.Name]; ok && !slices.ContainsFunc(want, func(w *yaml.Node) bool { return sameValue(a.Values[i], w) }) {
+					continue position
+				}
+			}
+			hits++
+		}
+		n *= hits
+	}
+	return n
+}
+
+// HasAxis reports whether the sweep has an axis called name.
+func (s *Sweep) HasAxis(name string) bool {
+	return s != nil && slices.ContainsFunc(s.Axes, func(a Axis) bool { return a.Name == name })
+}
+
+// ReplaceAxis sets the values of axis name (--set AXIS=[v1, v2]). An axis
+// zipped with others keeps their length.
+func (s *Sweep) ReplaceAxis(name string, values []*yaml.Node) error {
+	i := slices.IndexFunc(s.Axes, func(a Axis) bool { return a.Name == name })
+	if i < 0 {
+		return fmt.Errorf("--set %s: no such axis", name)
+	}
+	if len(values) == 0 {
+		return fmt.Errorf("--set %s=[]: an axis needs at least one value", name)
+	}
+	seen := map[string]bool{}
+	for _, v := range values {
+		if v.Kind != yaml.ScalarNode {
+			return fmt.Errorf("--set %s: axis values must be scalars", name)
+		}
+		if seen[valueKey(v)] {
+			return fmt.Errorf("--set %s: duplicate value %s", name, v.Value)
+		}
+		seen[valueKey(v)] = true
+	}
+	for _, g := range s.Zip {
+		if slices.Contains(g, name) && len(values) != len(s.Axes[i].Values) {
+			return fmt.Errorf("--set %s: the axis is zipped with %s, so it needs %d values, got %d",
+				name, strings.Join(slices.DeleteFunc(slices.Clone(g), func(n string) bool { return n == name }), ", "), len(s.Axes[i].Values), len(values))
+		}
+	}
+	s.Axes[i].Values = values
+	return nil
+}
+
+// Keep restricts the sweep to the points whose axis name has value (--only
+// AXIS=VALUE); kept values of one axis add up, kept axes must all match.
+// Points keep the ids they have in the whole sweep, so a partial run's
+// folders are named as the full run's.
+func (s *Sweep) Keep(name, value string) error {
+	i := slices.IndexFunc(s.Axes, func(a Axis) bool { return a.Name == name })
+	if i < 0 {
+		return fmt.Errorf("--only %s: no such axis", name)
+	}
+	want := &yaml.Node{Kind: yaml.ScalarNode, Value: value}
+	if !slices.ContainsFunc(s.Axes[i].Values, func(v *yaml.Node) bool { return sameValue(v, want) }) {
+		values := make([]string, len(s.Axes[i].Values))
+		for j, v := range s.Axes[i].Values {
+			values[j] = v.Value
+		}
+		return fmt.Errorf("--only %s=%s: the axis has no such value (values: %s)", name, value, strings.Join(values, ", "))
+	}
+	if s.keep == nil {
+		s.keep = map[string][]*yaml.Node{}
+	}
+	s.keep[name] = append(s.keep[name], want)
+	return nil
 }
 
 // maxInclusionExclusion bounds the exclude entries counted by
@@ -387,6 +479,11 @@ func (s *Sweep) matching(dims []dim, entries []map[string]*yaml.Node) int {
 }
 
 func (s *Sweep) excluded(p Point) bool {
+	for _, v := range p.Values {
+		if want, ok := s.keep[v.Name]; ok && !slices.ContainsFunc(want, func(w *yaml.Node) bool { return sameValue(v.Value, w) }) {
+			return true
+		}
+	}
 	for _, ex := range s.Exclude {
 		match := len(ex) > 0
 		for name, val := range ex {

@@ -136,3 +136,25 @@ func readMemory(ctx context.Context, b gpu.Backend) (deviceTotals, error) {
 }
 
 func mib(b uint64) float64 { return float64(b) / (1 << 20) }
+
+// DeviceReader is implemented by the steps that read devices (through their
+// embedded GPUSpec): the runner's preflight opens each selected backend once
+// before any point runs.
+type DeviceReader interface {
+	Step
+	DeviceSelection() GPUSpec
+}
+
+// DeviceSelection is the backend and devices the step reads.
+func (g GPUSpec) DeviceSelection() GPUSpec { return g }
+
+// Request is the gpu.Opener request for g.
+func (g GPUSpec) Request() gpu.Request {
+	return gpu.Request{Backend: string(g.GPU), Device: g.Device, Fallback: string(g.Fallback), SimGPU: g.SimGPU}
+}
+
+var (
+	_ DeviceReader = (*Measure)(nil)
+	_ DeviceReader = (*ReleaseCheck)(nil)
+	_ DeviceReader = (*Telemetry)(nil)
+)

@@ -21,7 +21,7 @@ type Launch struct {
 	ID         string `yaml:"-" json:"-"`
 	Process    `yaml:",inline"`
 	Host       string        `yaml:"host" json:"host" doc:"host the server listens on, for URLs and the port check"`
-	Port       int           `yaml:"port" json:"port,omitempty" doc:"port the server will listen on; checked free before starting"`
+	Port       Port          `yaml:"port" json:"port,omitempty" doc:"port the server will listen on, checked free before starting; auto: a free port chosen at launch, passed to the server where command or env say {port}, and recorded as <id>_port"`
 	StopSignal Signal        `yaml:"stop_signal" json:"stop_signal" doc:"signal sent to the process group at teardown"`
 	StopGrace  spec.Duration `yaml:"stop_grace" json:"stop_grace" doc:"time between stop_signal and SIGKILL to the group"`
 	Log        string        `yaml:"log" json:"log" doc:"log file name in the point folder (stdout and stderr)"`
@@ -43,8 +43,17 @@ func (l *Launch) SetID(id string) {
 	}
 }
 
-// Endpoint is the host and port the server will listen on.
-func (l *Launch) Endpoint() (host string, port int) { return l.Host, l.Port }
+// Endpoint is the host and port the server will listen on; 0 when the port
+// is undeclared or chosen at launch (AutoPort).
+func (l *Launch) Endpoint() (host string, port int) {
+	if l.Port.Auto() {
+		return l.Host, 0
+	}
+	return l.Host, int(l.Port)
+}
+
+// AutoPort reports whether the port is chosen at launch.
+func (l *Launch) AutoPort() bool { return l.Port.Auto() }
 
 // Validate reports every problem of the configuration, each at its key.
 func (l *Launch) Validate() error {
@@ -52,8 +61,11 @@ func (l *Launch) Validate() error {
 	if len(l.Command) == 0 || l.Command[0] == "" {
 		p.Add("command", "missing: give the server's argv, e.g. [vllm, serve, MODEL]")
 	}
-	if l.Port < 0 || l.Port > 65535 {
-		p.Add("port", "must be 0..65535, got %d", l.Port)
+	if (l.Port < 0 && !l.Port.Auto()) || l.Port > 65535 {
+		p.Add("port", "must be 0..65535 or auto, got %d", l.Port)
+	}
+	if l.Port.Auto() && !mentionsPort(l.Command, l.Env) {
+		p.Add("port", "auto: the server must be told the chosen port; write %s where it goes in command or env (e.g. --port, %q)", PortPlaceholder, PortPlaceholder)
 	}
 	if _, ok := signals[l.StopSignal]; !ok {
 		p.Add("stop_signal", "%s", spec.NotInEnum(string(l.StopSignal), l.StopSignal.Values()))
@@ -64,11 +76,19 @@ func (l *Launch) Validate() error {
 	return p.Err()
 }
 
-// Run checks the port, starts the process in its own group and registers its
-// stop as a cleanup.
+// Run checks the port (or chooses one, for port: auto), starts the process
+// in its own group and registers its stop as a cleanup.
 func (l *Launch) Run(ctx context.Context, env *Env) error {
-	if l.Port > 0 {
-		if err := proc.CheckPortFree(l.Host, l.Port); err != nil {
+	port := int(l.Port)
+	if l.Port.Auto() {
+		var err error
+		if port, err = pickFreePort(l.Host); err != nil {
+			return err
+		}
+		env.Set(l.ID+"_port", port)
+		fmt.Fprintf(env.Log, "port: auto chose %d\n", port)
+	} else if port > 0 {
+		if err := proc.CheckPortFree(l.Host, port); err != nil {
 			return leftoverOnPort(env, err)
 		}
 	}
@@ -83,22 +103,22 @@ func (l *Launch) Run(ctx context.Context, env *Env) error {
 	}
 	defer log.Close() // the server holds its own copy
 	p, err := proc.Start(proc.Options{
-		Argv:       resolveProgram(l.Command),
+		Argv:       resolveProgram(withPort(l.Command, port)),
 		Shell:      l.Shell,
-		Env:        envList(l.Env),
+		Env:        envList(portInEnv(l.Env, port)),
 		Dir:        dir,
 		LogFile:    log,
 		StopSignal: signals[l.StopSignal],
 		StopGrace:  l.StopGrace.D(),
-		Port:       l.Port,
+		Port:       port,
 		Ledger:     ledgerPath(env),
 	})
 	if err != nil {
 		return err // proc's error names the program and why
 	}
-	s := &Server{ID: l.ID, Proc: p, Host: l.Host, Port: l.Port, LogPath: logFile, Started: time.Now()}
-	if l.Port > 0 {
-		s.URL = "http://" + net.JoinHostPort(l.Host, strconv.Itoa(l.Port))
+	s := &Server{ID: l.ID, Proc: p, Host: l.Host, Port: port, LogPath: logFile, Started: time.Now()}
+	if port > 0 {
+		s.URL = "http://" + net.JoinHostPort(l.Host, strconv.Itoa(port))
 	}
 	env.AddServer(s)
 	env.Set(l.ID+"_pid", p.PID())
@@ -108,6 +128,15 @@ func (l *Launch) Run(ctx context.Context, env *Env) error {
 	})
 	fmt.Fprintf(env.Log, "started pid %d (group %d), log %s\n", p.PID(), p.PGID(), logFile)
 	return nil
+}
+
+// portInEnv is env with PortPlaceholder replaced in its values.
+func portInEnv(env map[string]string, port int) map[string]string {
+	out := make(map[string]string, len(env))
+	for k, v := range env {
+		out[k] = withPort([]string{v}, port)[0]
+	}
+	return out
 }
 
 // LeftoverPortError is a launch's port held by a process that a previous

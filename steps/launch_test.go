@@ -23,7 +23,7 @@ func launch(t *testing.T, env *Env, id string, port int, args ...string) *Server
 	l := newLaunch().(*Launch)
 	l.SetID(id)
 	l.Command = append([]string{fakeServer, "--port", strconv.Itoa(port)}, args...)
-	l.Port = port
+	l.Port = Port(port)
 	l.StopGrace = spec.Duration(5 * time.Second)
 	if err := l.Validate(); err != nil {
 		t.Fatal(err)
@@ -115,7 +115,7 @@ func TestLaunchPortInUse(t *testing.T) {
 	l := newLaunch().(*Launch)
 	l.SetID("server")
 	l.Command = []string{fakeServer, "--port", strconv.Itoa(port)}
-	l.Port = port
+	l.Port = Port(port)
 	err = l.Run(context.Background(), env)
 	var pe *proc.PortInUseError
 	if !errors.As(err, &pe) || !errors.Is(err, syscall.EADDRINUSE) {
@@ -204,7 +204,7 @@ func TestLaunchCleanupKillsSetsidWorkerOfACrashedServer(t *testing.T) {
 	l.SetID("server")
 	l.Command = []string{fakeServer, "--port", strconv.Itoa(port), "--fork-grandchild", "--grandchild-setsid",
 		"--grandchild-pidfile", pidfile, "--exit-after", "1500ms"}
-	l.Port = port
+	l.Port = Port(port)
 	l.StopGrace = spec.Duration(2 * time.Second)
 	if err := l.Run(context.Background(), env); err != nil {
 		t.Fatal(err)

@@ -110,6 +110,11 @@ func (l *Load) Validate() error {
 	return p.Err()
 }
 
+// loadProgressInterval paces the load's live progress on the run's console:
+// a plain line every few seconds (points may share the console, so lines
+// are not redrawn); the console only, never the artifacts.
+var loadProgressInterval = 5 * time.Second
+
 // Run sends the load and records results.
 func (l *Load) Run(ctx context.Context, env *Env) error {
 	base := l.URL
@@ -124,6 +129,7 @@ func (l *Load) Run(ctx context.Context, env *Env) error {
 		base = s.URL
 	}
 	cfg := l.config(strings.TrimRight(base, "/"))
+	cfg.OnProgress, cfg.ProgressInterval = load.ProgressPrinter(env.Log, false), loadProgressInterval
 	if l.APIKeyEnv != "" {
 		key, ok := os.LookupEnv(l.APIKeyEnv)
 		if !ok {

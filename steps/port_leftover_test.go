@@ -40,7 +40,7 @@ func TestPortHeldByALeftoverOfAnEarlierRunIsNamed(t *testing.T) {
 	l := newLaunch().(*Launch)
 	l.SetID("server")
 	l.Command = []string{fakeServer, "--port", strconv.Itoa(port)}
-	l.Port = port
+	l.Port = Port(port)
 	err = l.Run(context.Background(), env)
 	var leftover *LeftoverPortError
 	if !errors.As(err, &leftover) {

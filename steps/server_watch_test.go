@@ -66,7 +66,7 @@ func daemonise(t *testing.T, env *Env, port int, args string) {
 	l.SetID("server")
 	l.Shell = true
 	l.Command = []string{"(sleep 0.5; exec " + fakeServer + " --port " + strconv.Itoa(port) + " " + args + ") >/dev/null 2>&1 &"}
-	l.Port = port
+	l.Port = Port(port)
 	l.StopGrace = spec.Duration(5 * time.Second)
 	if err := l.Run(context.Background(), env); err != nil {
 		t.Fatal(err)

@@ -113,8 +113,13 @@ func targetURL(launches map[string]Launcher, last, server, path string) string {
 		id = last
 	}
 	if l, ok := launches[id]; ok {
-		if host, port := l.Endpoint(); port > 0 {
+		host, port := l.Endpoint()
+		if port > 0 {
 			return "http://" + net.JoinHostPort(host, strconv.Itoa(port)) + path
+		}
+		if a, ok := l.(interface{ AutoPort() bool }); ok && a.AutoPort() {
+			// chosen at launch: the plan shows where it goes
+			return "http://" + net.JoinHostPort(host, PortPlaceholder) + path
 		}
 	}
 	return ""

@@ -21,7 +21,7 @@ func TestTeardownKillsStubbornTree(t *testing.T) {
 	l := newLaunch().(*Launch)
 	l.SetID("server")
 	l.Command = []string{fakeServer, "--port", strconv.Itoa(port), "--ignore-sigterm", "--fork-grandchild", "--grandchild-pidfile", pidfile}
-	l.Port = port
+	l.Port = Port(port)
 	l.StopGrace = spec.Duration(200 * time.Millisecond)
 	if err := l.Run(context.Background(), env); err != nil {
 		t.Fatal(err)

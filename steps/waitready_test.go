@@ -91,7 +91,7 @@ func TestWaitReadyReportsExitStatusZeroOfAServerThatQuit(t *testing.T) {
 	l.SetID("server")
 	l.Shell = true
 	l.Command = []string{"echo", "nothing to serve;", "exit", "0"}
-	l.Port = freePort(t)
+	l.Port = Port(freePort(t))
 	if err := l.Run(context.Background(), env); err != nil {
 		t.Fatal(err)
 	}
@@ -149,7 +149,7 @@ func TestWaitReadyEngineFailureReason(t *testing.T) {
 	l.SetID("vllm")
 	l.Shell = true
 	l.Command = []string{"cat", logFile, ";", "exit", "1"}
-	l.Port = freePort(t)
+	l.Port = Port(freePort(t))
 	if err := l.Run(context.Background(), env); err != nil {
 		t.Fatal(err)
 	}

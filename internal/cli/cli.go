@@ -68,6 +68,7 @@ Usage:
   runexp resume RUN_DIR [--failed] continue an interrupted run: keep its finished points, run the rest
   runexp plan FILE [flags]         dry run: print every point and step as it would run
   runexp validate FILE...          check spec files; print every problem
+  runexp check FILE [flags]        check this machine for a run: programs, GPU backends, ports, API keys
   runexp steps                     list the step kinds
   runexp schema                    print the JSON Schema of spec files
   runexp load [flags]              ad-hoc load against an OpenAI-compatible server
@@ -82,7 +83,8 @@ Usage:
   runexp version
 
 Flags of run and plan:
-  --set NAME=VALUE   override a var of the file (repeatable)
+  --set NAME=VALUE   override a var of the file; NAME=[v1,v2] replaces a sweep axis' values (repeatable)
+  --only AXIS=VALUE  run only the points where AXIS is VALUE (repeatable; studies without AXIS are left out)
   --out DIR          parent folder of run directories (default runs)
   --json             plan: print the plan as JSON
   --resume RUN_DIR   run: continue RUN_DIR with FILE (points whose identity changed run again)
@@ -113,6 +115,8 @@ func Main(args []string, stdout, stderr io.Writer) int {
 		return cmdResume(args[1:], stdout, stderr)
 	case "validate":
 		return cmdValidate(args[1:], stdout, stderr)
+	case "check":
+		return cmdCheck(args[1:], stdout, stderr)
 	case "steps":
 		return cmdSteps(stdout)
 	case "schema":
@@ -143,7 +147,7 @@ func Main(args []string, stdout, stderr io.Writer) int {
 	}
 	if _, err := os.Stat(args[0]); err != nil && !strings.HasSuffix(args[0], ".yaml") && !strings.HasSuffix(args[0], ".yml") {
 		fmt.Fprintf(stderr, "runexp: unknown command %q%s\n\n%s", args[0],
-			spec.DidYouMean(args[0], []string{"run", "plan", "resume", "validate", "steps", "schema", "load", "sim", "capacity", "gguf", "ollama-create", "report", "compare", "version"}), usage)
+			spec.DidYouMean(args[0], []string{"run", "plan", "resume", "validate", "check", "steps", "schema", "load", "sim", "capacity", "gguf", "ollama-create", "report", "compare", "version"}), usage)
 		return ExitUsage
 	}
 	return cmdRun(args, stdout, stderr, false)
@@ -158,6 +162,19 @@ func (s *setFlags) Set(v string) error {
 		return err
 	}
 	*s = append(*s, o)
+	return nil
+}
+
+// onlyFlags are --only AXIS=VALUE.
+type onlyFlags []spec.Override
+
+func (o *onlyFlags) String() string { return "" }
+func (o *onlyFlags) Set(v string) error {
+	x, err := spec.ParseOverride(v)
+	if err != nil {
+		return fmt.Errorf("--only %q: want AXIS=VALUE", v)
+	}
+	*o = append(*o, x)
 	return nil
 }
 
@@ -185,7 +202,9 @@ func cmdRun(args []string, stdout, stderr io.Writer, planOnly bool) int {
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	var sets setFlags
-	fs.Var(&sets, "set", "override a var: NAME=VALUE (repeatable)")
+	fs.Var(&sets, "set", "override a var: NAME=VALUE, or a sweep axis: AXIS=[v1,v2] (repeatable)")
+	var only onlyFlags
+	fs.Var(&only, "only", "run only the points where AXIS=VALUE (repeatable)")
 	out := fs.String("out", "runs", "parent folder of run directories")
 	asJSON := fs.Bool("json", false, "plan: print JSON")
 	resumeDir := fs.String("resume", "", "run: continue this run folder")
@@ -220,7 +239,7 @@ func cmdRun(args []string, stdout, stderr io.Writer, planOnly bool) int {
 	if planOnly {
 		// Checked first without holding the points, then printed one point
 		// at a time: a plan's memory does not grow with its sweep.
-		plan, err := runner.Load(files[0], steps.Builtin(), runner.Options{Overrides: sets, OutDir: *out, CountOnly: true, Parallel: *parallel, HostGPUs: hostGPUs})
+		plan, err := runner.Load(files[0], steps.Builtin(), runner.Options{Overrides: sets, Only: only, OutDir: *out, CountOnly: true, Parallel: *parallel, HostGPUs: hostGPUs})
 		if err != nil {
 			return reportSpecError(err, stderr)
 		}
@@ -234,10 +253,13 @@ func cmdRun(args []string, stdout, stderr io.Writer, planOnly bool) int {
 		}
 		return ExitOK
 	}
-	compileRun := func() (*runner.Plan, int) { return compile(files[0], sets, *out, *parallel, stderr) }
+	compileRun := func() (*runner.Plan, int) { return compile(files[0], sets, only, *out, *parallel, stderr) }
 	plan, code := compileRun()
 	if plan == nil {
 		return code
+	}
+	if code := preflight(plan, stderr); code != ExitOK {
+		return code // before the run folder exists
 	}
 	return execute(plan, compileRun, stdout, stderr)
 }
@@ -246,8 +268,8 @@ func cmdRun(args []string, stdout, stderr io.Writer, planOnly bool) int {
 // took its folder first (runs started in the same second into one --out).
 const maxRunDirRetries = 100
 
-func compile(file string, sets []spec.Override, out string, parallel int, stderr io.Writer) (*runner.Plan, int) {
-	plan, err := runner.Load(file, steps.Builtin(), runner.Options{Overrides: sets, OutDir: out, Parallel: parallel, HostGPUs: hostGPUs})
+func compile(file string, sets, only []spec.Override, out string, parallel int, stderr io.Writer) (*runner.Plan, int) {
+	plan, err := runner.Load(file, steps.Builtin(), runner.Options{Overrides: sets, Only: only, OutDir: out, Parallel: parallel, HostGPUs: hostGPUs})
 	if err != nil {
 		return nil, reportSpecError(err, stderr)
 	}

@@ -20,6 +20,7 @@ type obj = map[string]any
 
 var (
 	durationType = reflect.TypeFor[spec.Duration]()
+	portType     = reflect.TypeFor[steps.Port]()
 	timeDuration = reflect.TypeFor[time.Duration]()
 	enumType     = reflect.TypeFor[spec.Enum]()
 	varsType     = reflect.TypeFor[spec.Vars]()
@@ -64,6 +65,9 @@ func (g *gen) typ(t reflect.Type) obj {
 	case durationType, timeDuration:
 		return obj{"anyOf": []any{obj{"type": "string", "pattern": `^([0-9.]+(ns|us|µs|ms|s|m|h))+$|^0$|\$\{`}, obj{"type": "integer", "const": 0}},
 			"description": "a duration such as 500ms, 30s, 10m"}
+	case portType:
+		return obj{"anyOf": []any{obj{"type": "integer", "minimum": 0, "maximum": 65535}, obj{"const": "auto"}, ref},
+			"description": "a port number, or auto for a free port chosen at launch"}
 	case varsType:
 		scalar := obj{"type": []string{"string", "number", "integer", "boolean"}}
 		value := obj{"oneOf": []any{scalar, obj{"type": "array", "items": scalar}}}

@@ -1,0 +1,335 @@
+package runner
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/hashicorp/go-multierror"
+	"go.yaml.in/yaml/v3"
+
+	"github.com/runexp/runexp/internal/gpu"
+	"github.com/runexp/runexp/internal/proc"
+	"github.com/runexp/runexp/spec"
+	"github.com/runexp/runexp/steps"
+)
+
+// PreflightOptions configure Preflight; the zero value checks this machine.
+type PreflightOptions struct {
+	GPUs     gpu.Opener                   // opens the backends the steps read; nil skips that check
+	LookPath func(string) (string, error) // default exec.LookPath
+	Env      func(string) (string, bool)  // default os.LookupEnv
+	Timeout  time.Duration                // for opening GPU backends (default 5s)
+}
+
+// PreflightError is every problem Preflight found, each saying what to
+// change in terms of the spec's own vars where one of them is the cause.
+// The run should not start: it is a usage problem (exit 2), like a bad spec.
+type PreflightError struct{ Err *multierror.Error }
+
+func (e *PreflightError) Error() string {
+	lines := make([]string, len(e.Err.Errors))
+	for i, err := range e.Err.Errors {
+		lines[i] = "  " + err.Error()
+	}
+	return fmt.Sprintf("preflight: %d problem(s), nothing was run:\n%s", len(lines), strings.Join(lines, "\n"))
+}
+
+func (e *PreflightError) Unwrap() error { return e.Err }
+
+// Preflight checks, before any point runs and without writing anything,
+// what a run needs of this machine: every launch and exec program resolves
+// (on PATH, or an absolute path), every GPU backend a step reads opens,
+// every fixed launch port is free, and every api_key_env variable is set.
+// (Templates are read when the spec is compiled.) It returns a
+// *PreflightError listing every problem, or nil.
+func Preflight(ctx context.Context, p *Plan, opt PreflightOptions) error {
+	if opt.LookPath == nil {
+		opt.LookPath = exec.LookPath
+	}
+	if opt.Env == nil {
+		opt.Env = os.LookupEnv
+	}
+	if opt.Timeout == 0 {
+		opt.Timeout = 5 * time.Second
+	}
+	c := &preflight{plan: p, opt: opt, seen: map[string]bool{}}
+	for _, sp := range p.Studies {
+		sp.EachPoint(func(pt *PointPlan) bool {
+			for _, st := range pt.Steps {
+				c.step(ctx, st)
+			}
+			return true
+		})
+	}
+	if c.errs == nil {
+		return nil
+	}
+	return &PreflightError{Err: c.errs}
+}
+
+type preflight struct {
+	plan *Plan
+	opt  PreflightOptions
+	seen map[string]bool // each check once per run
+	errs *multierror.Error
+}
+
+func (c *preflight) once(key string) bool {
+	if c.seen[key] {
+		return false
+	}
+	c.seen[key] = true
+	return true
+}
+
+// fail records a problem; environment values (a token in an argv) are
+// shown as ${env.NAME}, as everywhere the run reports.
+func (c *preflight) fail(format string, args ...any) {
+	c.errs = multierror.Append(c.errs, errors.New(c.plan.secrets.Text(fmt.Sprintf(format, args...))))
+}
+
+func (c *preflight) step(ctx context.Context, st *StepPlan) {
+	switch s := st.With.(type) {
+	case *steps.Launch:
+		c.program(st.ID, s.Command, s.Shell)
+		if _, port := s.Endpoint(); port > 0 && c.once("port|"+s.Host+"|"+strconv.Itoa(port)) {
+			c.port(st.ID, s.Host, port)
+		}
+	case *steps.Exec:
+		c.program(st.ID, s.Command, s.Shell)
+	case *steps.Load:
+		if s.APIKeyEnv != "" && c.once("env|"+s.APIKeyEnv) {
+			if _, ok := c.opt.Env(s.APIKeyEnv); !ok {
+				c.fail("step %s: api_key_env %s is not set in the environment; export %s=... before the run", st.ID, s.APIKeyEnv, s.APIKeyEnv)
+			}
+		}
+	case steps.DeviceReader:
+		g := s.DeviceSelection()
+		if g.GPU == steps.GPUNone || c.opt.GPUs == nil || !c.once("gpu|"+g.Request().Backend+"|"+g.Device+"|"+string(g.Fallback)+"|"+g.SimGPU) {
+			return
+		}
+		c.gpu(ctx, st.ID, g)
+	}
+}
+
+// plainWord is a shell command's first word that names a program.
+var plainWord = regexp.MustCompile(`^[A-Za-z0-9_./+-]+$`)
+
+// shellBuiltins are first words of a shell command that are no program.
+var shellBuiltins = []string{"cd", "exec", "export", "set", "source", ".", "eval", "env", "exit", "true", "false", "test", "[", "echo", "printf", "trap", "ulimit", "umask", "wait", "sleep", "if", "for", "while", "case", "until"}
+
+// program checks that argv[0] (for shell: true, the first word of the
+// command when it plainly names a program) can be started.
+func (c *preflight) program(stepID string, argv []string, shell bool) {
+	if len(argv) == 0 {
+		return
+	}
+	name := argv[0]
+	if shell {
+		words := strings.Fields(strings.Join(argv, " "))
+		if len(words) == 0 || !plainWord.MatchString(words[0]) || slices.Contains(shellBuiltins, words[0]) {
+			return
+		}
+		name = words[0]
+	}
+	if name == "runexp" || !c.once("prog|"+name) {
+		return // runexp is this binary
+	}
+	switch {
+	case filepath.IsAbs(name):
+		fi, err := os.Stat(name)
+		if err == nil && (fi.IsDir() || fi.Mode()&0o111 == 0) {
+			err = fs.ErrPermission
+		}
+		if err != nil {
+			c.fail("step %s: %s cannot be run: %v%s", stepID, name, err, c.programHint(name))
+		}
+	case strings.Contains(name, "/"):
+		// relative to the step's working folder, which exists only at run time
+	default:
+		if _, err := c.opt.LookPath(name); err != nil {
+			c.fail("step %s: %s not found on PATH%s", stepID, name, c.programHint(name))
+		}
+	}
+}
+
+// port checks that a fixed port is free.
+func (c *preflight) port(stepID, host string, port int) {
+	err := proc.CheckPortFree(host, port)
+	if err == nil {
+		return
+	}
+	hint := "; stop what holds it, or use port: auto"
+	if v, via := c.varWithValue(strconv.Itoa(port), false); v != "" {
+		hint = fmt.Sprintf(" (var %s); choose another with --set %s=N, or stop what holds it", c.describe(v, via), v)
+	}
+	c.fail("step %s: %v%s", stepID, err, hint)
+}
+
+// gpu checks that a backend opens (and closes it again).
+func (c *preflight) gpu(ctx context.Context, stepID string, g steps.GPUSpec) {
+	ctx, cancel := context.WithTimeout(ctx, c.opt.Timeout)
+	defer cancel()
+	b, err := c.opt.GPUs.Open(ctx, g.Request())
+	if err == nil {
+		b.Close()
+		return
+	}
+	name := string(g.GPU)
+	if name == "" {
+		name = "auto"
+	}
+	hint := ""
+	if v, via := c.varWithValue(name, false); v != "" {
+		hint = " (var " + c.describe(v, via) + ")" + c.alternatives(v, via, nil, "gpu backend ")
+		if via == "" && name != "host" {
+			hint += fmt.Sprintf("; to read host memory instead: --set %s=host", v)
+		}
+	}
+	if hint == "" || !strings.Contains(hint, "--set") {
+		hint += "; or add fallback: host to read host memory instead"
+	}
+	c.fail("step %s: gpu backend %s does not open: %v%s", stepID, name, err, hint)
+}
+
+// programHint says which var put name into argv and what to set instead.
+func (c *preflight) programHint(name string) string {
+	v, via := c.varWithValue(name, true)
+	if v == "" {
+		return "; install it or give its absolute path"
+	}
+	alt := c.alternatives(v, via, func(n *yaml.Node) bool {
+		first := firstScalar(n)
+		if first == "runexp" {
+			return true
+		}
+		_, err := c.opt.LookPath(first)
+		return err == nil
+	}, "")
+	if alt == "" {
+		if via == "" {
+			alt = fmt.Sprintf("; install it, or --set %s=/path/to/%s", v, filepath.Base(name))
+		} else {
+			alt = "; install it"
+		}
+	}
+	return " (var " + c.describe(v, via) + ")" + alt
+}
+
+// varWithValue finds the var whose value is value (or, with first, whose
+// list value starts with it): a select var (whose chooser is returned as
+// via, since that is what a user sets), else a plain var.
+func (c *preflight) varWithValue(value string, first bool) (name, via string) {
+	declared := slices.Clone(c.plan.declared)
+	slices.SortStableFunc(declared, func(a, b spec.Var) int {
+		return cmp.Compare(boolInt(a.Select == ""), boolInt(b.Select == ""))
+	})
+	for _, v := range declared {
+		n := c.current(v.Name)
+		if n == nil {
+			continue
+		}
+		s := firstScalar(n)
+		if s != value || (!first && n.Kind != yaml.ScalarNode) {
+			continue
+		}
+		return v.Name, v.Select
+	}
+	return "", ""
+}
+
+func boolInt(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+// current is the var's value in this run.
+func (c *preflight) current(name string) *yaml.Node {
+	for _, nv := range c.plan.Vars {
+		if nv.Name == name {
+			var n yaml.Node
+			if err := n.Encode(nv.Value); err == nil {
+				return &n
+			}
+		}
+	}
+	return nil
+}
+
+// describe renders "engine=vllm" for a var chosen by engine, or
+// "port=8000" for a plain var.
+func (c *preflight) describe(name, via string) string {
+	if via != "" {
+		name = via
+	}
+	return name + "=" + joinScalars(c.current(name))
+}
+
+// alternatives lists, for a select var, the other cases of its chooser
+// (those ok accepts) as --set lines.
+func (c *preflight) alternatives(name, via string, ok func(*yaml.Node) bool, what string) string {
+	if via == "" {
+		return ""
+	}
+	v, found := c.plan.declared.Lookup(name)
+	if !found {
+		return ""
+	}
+	chosen := firstScalar(c.current(via))
+	var out []string
+	for _, cs := range v.Cases {
+		if cs.Key == chosen || (ok != nil && !ok(cs.Value)) {
+			continue
+		}
+		use := "to use " + what + joinScalars(cs.Value)
+		if firstScalar(cs.Value) == "runexp" && len(cs.Value.Content) > 1 && cs.Value.Content[1].Value == "sim" {
+			use = "to use the built-in simulator"
+		}
+		out = append(out, fmt.Sprintf("%s: --set %s=%s", use, via, cs.Key))
+	}
+	if len(out) == 0 {
+		return ""
+	}
+	return "; " + strings.Join(out, "; ")
+}
+
+// firstScalar is a scalar's value or a list's first item.
+func firstScalar(n *yaml.Node) string {
+	if n == nil {
+		return ""
+	}
+	if n.Kind == yaml.SequenceNode {
+		if len(n.Content) == 0 {
+			return ""
+		}
+		return n.Content[0].Value
+	}
+	return n.Value
+}
+
+func joinScalars(n *yaml.Node) string {
+	if n == nil {
+		return ""
+	}
+	if n.Kind != yaml.SequenceNode {
+		return n.Value
+	}
+	parts := make([]string, len(n.Content))
+	for i, item := range n.Content {
+		parts[i] = item.Value
+	}
+	return strings.Join(parts, " ")
+}
