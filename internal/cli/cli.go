@@ -304,5 +304,3 @@ func cmdValidate(args []string, stdout, stderr io.Writer) int {
 	}
 	return code
 }
-
-
