@@ -25,7 +25,7 @@ import (
 //	ratio A B PREC             A/B formatted, e.g. "3.2"
 //	mib BYTES, gib BYTES       bytes as MiB / GiB numbers
 //	keys MAP                   sorted keys
-//	fu, span                   see textFuncs
+//	withunit, span             see textFuncs
 func TemplateFuncs() template.FuncMap {
 	fm := template.FuncMap{
 		"col":   col,

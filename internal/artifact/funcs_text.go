@@ -9,12 +9,12 @@ import (
 // value with its unit, or n/a when it was not measured; a range that
 // collapses to one value when its ends are equal.
 //
-//	fu X PREC UNIT             "45 W", "45%" (a unit starting with % is not spaced), or "n/a"
+//	withunit X PREC UNIT       "45 W", "45%" (a unit starting with % is not spaced), or "n/a"
 //	span XS PREC               "174400" when every value is equal, else "170064–174400"
 func textFuncs() map[string]any {
 	return map[string]any{
-		"fu":   withUnit,
-		"span": span,
+		"withunit": withUnit,
+		"span":     span,
 	}
 }
 
