@@ -95,6 +95,8 @@ func linePlots(c *spec.Chart, rows []results.Row) ([]*plot.Plot, error) {
 			p.Y.Label.Text = c.YLabel
 		}
 		p.Add(plotter.NewGrid())
+		p.X.Tick.Marker = plainTicks{p.X.Tick.Marker}
+		p.Y.Tick.Marker = plainTicks{p.Y.Tick.Marker}
 		var xs []float64
 		for k, s := range series {
 			var pts plotter.XYs

@@ -3,6 +3,7 @@ package artifact
 import (
 	"math"
 	"slices"
+	"strconv"
 	"strings"
 
 	"gonum.org/v1/plot"
@@ -138,3 +139,19 @@ func wrapTitle(p *plot.Plot, width vg.Length) {
 
 // finite reports whether v can be plotted.
 func finite(v float64) bool { return !math.IsNaN(v) && !math.IsInf(v, 0) }
+
+// plainTicks is gonum's default ticker with labels written without
+// trailing zeros ("75000", not "75000.00").
+type plainTicks struct{ plot.Ticker }
+
+var _ plot.Ticker = plainTicks{}
+
+func (t plainTicks) Ticks(lo, hi float64) []plot.Tick {
+	ticks := t.Ticker.Ticks(lo, hi)
+	for i, tk := range ticks {
+		if v, err := strconv.ParseFloat(tk.Label, 64); err == nil && tk.Label != "" {
+			ticks[i].Label = strconv.FormatFloat(v, 'f', -1, 64)
+		}
+	}
+	return ticks
+}

@@ -160,3 +160,20 @@ func TestLongChartTitleIsWrappedNotClipped(t *testing.T) {
 		t.Errorf("title lines %q, want the title wrapped onto two or more lines", lines)
 	}
 }
+
+func TestChartTickLabelsHaveNoTrailingZeros(t *testing.T) {
+	// A flat line of a fractional value: gonum alone labels it "75000.00".
+	var rows []results.Row
+	for _, l := range []int{512, 1024, 2048, 4096} {
+		rows = append(rows, results.Row{"max_model_len": l, "gpu_mem_used_mb": 75114.8})
+	}
+	got := renderLines(t, &spec.Chart{X: "max_model_len", Y: []string{"gpu_mem_used_mb"}}, []string{"max_model_len"}, rows)
+	for _, s := range got.texts {
+		if strings.HasSuffix(s, ".00") || strings.HasSuffix(s, ".0") {
+			t.Errorf("tick label %q", s)
+		}
+	}
+	if !slices.Contains(got.texts, "75000") {
+		t.Errorf("no plain tick label 75000 in %q", got.texts)
+	}
+}
