@@ -57,7 +57,7 @@ func writeArtifacts(p *Plan, s *StudyPlan, points []*PointResult, final bool) []
 
 // encodeArtifact encodes one artifact of the study from its points.
 func encodeArtifact(p *Plan, s *StudyPlan, a spec.Artifact, points []results.Point) ([]byte, error) {
-	job := artifact.Job{Artifact: a, SpecDir: p.SpecDir, Data: func() artifact.TemplateData {
+	job := artifact.Job{Artifact: a, SpecDir: p.SpecDir, Axes: s.Axes, Data: func() artifact.TemplateData {
 		d := artifact.TemplateData{Experiment: p.Experiment, Description: p.Description, Study: s.Name, RunDir: p.RunDir,
 			Vars: map[string]any{}, Tables: results.Tables(points)}
 		for _, v := range p.Vars {

@@ -104,6 +104,9 @@ func checkOutputs(d *spec.Decoder, path string, sp *StudyPlan, outs *studyOutput
 			}
 			check("chart.value", c.Value)
 			check("chart.group", c.Group)
+			for j, name := range c.Series {
+				check(fmt.Sprintf("chart.series[%d]", j), name)
+			}
 		}
 	}
 	return errs

@@ -101,6 +101,10 @@ type Chart struct {
 	Group  string   `yaml:"group" json:"group,omitempty" doc:"box plot: the column that splits rows into boxes"`
 	XLabel string   `yaml:"x_label" json:"x_label,omitempty" doc:"x axis label"`
 	YLabel string   `yaml:"y_label" json:"y_label,omitempty" doc:"y axis label"`
+	// Series is nil when not given (every sweep axis but x) and empty
+	// when given as [] (one line).
+	Series []string          `yaml:"series" json:"series,omitempty" doc:"line charts: columns whose values split the rows into lines, one per value, with a legend (default: every sweep axis other than x that varies; [] for one line)"`
+	Labels map[string]string `yaml:"labels" json:"labels,omitempty" doc:"axis labels by column name, overriding the built-in ones (gpu_mem_used_mb: GPU memory used (MiB))"`
 }
 
 var (

@@ -16,7 +16,7 @@ type GPUSpec struct {
 	GPU      GPUBackend `yaml:"gpu" json:"gpu" doc:"device backend; auto tries nvml then nvidia-smi"`
 	Device   string     `yaml:"device" json:"device,omitempty" doc:"GPU index or UUID (NVML order); empty means every device"`
 	Fallback GPUBackend `yaml:"fallback" json:"fallback,omitempty" doc:"backend to use when gpu is unavailable on this machine, e.g. host"`
-	SimGPU   string     `yaml:"sim_gpu" json:"sim_gpu,omitempty" doc:"sim backend: GPU preset (default H100-80GB)"`
+	SimGPU   string     `yaml:"sim_gpu" json:"sim_gpu,omitempty" doc:"sim backend: GPU preset (default: the GPU of the running simulated server, e.g. its --gpu L4; H100-80GB when none runs)"`
 }
 
 // validate adds the problems of g to p; allowNone is true for the steps that

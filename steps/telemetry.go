@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"math"
 	"sync"
 	"time"
 
@@ -38,6 +39,19 @@ func (t *Telemetry) Validate() error {
 	return p.Err()
 }
 
+// markSampleTimeout bounds the reading taken at a mode's start or end, so a
+// hanging driver delays a load mode by at most this much.
+const markSampleTimeout = 2 * time.Second
+
+// measured maps a summary value with no reading behind it (-1) to NaN,
+// which is recorded as no value: empty in CSVs, n/a in notes.
+func measured(v float64) float64 {
+	if v < 0 {
+		return math.NaN()
+	}
+	return round1(v)
+}
+
 type modeWindow struct {
 	name     string
 	from, to time.Time
@@ -52,15 +66,28 @@ func (t *Telemetry) Run(ctx context.Context, env *Env) error {
 	s := telemetry.Start(context.WithoutCancel(ctx), b, t.Interval.D())
 	var mu sync.Mutex
 	var windows []modeWindow
+	// A mode is sampled at its start and end as well as every interval, so
+	// a mode shorter than the interval still has readings.
+	sampleNow := func() {
+		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), markSampleTimeout)
+		defer cancel()
+		s.SampleNow(ctx)
+	}
 	env.SetShared(sharedModeMarkers, func(mode string) {
 		mu.Lock()
-		defer mu.Unlock()
-		now := time.Now()
-		if n := len(windows); n > 0 && windows[n-1].to.IsZero() {
-			windows[n-1].to = now
+		open := len(windows) > 0 && windows[len(windows)-1].to.IsZero()
+		mu.Unlock()
+		if open {
+			sampleNow()
+			mu.Lock()
+			windows[len(windows)-1].to = time.Now().Add(time.Nanosecond) // the end reading is inside
+			mu.Unlock()
 		}
 		if mode != "" {
-			windows = append(windows, modeWindow{name: mode, from: now})
+			mu.Lock()
+			windows = append(windows, modeWindow{name: mode, from: time.Now()})
+			mu.Unlock()
+			sampleNow()
 		}
 	})
 	env.Defer("telemetry", func(ctx context.Context) error {
@@ -72,26 +99,26 @@ func (t *Telemetry) Run(ctx context.Context, env *Env) error {
 		env.Set("telemetry_samples", len(series.Samples))
 		env.Set("telemetry_interval_ms", t.Interval.D().Milliseconds())
 		all := telemetry.Summarize(series, time.Time{}, time.Time{})
-		env.Set("gpu_util_mean", round1(all.MeanUtil))
-		env.Set("gpu_util_max", round1(all.MaxUtil))
-		env.Set("power_mean_w", round1(all.MeanPowerW))
-		env.Set("power_max_w", round1(all.MaxPowerW))
-		env.Set("gpu_mem_max_mb", round1(mib(all.MaxMemUsed)))
+		env.Set("gpu_util_mean", measured(all.MeanUtil))
+		env.Set("gpu_util_max", measured(all.MaxUtil))
+		env.Set("power_mean_w", measured(all.MeanPowerW))
+		env.Set("power_max_w", measured(all.MaxPowerW))
+		env.Set("gpu_mem_max_mb", memMeasured(all))
 		for _, w := range windows {
 			sum := telemetry.Summarize(series, w.from, w.to)
 			p := w.name + "_"
-			env.Set(p+"gpu_util_mean", round1(sum.MeanUtil))
-			env.Set(p+"gpu_util_max", round1(sum.MaxUtil))
-			env.Set(p+"power_mean_w", round1(sum.MeanPowerW))
-			env.Set(p+"gpu_mem_max_mb", round1(mib(sum.MaxMemUsed)))
+			env.Set(p+"gpu_util_mean", measured(sum.MeanUtil))
+			env.Set(p+"gpu_util_max", measured(sum.MaxUtil))
+			env.Set(p+"power_mean_w", measured(sum.MeanPowerW))
+			env.Set(p+"gpu_mem_max_mb", memMeasured(sum))
 			row := Values{}
 			row.Set("mode", w.name)
 			row.Set("samples", sum.Samples)
-			row.Set("gpu_util_mean", round1(sum.MeanUtil))
-			row.Set("gpu_util_max", round1(sum.MaxUtil))
-			row.Set("power_mean_w", round1(sum.MeanPowerW))
-			row.Set("power_max_w", round1(sum.MaxPowerW))
-			row.Set("gpu_mem_max_mb", round1(mib(sum.MaxMemUsed)))
+			row.Set("gpu_util_mean", measured(sum.MeanUtil))
+			row.Set("gpu_util_max", measured(sum.MaxUtil))
+			row.Set("power_mean_w", measured(sum.MeanPowerW))
+			row.Set("power_max_w", measured(sum.MaxPowerW))
+			row.Set("gpu_mem_max_mb", memMeasured(sum))
 			row.Set("seconds", w.to.Sub(w.from).Seconds())
 			env.Append("telemetry.summary", row)
 		}
@@ -105,4 +132,13 @@ func (t *Telemetry) Run(ctx context.Context, env *Env) error {
 		return nil
 	})
 	return nil
+}
+
+// memMeasured is the window's peak memory in MiB, or NaN (no value) when the
+// window holds no reading.
+func memMeasured(s telemetry.Summary) float64 {
+	if s.Samples == 0 {
+		return math.NaN()
+	}
+	return round1(mib(s.MaxMemUsed))
 }

@@ -31,6 +31,7 @@ type Job struct {
 	Rows     []results.Row // the artifact's from: rows (points, or a table)
 	Columns  []string      // every name of Rows, in order of first appearance
 	SpecDir  string        // markdown templates resolve here
+	Axes     []string      // the study's sweep axes: a line chart's default series
 	// Data returns what a markdown template sees besides Rows; only the
 	// formats that need it call it.
 	Data func() TemplateData
@@ -52,7 +53,7 @@ var formats = []Format{
 	{Name: "json", Encode: encodeJSON},
 	{Name: "jsonl", Encode: encodeJSONL},
 	{Name: "markdown", Final: true, Encode: encodeMarkdown},
-	{Name: "chart", Final: true, Encode: func(j Job) ([]byte, error) { return renderChart(j.Artifact, j.Rows) }},
+	{Name: "chart", Final: true, Encode: encodeChart},
 }
 
 // Lookup finds a format by name.

@@ -20,8 +20,10 @@ import (
 )
 
 // renderChart draws a chart artifact: line charts (x against each y column,
-// one panel per y so that different units each get their own scale) or a
-// box plot (the distribution of value per group). The format follows the
+// one panel per y so that different units each get their own scale; one
+// line per value of the series columns, with a legend) or a box plot (the
+// distribution of value per group). Axes are labelled with their units
+// (labels.go) and titles wrapped to the canvas. The format follows the
 // path's extension: .svg or .png.
 func renderChart(a spec.Artifact, rows []results.Row) ([]byte, error) {
 	c := a.Chart
@@ -39,6 +41,9 @@ func renderChart(a spec.Artifact, rows []results.Row) ([]byte, error) {
 	}
 	width := 16 * vg.Centimeter
 	height := vg.Length(len(plots)) * 8 * vg.Centimeter
+	for _, p := range plots {
+		wrapTitle(p, titleWidth(width))
+	}
 	ext := strings.ToLower(filepath.Ext(a.Path))
 	var buf bytes.Buffer
 	switch ext {
@@ -74,37 +79,66 @@ func drawPanels(plots []*plot.Plot, dc draw.Canvas) {
 }
 
 func linePlots(c *spec.Chart, rows []results.Row) ([]*plot.Plot, error) {
+	series := splitSeries(rows, c.Series)
 	var out []*plot.Plot
 	for i, y := range c.Y {
-		var pts plotter.XYs
-		for _, r := range rows {
-			xv, yv := num(r[c.X]), num(r[y])
-			if math.IsNaN(xv) || math.IsNaN(yv) || math.IsInf(yv, 0) {
-				continue // a failed point has no value: leave a gap, not a zero
-			}
-			pts = append(pts, plotter.XY{X: xv, Y: yv})
-		}
-		sort.Slice(pts, func(a, b int) bool { return pts[a].X < pts[b].X })
 		p := plot.New()
 		if i == 0 {
 			p.Title.Text = c.Title
 		}
-		p.X.Label.Text = c.X
+		p.X.Label.Text = axisLabel(c, c.X)
 		if c.XLabel != "" {
 			p.X.Label.Text = c.XLabel
 		}
-		p.Y.Label.Text = y
+		p.Y.Label.Text = axisLabel(c, y)
+		if c.YLabel != "" && len(c.Y) == 1 {
+			p.Y.Label.Text = c.YLabel
+		}
 		p.Add(plotter.NewGrid())
-		if len(pts) > 0 {
+		p.X.Tick.Marker = plainTicks{p.X.Tick.Marker}
+		p.Y.Tick.Marker = plainTicks{p.Y.Tick.Marker}
+		var xs []float64
+		for k, s := range series {
+			var pts plotter.XYs
+			for _, r := range s.rows {
+				xv, yv := num(r[c.X]), num(r[y])
+				if !finite(xv) || !finite(yv) {
+					continue // a failed point has no value: leave a gap, not a zero
+				}
+				pts = append(pts, plotter.XY{X: xv, Y: yv})
+				xs = append(xs, xv)
+			}
+			if len(pts) == 0 {
+				continue
+			}
+			sort.SliceStable(pts, func(a, b int) bool { return pts[a].X < pts[b].X })
 			line, points, err := plotter.NewLinePoints(pts)
 			if err != nil {
 				return nil, err
 			}
-			line.Color = palette(i)
-			points.Color = palette(i)
+			colour := palette(i) // one line per panel keeps the panel's colour
+			if len(series) > 1 {
+				colour = palette(k)
+				if k >= len(colors) { // past the palette, dashes tell lines apart
+					line.Dashes = []vg.Length{vg.Points(4 + 2*float64(k/len(colors))), vg.Points(2)}
+				}
+			}
+			line.Color, points.Color = colour, colour
 			points.Shape = draw.CircleGlyph{}
 			p.Add(line, points)
+			if s.name != "" {
+				p.Legend.Add(s.name, line, points)
+			}
+		}
+		if len(xs) > 0 {
 			p.Y.Min = math.Min(0, p.Y.Min)
+			if ticks := dataTicks(xs); ticks != nil {
+				p.X.Tick.Marker = ticks
+			}
+			if len(series) > 1 {
+				p.Legend.Top = true
+				legendHeadroom(p, len(series))
+			}
 		} else {
 			p.Title.Text += fmt.Sprintf(" (no %s values)", y)
 		}
@@ -129,11 +163,14 @@ func boxPlot(c *spec.Chart, rows []results.Row) (*plot.Plot, error) {
 	}
 	p := plot.New()
 	p.Title.Text = c.Title
-	p.Y.Label.Text = c.Value
+	p.Y.Label.Text = axisLabel(c, c.Value)
 	if c.YLabel != "" {
 		p.Y.Label.Text = c.YLabel
 	}
-	p.X.Label.Text = c.Group
+	p.X.Label.Text = axisLabel(c, c.Group)
+	if c.XLabel != "" {
+		p.X.Label.Text = c.XLabel
+	}
 	p.Add(plotter.NewGrid())
 	var names []string
 	for i, g := range order {

@@ -25,8 +25,9 @@ import (
 //	ratio A B PREC             A/B formatted, e.g. "3.2"
 //	mib BYTES, gib BYTES       bytes as MiB / GiB numbers
 //	keys MAP                   sorted keys
+//	withunit, span             see textFuncs
 func TemplateFuncs() template.FuncMap {
-	return template.FuncMap{
+	fm := template.FuncMap{
 		"col":   col,
 		"where": where,
 		// row returns the first row whose key equals value, or nil (false
@@ -87,6 +88,10 @@ func TemplateFuncs() template.FuncMap {
 			return math.IsNaN(v)
 		},
 	}
+	for name, fn := range textFuncs() {
+		fm[name] = fn
+	}
+	return fm
 }
 
 func col(rows []results.Row, name string) []any {

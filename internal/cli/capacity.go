@@ -17,15 +17,10 @@ import (
 	"github.com/runexp/runexp/internal/modelcfg"
 )
 
-const capacityUsage = `usage: runexp capacity MODEL --gpu G [flags]
-
-Plans vLLM's KV-cache capacity without a GPU: one row per --max-model-len ×
+const capacityAbout = `Plans vLLM's KV-cache capacity without a GPU: one row per --max-model-len ×
 --gpu-memory-utilization combination. MODEL is a preset (%s),
 a config.json path, a Hugging Face cache folder (models--org--name) or an
-org/name found in the local Hugging Face cache. No network.
-
-Flags:
-`
+org/name found in the local Hugging Face cache. No network.`
 
 // capacityRow is one combination's plan; byte fields are GiB per GPU.
 type capacityRow struct {
@@ -51,14 +46,12 @@ type capacityRow struct {
 func cmdCapacity(args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("capacity", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	fs.Usage = func() {
-		fmt.Fprintf(stderr, capacityUsage, strings.Join(modelcfg.PresetNames(), ", "))
-		fs.PrintDefaults()
-		fmt.Fprintln(stderr, "\nEngine profiles (--vllm-version picks the newest profile at or below it):")
+	setHelp(fs, "runexp capacity MODEL --gpu G [flags]", fmt.Sprintf(capacityAbout, strings.Join(modelcfg.PresetNames(), ", ")), func(w io.Writer) {
+		fmt.Fprintln(w, "\nEngine profiles (--vllm-version picks the newest profile at or below it):")
 		for _, p := range modelcfg.EngineProfiles() {
-			fmt.Fprintf(stderr, "  %-6s %s\n", p.Name, p.Changed)
+			fmt.Fprintf(w, "  %-6s %s\n", p.Name, p.Changed)
 		}
-	}
+	})
 	gpuName := fs.String("gpu", simgpu.DefaultGPU, "GPU preset ("+strings.Join(simgpu.GPUNames(), ", ")+"), a name from --gpu-file, or custom:<GiB>")
 	gpuFile := fs.String("gpu-file", "", `JSON file of your own GPUs: [{"name": "A40", "memory_gib": 44.35}] (CUDA-visible GiB)`)
 	memGiB := fs.Float64("gpu-memory-gib", 0, "CUDA-visible memory per GPU in GiB (instead of a preset)")

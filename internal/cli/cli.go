@@ -69,7 +69,7 @@ Usage:
   runexp plan FILE [flags]         dry run: print every point and step as it would run
   runexp validate FILE...          check spec files; print every problem
   runexp check FILE [flags]        check this machine for a run: programs, GPU backends, ports, API keys
-  runexp steps                     list the step kinds
+  runexp steps [KIND]              list the step kinds, or one kind's fields
   runexp schema                    print the JSON Schema of spec files
   runexp load [flags]              ad-hoc load against an OpenAI-compatible server
   runexp sim serve [MODEL] [flags] the built-in simulated vLLM server
@@ -118,8 +118,12 @@ func Main(args []string, stdout, stderr io.Writer) int {
 	case "check":
 		return cmdCheck(args[1:], stdout, stderr)
 	case "steps":
-		return cmdSteps(stdout)
+		return cmdSteps(args[1:], stdout, stderr)
 	case "schema":
+		if len(args) > 1 && isHelp(args[1]) {
+			printHelp(stdout, "runexp schema", "Prints the JSON Schema of spec files, generated from the Go types\n(the committed copy is schemas/runexp.schema.json).", nil)
+			return ExitOK
+		}
 		data, err := schema.Generate(steps.Builtin())
 		if err != nil {
 			fmt.Fprintln(stderr, "runexp:", err)
@@ -201,6 +205,11 @@ func cmdRun(args []string, stdout, stderr io.Writer, planOnly bool) int {
 	}
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	fs.SetOutput(stderr)
+	if planOnly {
+		setHelp(fs, "runexp plan FILE [flags]", "Dry run: prints every point and step of FILE as it would run, after\nsubstitution; runs nothing.")
+	} else {
+		setHelp(fs, "runexp run FILE [flags]   (or runexp FILE [flags])", "Runs every study of FILE and writes its run directory under --out.")
+	}
 	var sets setFlags
 	fs.Var(&sets, "set", "override a var: NAME=VALUE, or a sweep axis: AXIS=[v1,v2] (repeatable)")
 	var only onlyFlags
@@ -318,6 +327,7 @@ func execute(plan *runner.Plan, recompile func() (*runner.Plan, int), stdout, st
 func cmdValidate(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("validate", flag.ContinueOnError)
 	fs.SetOutput(stderr)
+	setHelp(fs, "runexp validate FILE... [flags]", "Checks spec files and prints every problem as file:line:col; exit 0 or 2.")
 	var sets setFlags
 	fs.Var(&sets, "set", "override a var: NAME=VALUE (repeatable)")
 	files, err := parseInterleaved(fs, args)
@@ -344,11 +354,4 @@ func cmdValidate(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stdout, "%s: ok (%d studies, %d points)\n", f, len(plan.Studies), n)
 	}
 	return code
-}
-
-func cmdSteps(stdout io.Writer) int {
-	for _, k := range steps.Builtin().Kinds() {
-		fmt.Fprintf(stdout, "%-14s %s (default timeout %s)\n", k.Name, k.Doc, k.Timeout)
-	}
-	return ExitOK
 }

@@ -65,7 +65,7 @@ func TestExitCodes(t *testing.T) {
 		{"run -h", []string{"run", "-h"}, 0, "-set"},
 		{"validate -h", []string{"validate", "-h"}, 0, "-set"},
 		{"unknown flag first", []string{"--bogus", good}, 2, "-bogus"},
-		{"gguf -h", []string{"gguf", "-h"}, 0, "Usage of runexp gguf"},
+		{"gguf -h", []string{"gguf", "-h"}, 0, "usage: runexp gguf"},
 		{"gguf bad flag", []string{"gguf", "--bogus"}, 2, "-bogus"},
 		{"ollama-create -h", []string{"ollama-create", "-h"}, 0, "-gguf"},
 		{"ollama-create without flags", []string{"ollama-create"}, 2, "usage: ollama-create --gguf FILE"},

@@ -20,6 +20,7 @@ import (
 func cmdGGUF(prog string, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet(prog, flag.ContinueOnError)
 	fs.SetOutput(stderr)
+	setHelp(fs, prog+" [flags]", "Writes a random-weight llama GGUF (byte-fallback vocabulary, never emits\nend-of-sequence, so every reply is exactly max_tokens long) and a JSON\nsidecar of its shape.")
 	preset := fs.String("shape", "tiny", "preset shape: "+strings.Join(gguf.PresetNames(), ", ")+"; other flags override it")
 	dim := fs.Int("dim", 0, "embedding length")
 	layers := fs.Int("layers", 0, "number of blocks")

@@ -93,6 +93,7 @@ var endpointAPIs = map[string]load.API{
 func cmdLoad(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("load", flag.ContinueOnError)
 	fs.SetOutput(stderr)
+	setHelp(fs, "runexp load --url URL --model MODEL [flags]", "Sends OpenAI-compatible requests to a running server and prints each mode's\nsummary. Takes vllm bench serve's flags with vLLM's meaning (--base-url,\n--num-prompts, --request-rate, --max-concurrency, --save-result, ...).")
 	var (
 		url         string
 		requests    int

@@ -44,6 +44,7 @@ func (p ollamaParams) Set(s string) error {
 func cmdOllamaCreate(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("ollama-create", flag.ContinueOnError)
 	fs.SetOutput(stderr)
+	setHelp(fs, "runexp ollama-create --gguf FILE --name NAME [flags]", "Registers a GGUF file as a model on a running Ollama server (blob upload,\nthen /api/create), and with --load loads it.")
 	defURL := os.Getenv("OLLAMA_HOST")
 	if defURL == "" {
 		defURL = "127.0.0.1:11434"

@@ -1,6 +1,12 @@
 // Package telemetry samples a gpu.Backend in the background while a step
 // runs (the load step of the batching study) and summarises the series by
 // time window, so one run's samples can be split per load mode.
+//
+// Contract: a window that should be summarised however short it is (a load
+// mode of 0.2 s under a 200 ms interval) is bracketed with SampleNow at its
+// start and end, so it always holds readings; a Summary value with no
+// reading behind it is -1, which callers must show as unmeasured, never as
+// a number.
 package telemetry
 
 import (
@@ -31,6 +37,9 @@ type Series struct {
 type Sampler struct {
 	cancel context.CancelFunc
 	done   chan struct{}
+	// now carries SampleNow's requests to the sampling goroutine, so that
+	// the backend is only ever read from one goroutine.
+	now chan chan struct{}
 
 	mu     sync.Mutex
 	series Series
@@ -44,7 +53,7 @@ func Start(ctx context.Context, backend gpu.Backend, interval time.Duration) *Sa
 		interval = DefaultInterval
 	}
 	ctx, cancel := context.WithCancel(ctx)
-	s := &Sampler{cancel: cancel, done: make(chan struct{})}
+	s := &Sampler{cancel: cancel, done: make(chan struct{}), now: make(chan chan struct{})}
 	s.series = Series{Backend: backend.Name(), Interval: interval, Start: time.Now()}
 	go s.run(ctx, backend, interval)
 	return s
@@ -54,6 +63,7 @@ func (s *Sampler) run(ctx context.Context, backend gpu.Backend, interval time.Du
 	defer close(s.done)
 	t := time.NewTicker(interval)
 	defer t.Stop()
+	var asked chan struct{} // a SampleNow waiting for this reading
 	for {
 		samples, err := backend.Telemetry(ctx)
 		s.mu.Lock()
@@ -67,11 +77,36 @@ func (s *Sampler) run(ctx context.Context, backend gpu.Backend, interval time.Du
 			s.series.Samples = append(s.series.Samples, samples...)
 		}
 		s.mu.Unlock()
+		if asked != nil {
+			close(asked)
+			asked = nil
+		}
 		select {
 		case <-ctx.Done():
 			return
 		case <-t.C:
+		case asked = <-s.now:
 		}
+	}
+}
+
+// SampleNow takes one reading at once, besides the periodic ones, and
+// returns when it is recorded, when the sampler has stopped, or when ctx is
+// done. Bracketing a window with it gives the window readings even when it
+// is shorter than the interval.
+func (s *Sampler) SampleNow(ctx context.Context) {
+	recorded := make(chan struct{})
+	select {
+	case s.now <- recorded:
+	case <-s.done:
+		return
+	case <-ctx.Done():
+		return
+	}
+	select {
+	case <-recorded:
+	case <-s.done:
+	case <-ctx.Done():
 	}
 }
 

@@ -139,3 +139,18 @@ func TestStopContextDoesNotWaitForAHungReading(t *testing.T) {
 		t.Fatal("StopContext waited for the hung reading")
 	}
 }
+
+func TestSampleNowRecordsAReadingBetweenTicks(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		s := Start(t.Context(), &fake{}, time.Hour)
+		time.Sleep(time.Millisecond) // the first reading, at start
+		s.SampleNow(t.Context())
+		s.SampleNow(t.Context()) // the fake's third reading fails
+		s.SampleNow(t.Context())
+		series := s.Stop()
+		if len(series.Samples) != 6 || series.Errors != 1 { // three good readings of two devices
+			t.Fatalf("%d samples, %d errors; want 6 and 1 (start + three SampleNow, one failing)", len(series.Samples), series.Errors)
+		}
+		s.SampleNow(t.Context()) // after Stop: returns at once
+	})
+}
