@@ -75,7 +75,9 @@ func paretoPlot(c *spec.Chart, labels []string, rows []results.Row) (*plot.Plot,
 	pts := paretoPoints(c, labels, rows)
 	p := plot.New()
 	p.Title.Text = c.Title
-	p.X.Label.Text, p.Y.Label.Text = c.X, c.Y[0]
+	p.X.Label.Text, p.Y.Label.Text = axisLabel(c, c.X), axisLabel(c, c.Y[0])
+	p.X.Tick.Marker = plainTicks{p.X.Tick.Marker}
+	p.Y.Tick.Marker = plainTicks{p.Y.Tick.Marker}
 	if c.XLabel != "" {
 		p.X.Label.Text = c.XLabel
 	}
