@@ -47,6 +47,9 @@ func renderChart(a spec.Artifact, rows []results.Row) ([]byte, error) {
 	}
 	width := 16 * vg.Centimeter
 	height := vg.Length(len(plots)) * 8 * vg.Centimeter
+	if c.EffectiveKind() == spec.ChartPareto {
+		height = paretoHeight
+	}
 	for _, p := range plots {
 		wrapTitle(p, titleWidth(width))
 	}

@@ -8,8 +8,9 @@ import (
 	"github.com/runexp/runexp/spec"
 )
 
-// A spec's kind: pareto reaches paretoPlot: the frontier is labelled with
-// the settings columns and the axes carry their units; without a kind the
+// A spec's kind: pareto reaches paretoPlot: the frontier's markers are
+// numbered, the legend giving each number's settings columns, and the axes
+// carry their units; without a kind the
 // same x and y draw a line chart, which labels nothing.
 func TestChartKindParetoFromASpecDrawsTheFrontierLabelledWithTheSettings(t *testing.T) {
 	rows := []results.Row{
@@ -29,7 +30,8 @@ func TestChartKindParetoFromASpecDrawsTheFrontierLabelledWithTheSettings(t *test
 		return data
 	}
 	svg := render(chart)
-	for _, want := range []string{"max_num_seqs=64 max_concurrency=8", "max_num_seqs=64 max_concurrency=64",
+	// The frontier by increasing x: (20, 1600) numbered 1, (50, 400) numbered 2.
+	for _, want := range []string{"1: max_num_seqs=64 max_concurrency=64", "2: max_num_seqs=64 max_concurrency=8",
 		"frontier", "output throughput per user (tokens/s)"} {
 		if !bytes.Contains(svg, []byte(want)) {
 			t.Errorf("pareto svg lacks %q", want)
