@@ -95,7 +95,7 @@ type Artifact struct {
 // per-request column grouped by a key, or a Pareto chart of Y against X.
 // Kind left empty means box when Value is given, else line (EffectiveKind).
 type Chart struct {
-	Kind   ChartKind `yaml:"kind" json:"kind,omitempty" doc:"line (default: each y against x), box (value per group) or pareto (y against x, one marker per row, the frontier labelled with settings)"`
+	Kind   ChartKind `yaml:"kind" json:"kind,omitempty" doc:"line (default: each y against x), box (the default with value: value per group) or pareto (y against x, one marker per row, the frontier numbered and its settings in the legend)"`
 	Title  string    `yaml:"title" json:"title,omitempty" doc:"chart title"`
 	X      string    `yaml:"x" json:"x,omitempty" doc:"column for the x axis (line charts)"`
 	Y      []string  `yaml:"y" json:"y,omitempty" doc:"columns plotted against x, each its own line and its own axis scale"`
@@ -109,7 +109,7 @@ type Chart struct {
 	Labels map[string]string `yaml:"labels" json:"labels,omitempty" doc:"axis labels by column name, overriding the built-in ones (gpu_mem_used_mb: GPU memory used (MiB))"`
 	// Settings is a list rather than part of Labels, which already maps
 	// columns to axis labels.
-	Settings []string `yaml:"settings" json:"settings,omitempty" doc:"pareto: columns naming the server settings and load level, written beside each frontier marker (max_num_seqs=64 max_concurrency=8)"`
+	Settings []string `yaml:"settings" json:"settings,omitempty" doc:"pareto: columns naming the server settings and load level; the frontier's markers are numbered and the legend gives each number's settings (1: max_num_seqs=64 max_concurrency=8)"`
 }
 
 // EffectiveKind is the chart's kind, the default filled in: box when a
