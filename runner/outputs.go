@@ -107,6 +107,9 @@ func checkOutputs(d *spec.Decoder, path string, sp *StudyPlan, outs *studyOutput
 			for j, name := range c.Series {
 				check(fmt.Sprintf("chart.series[%d]", j), name)
 			}
+			for j, name := range c.Settings {
+				check(fmt.Sprintf("chart.settings[%d]", j), name)
+			}
 		}
 	}
 	return errs

@@ -91,20 +91,84 @@ type Artifact struct {
 	Node *yaml.Node `yaml:"-" json:"-"`
 }
 
-// Chart describes a chart artifact: line series over X, or a box plot of a
-// per-request column grouped by a key.
+// Chart describes a chart artifact: line series over X, a box plot of a
+// per-request column grouped by a key, or a Pareto chart of Y against X.
+// Kind left empty means box when Value is given, else line (EffectiveKind).
 type Chart struct {
-	Title  string   `yaml:"title" json:"title,omitempty" doc:"chart title"`
-	X      string   `yaml:"x" json:"x,omitempty" doc:"column for the x axis (line charts)"`
-	Y      []string `yaml:"y" json:"y,omitempty" doc:"columns plotted against x, each its own line and its own axis scale"`
-	Value  string   `yaml:"value" json:"value,omitempty" doc:"box plot: the column whose distribution is drawn"`
-	Group  string   `yaml:"group" json:"group,omitempty" doc:"box plot: the column that splits rows into boxes"`
-	XLabel string   `yaml:"x_label" json:"x_label,omitempty" doc:"x axis label"`
-	YLabel string   `yaml:"y_label" json:"y_label,omitempty" doc:"y axis label"`
+	Kind   ChartKind `yaml:"kind" json:"kind,omitempty" doc:"line (default: each y against x), box (the default with value: value per group) or pareto (y against x, one marker per row, the frontier numbered and its settings in the legend)"`
+	Title  string    `yaml:"title" json:"title,omitempty" doc:"chart title"`
+	X      string    `yaml:"x" json:"x,omitempty" doc:"column for the x axis (line charts)"`
+	Y      []string  `yaml:"y" json:"y,omitempty" doc:"columns plotted against x, each its own line and its own axis scale"`
+	Value  string    `yaml:"value" json:"value,omitempty" doc:"box plot: the column whose distribution is drawn"`
+	Group  string    `yaml:"group" json:"group,omitempty" doc:"box plot: the column that splits rows into boxes"`
+	XLabel string    `yaml:"x_label" json:"x_label,omitempty" doc:"x axis label"`
+	YLabel string    `yaml:"y_label" json:"y_label,omitempty" doc:"y axis label"`
 	// Series is nil when not given (every sweep axis but x) and empty
 	// when given as [] (one line).
 	Series []string          `yaml:"series" json:"series,omitempty" doc:"line charts: columns whose values split the rows into lines, one per value, with a legend (default: every sweep axis other than x that varies; [] for one line)"`
 	Labels map[string]string `yaml:"labels" json:"labels,omitempty" doc:"axis labels by column name, overriding the built-in ones (gpu_mem_used_mb: GPU memory used (MiB))"`
+	// Settings is a list rather than part of Labels, which already maps
+	// columns to axis labels.
+	Settings []string `yaml:"settings" json:"settings,omitempty" doc:"pareto: columns naming the server settings and load level; the frontier's markers are numbered and the legend gives each number's settings (1: max_num_seqs=64 max_concurrency=8)"`
+}
+
+// EffectiveKind is the chart's kind, the default filled in: box when a
+// value is given, else line.
+func (c *Chart) EffectiveKind() ChartKind {
+	switch {
+	case c.Kind != "":
+		return c.Kind
+	case c.Value != "":
+		return ChartBox
+	default:
+		return ChartLine
+	}
+}
+
+// validate reports what the chart's kind needs and what it cannot use, each
+// at its key under cp ("studies[0].artifacts[2].chart").
+func (c *Chart) validate(d *Decoder, node *yaml.Node, at Pos, cp string) ErrorList {
+	var errs ErrorList
+	pos := func(key string) Pos {
+		if n := ValueNode(node, key); n != nil {
+			return d.Pos(n)
+		}
+		return at
+	}
+	switch c.EffectiveKind() {
+	case ChartLine:
+		if c.X == "" || len(c.Y) == 0 {
+			if c.Kind == "" {
+				errs.Add(at, cp, "give x and y (line chart) or value and group (box plot)")
+			} else {
+				errs.Add(at, cp, "a line chart needs x and y")
+			}
+		}
+	case ChartBox:
+		if c.Value == "" || c.Group == "" {
+			errs.Add(at, cp, "a box plot needs value and group")
+		}
+	case ChartPareto:
+		if c.X == "" {
+			errs.Add(at, cp+".x", "missing: a pareto chart needs x (e.g. output_throughput_per_user)")
+		}
+		if len(c.Y) != 1 {
+			errs.Add(pos("y"), cp+".y", "a pareto chart needs exactly one y (e.g. [output_throughput]), got %d", len(c.Y))
+		}
+		for _, key := range []string{"value", "group", "series"} {
+			if KeyNode(node, key) != nil {
+				errs.Add(pos(key), cp+"."+key, "a pareto chart does not use %s", key)
+			}
+		}
+	default:
+		// The decoder rejects a value outside the vocabulary; this covers
+		// a Chart built in Go.
+		errs.Add(pos("kind"), cp+".kind", "%s", NotInEnum(string(c.Kind), ChartKinds))
+	}
+	if k := c.EffectiveKind(); len(c.Settings) > 0 && (k == ChartLine || k == ChartBox) {
+		errs.Add(pos("settings"), cp+".settings", "only a pareto chart labels its markers with settings")
+	}
+	return errs
 }
 
 var (
@@ -388,8 +452,8 @@ func CheckArtifacts(d *Decoder, field string, artifacts []Artifact) ErrorList {
 		case FormatChart:
 			if a.Chart == nil {
 				errs.Add(a.Pos, ap+".chart", "chart artifacts need a chart: block")
-			} else if (a.Chart.X == "" || len(a.Chart.Y) == 0) && (a.Chart.Value == "" || a.Chart.Group == "") {
-				errs.Add(d.Pos(ValueNode(a.Node, "chart")), ap+".chart", "give x and y (line chart) or value and group (box plot)")
+			} else {
+				errs = append(errs, a.Chart.validate(d, ValueNode(a.Node, "chart"), d.Pos(ValueNode(a.Node, "chart")), ap+".chart")...)
 			}
 			if !strings.HasSuffix(a.Path, ".svg") && !strings.HasSuffix(a.Path, ".png") {
 				errs.Add(pathPos, ap+".path", "a chart is written as .svg or .png, got %q", a.Path)

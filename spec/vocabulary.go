@@ -33,7 +33,26 @@ func (ArtifactFormat) Values() []string {
 	return []string{string(FormatCSV), string(FormatJSON), string(FormatJSONL), string(FormatMarkdown), string(FormatChart)}
 }
 
+// ChartKind is what a chart artifact draws.
+type ChartKind string
+
+// The chart kinds.
+const (
+	ChartLine   ChartKind = "line"   // each y against x, one line per series value (the default)
+	ChartBox    ChartKind = "box"    // the distribution of value per group
+	ChartPareto ChartKind = "pareto" // one marker per row at (x, y), the undominated ones joined and labelled
+)
+
+// ChartKinds are the chart kinds, in the order the docs list them.
+var ChartKinds = ChartKind("").Values()
+
+// Values lists the chart kinds.
+func (ChartKind) Values() []string {
+	return []string{string(ChartLine), string(ChartBox), string(ChartPareto)}
+}
+
 var (
 	_ Enum = ErrorPolicy("")
 	_ Enum = ArtifactFormat("")
+	_ Enum = ChartKind("")
 )

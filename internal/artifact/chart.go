@@ -19,21 +19,27 @@ import (
 	"github.com/runexp/runexp/spec"
 )
 
-// renderChart draws a chart artifact: line charts (x against each y column,
-// one panel per y so that different units each get their own scale; one
-// line per value of the series columns, with a legend) or a box plot (the
-// distribution of value per group). Axes are labelled with their units
+// renderChart draws a chart artifact by its kind: line charts (x against
+// each y column, one panel per y so that different units each get their own
+// scale; one line per value of the series columns, with a legend), a box
+// plot (the distribution of value per group) or a Pareto chart (y against
+// x, one marker per row, the frontier labelled with the settings columns). Axes are labelled with their units
 // (labels.go) and titles wrapped to the canvas. The format follows the
 // path's extension: .svg or .png.
 func renderChart(a spec.Artifact, rows []results.Row) ([]byte, error) {
 	c := a.Chart
 	var plots []*plot.Plot
 	var err error
-	if c.Value != "" {
+	switch c.EffectiveKind() {
+	case spec.ChartBox:
 		var p *plot.Plot
 		p, err = boxPlot(c, rows)
 		plots = []*plot.Plot{p}
-	} else {
+	case spec.ChartPareto:
+		var p *plot.Plot
+		p, err = paretoPlot(c, c.Settings, rows)
+		plots = []*plot.Plot{p}
+	default:
 		plots, err = linePlots(c, rows)
 	}
 	if err != nil {
@@ -41,6 +47,9 @@ func renderChart(a spec.Artifact, rows []results.Row) ([]byte, error) {
 	}
 	width := 16 * vg.Centimeter
 	height := vg.Length(len(plots)) * 8 * vg.Centimeter
+	if c.EffectiveKind() == spec.ChartPareto {
+		height = paretoHeight
+	}
 	for _, p := range plots {
 		wrapTitle(p, titleWidth(width))
 	}

@@ -18,7 +18,7 @@ import (
 // different utilisations by one line would zig-zag.
 func encodeChart(j Job) ([]byte, error) {
 	a := j.Artifact
-	if c := a.Chart; c != nil && c.Value == "" && c.Series == nil {
+	if c := a.Chart; c != nil && c.EffectiveKind() == spec.ChartLine && c.Series == nil {
 		cc := *c
 		cc.Series = defaultSeries(c, j.Axes, j.Rows)
 		a.Chart = &cc

@@ -44,6 +44,9 @@ var axisNames = map[string]string{
 	"gpu_util_max":              "GPU utilisation, max (%)",
 	"power_mean_w":              "power, mean (W)",
 	"power_max_w":               "power, max (W)",
+
+	// A Pareto chart's x axis (load.summary).
+	"output_throughput_per_user": "output throughput per user (tokens/s)",
 }
 
 // unitSuffixes give the unit of a column the table does not name, by the

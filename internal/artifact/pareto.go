@@ -4,12 +4,14 @@ import (
 	"fmt"
 	"math"
 	"sort"
+	"strconv"
 	"strings"
 
 	"github.com/runexp/runexp/internal/results"
 	"github.com/runexp/runexp/spec"
 	"gonum.org/v1/plot"
 	"gonum.org/v1/plot/plotter"
+	"gonum.org/v1/plot/vg"
 	"gonum.org/v1/plot/vg/draw"
 )
 
@@ -66,8 +68,16 @@ func paretoPoints(c *spec.Chart, labels []string, rows []results.Row) []ParetoPo
 	return pts
 }
 
+// paretoHeight is a Pareto chart's canvas height: taller than a line
+// panel, for a legend line per frontier point above the frontier;
+// paretoDataHeight is roughly its data area, in points.
+const (
+	paretoHeight     = 14 * vg.Centimeter
+	paretoDataHeight = 300.0
+)
+
 // paretoPlot draws every row as a marker and the frontier as a line whose
-// points are labelled with their settings.
+// points are numbered, the legend giving each number's settings.
 func paretoPlot(c *spec.Chart, labels []string, rows []results.Row) (*plot.Plot, error) {
 	if c.X == "" || len(c.Y) != 1 {
 		return nil, fmt.Errorf("a pareto chart needs x and exactly one y")
@@ -75,7 +85,9 @@ func paretoPlot(c *spec.Chart, labels []string, rows []results.Row) (*plot.Plot,
 	pts := paretoPoints(c, labels, rows)
 	p := plot.New()
 	p.Title.Text = c.Title
-	p.X.Label.Text, p.Y.Label.Text = c.X, c.Y[0]
+	p.X.Label.Text, p.Y.Label.Text = axisLabel(c, c.X), axisLabel(c, c.Y[0])
+	p.X.Tick.Marker = plainTicks{p.X.Tick.Marker}
+	p.Y.Tick.Marker = plainTicks{p.Y.Tick.Marker}
 	if c.XLabel != "" {
 		p.X.Label.Text = c.XLabel
 	}
@@ -99,22 +111,40 @@ func paretoPlot(c *spec.Chart, labels []string, rows []results.Row) (*plot.Plot,
 	scatter.Shape = draw.CircleGlyph{}
 	front := ParetoFrontier(pts)
 	fxy := make(plotter.XYs, len(front))
-	names := make([]string, len(front))
+	numbers := make([]string, len(front))
 	for i, q := range front {
 		fxy[i] = plotter.XY{X: q.X, Y: q.Y}
-		names[i] = q.Label
+		numbers[i] = strconv.Itoa(i + 1)
 	}
 	line, err := plotter.NewLine(fxy)
 	if err != nil {
 		return nil, err
 	}
 	line.Color = palette(0)
-	lbl, err := plotter.NewLabels(plotter.XYLabels{XYs: fxy, Labels: names})
+	// Each frontier marker carries a number and the legend spells out its
+	// settings: written beside the markers, settings of neighbouring
+	// points overlap.
+	lbl, err := plotter.NewLabels(plotter.XYLabels{XYs: fxy, Labels: numbers})
 	if err != nil {
 		return nil, err
 	}
+	for i := range lbl.TextStyle {
+		lbl.TextStyle[i].XAlign, lbl.TextStyle[i].YAlign = draw.XLeft, draw.YBottom
+	}
+	lbl.Offset = vg.Point{X: vg.Points(2), Y: vg.Points(2)}
 	p.Add(scatter, line, lbl)
 	p.Legend.Add("frontier", line)
 	p.Legend.Add("(server settings, load level)", scatter)
+	for i, q := range front {
+		if q.Label != "" {
+			p.Legend.Add(numbers[i] + ": " + q.Label)
+		}
+	}
+	// Above and right of the frontier no point can lie: the legend goes
+	// there, with headroom so that it does not cover the top markers.
+	p.Legend.Top = true
+	f := min(0.6, float64(len(front)+2)*14/paretoDataHeight)
+	p.Y.Max += (p.Y.Max - p.Y.Min) * f / (1 - f)
+	p.X.Max += (p.X.Max - p.X.Min) * 0.05 // room for the last number
 	return p, nil
 }

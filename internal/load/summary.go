@@ -51,6 +51,13 @@ type Summary struct {
 	RequestThroughput    float64 `json:"request_throughput"`     // completed / duration
 	OutputThroughput     float64 `json:"output_throughput"`      // output tokens / duration
 	TotalTokenThroughput float64 `json:"total_token_throughput"` // (input + output tokens) / duration
+	// OutputThroughputPerUser is the output tokens/s one user receives:
+	// output_throughput / max_concurrent_requests, the x axis of a Pareto
+	// chart. vLLM's plot_pareto divides by the configured max_concurrency;
+	// the peak achieved equals it for a saturated concurrent mode and stays
+	// honest for a rate mode, whose configured cap says nothing of the
+	// users actually served. 0 when no request ran.
+	OutputThroughputPerUser float64 `json:"output_throughput_per_user"`
 
 	MeanTTFTms   float64 `json:"mean_ttft_ms"`
 	MedianTTFTms float64 `json:"median_ttft_ms"`
@@ -283,6 +290,9 @@ func Summarize(m Mode, rs []RequestResult, errorThreshold float64) Summary {
 	for _, e := range edges {
 		cur += e.d
 		s.MaxConcurrentRequests = max(s.MaxConcurrentRequests, cur)
+	}
+	if s.MaxConcurrentRequests > 0 {
+		s.OutputThroughputPerUser = s.OutputThroughput / float64(s.MaxConcurrentRequests)
 	}
 
 	switch len(sources) {
