@@ -161,7 +161,7 @@ func startRunexp(t *testing.T, args ...string) (*exec.Cmd, *syncBuffer) {
 // waitForLine polls runexp's output until it contains line.
 func waitForLine(t *testing.T, buf *syncBuffer, cmd *exec.Cmd, line string) {
 	t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
+	deadline := time.Now().Add(30 * time.Second)
 	for !strings.Contains(buf.String(), line) {
 		if time.Now().After(deadline) {
 			cmd.Process.Kill()
@@ -171,14 +171,14 @@ func waitForLine(t *testing.T, buf *syncBuffer, cmd *exec.Cmd, line string) {
 	}
 }
 
-// exitCode waits up to 30 seconds for cmd to exit and returns its code.
+// exitCode waits up to 60 seconds for cmd to exit and returns its code.
 func exitCode(t *testing.T, cmd *exec.Cmd) int {
 	t.Helper()
 	done := make(chan error, 1)
 	go func() { done <- cmd.Wait() }()
 	select {
 	case <-done:
-	case <-time.After(30 * time.Second):
+	case <-time.After(60 * time.Second):
 		cmd.Process.Kill()
 		t.Fatal("runexp did not exit")
 	}

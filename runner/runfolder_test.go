@@ -2,14 +2,12 @@ package runner_test
 
 import (
 	"context"
-	"encoding/csv"
 	"errors"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -20,91 +18,15 @@ import (
 	"github.com/runexp/runexp/steps"
 )
 
-// These tests drive a real runexp binary, built once here so that they do
-// not depend on another test file's setup.
-var (
-	folderBinOnce sync.Once
-	folderBin     string
-	folderBinErr  error
-)
-
-func runexpForFolderTests(t *testing.T) string {
-	t.Helper()
-	folderBinOnce.Do(func() {
-		dir, err := os.MkdirTemp("", "runexp-runfolder-test")
-		if err != nil {
-			folderBinErr = err
-			return
-		}
-		folderBin = filepath.Join(dir, "runexp")
-		out, err := exec.Command("go", "build", "-o", folderBin, "../cmd/runexp").CombinedOutput()
-		if err != nil {
-			folderBinErr = fmt.Errorf("go build: %v\n%s", err, out)
-		}
-	})
-	if folderBinErr != nil {
-		t.Fatal(folderBinErr)
-	}
-	return folderBin
-}
-
-func folderSpec(t *testing.T, body string) string {
-	t.Helper()
-	path := filepath.Join(t.TempDir(), "spec.yaml")
-	if err := os.WriteFile(path, []byte(body), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	return path
-}
-
-func readCSVRows(t *testing.T, path string) [][]string {
-	t.Helper()
-	f, err := os.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	rows, err := csv.NewReader(f).ReadAll()
-	if err != nil {
-		t.Fatal(err)
-	}
-	return rows
-}
-
-// waitForOutput polls out until it contains line.
-func waitForOutput(t *testing.T, out *testutil.Buffer, cmd *exec.Cmd, line string) {
-	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	for !strings.Contains(out.String(), line) {
-		if time.Now().After(deadline) {
-			cmd.Process.Kill()
-			cmd.Wait()
-			t.Fatalf("runexp never printed %q:\n%s", line, out.String())
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-}
-
-func waitExit(t *testing.T, cmd *exec.Cmd) int {
-	t.Helper()
-	done := make(chan struct{})
-	go func() { cmd.Wait(); close(done) }()
-	select {
-	case <-done:
-	case <-time.After(60 * time.Second):
-		cmd.Process.Kill()
-		<-done
-		t.Fatal("runexp did not exit")
-	}
-	return cmd.ProcessState.ExitCode()
-}
+// These tests drive the real runexp binary that TestMain builds
+// (helpers_test.go).
 
 // Several runexp processes started together into one --out compile the
 // same run folder name (the second is the same); the ones that lose the
 // race to create it compile again with the next free name.
 func TestRacingRunsIntoOneOutAllSucceedInDistinctFolders(t *testing.T) {
-	bin := runexpForFolderTests(t)
-	path := folderSpec(t, `version: runexp/v1
+	bin := runexpBin
+	path := writeSpec(t, `version: runexp/v1
 name: race
 studies:
   - name: s
@@ -126,7 +48,7 @@ studies:
 		}
 	}
 	for i, c := range cmds {
-		if code := waitExit(t, c); code != 0 {
+		if code := exitCode(t, c); code != 0 {
 			t.Errorf("runexp %d exited %d:\n%s", i, code, outs[i].String())
 		}
 	}
@@ -146,7 +68,7 @@ studies:
 // into that folder: Execute says the folder is taken, and compiling again
 // gives the next free name.
 func TestExecuteReportsATakenRunFolderAndRecompilingPicksTheNext(t *testing.T) {
-	path := folderSpec(t, `version: runexp/v1
+	path := writeSpec(t, `version: runexp/v1
 name: taken
 studies:
   - name: s
@@ -189,9 +111,9 @@ studies:
 // still holds every finished point, and ReadManifest reports the run as
 // killed (its recorded pid is gone), not running.
 func TestSIGKILLedRunReadsAsKilledWithEveryFinishedPointInTheJournal(t *testing.T) {
-	bin := runexpForFolderTests(t)
+	bin := runexpBin
 	marker := fmt.Sprintf("%d.125", 3000+os.Getpid()%4000)
-	path := folderSpec(t, fmt.Sprintf(`version: runexp/v1
+	path := writeSpec(t, fmt.Sprintf(`version: runexp/v1
 name: killed
 studies:
   - name: s
@@ -211,9 +133,9 @@ studies:
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	waitForOutput(t, buf, cmd, "[s 4/5 n=4] work (exec) ...")
+	waitForLine(t, buf, cmd, "[s 4/5 n=4] work (exec) ...")
 	cmd.Process.Kill()
-	waitExit(t, cmd)
+	exitCode(t, cmd)
 	dirs, _ := filepath.Glob(filepath.Join(out, "killed", runDirGlob))
 	if len(dirs) != 1 {
 		t.Fatalf("run folders: %v", dirs)
@@ -244,9 +166,9 @@ studies:
 
 // A run that is going reads as running, with the points finished so far.
 func TestLiveRunReadsAsRunningWithItsFinishedPoints(t *testing.T) {
-	bin := runexpForFolderTests(t)
+	bin := runexpBin
 	marker := fmt.Sprintf("%d.375", 3000+os.Getpid()%4000)
-	path := folderSpec(t, fmt.Sprintf(`version: runexp/v1
+	path := writeSpec(t, fmt.Sprintf(`version: runexp/v1
 name: live
 studies:
   - name: s
@@ -264,14 +186,14 @@ studies:
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	waitForOutput(t, buf, cmd, "[s 2/2 n=2] work (exec) ...")
+	waitForLine(t, buf, cmd, "[s 2/2 n=2] work (exec) ...")
 	dirs, _ := filepath.Glob(filepath.Join(out, "live", runDirGlob))
 	if len(dirs) != 1 {
 		t.Fatalf("run folders: %v", dirs)
 	}
 	m, err := runner.ReadManifest(dirs[0])
 	cmd.Process.Signal(syscall.SIGINT)
-	waitExit(t, cmd)
+	exitCode(t, cmd)
 	if err != nil || m.Status != "running" || len(m.Points) != 1 {
 		t.Fatalf("live run read as %+v, %v; want running with 1 point", m, err)
 	}
@@ -281,11 +203,11 @@ studies:
 // killed and the points finished so far, and the study in progress gets
 // its artifacts from them.
 func TestSecondCtrlCWritesKilledManifestAndTheStudysArtifacts(t *testing.T) {
-	bin := runexpForFolderTests(t)
+	bin := runexpBin
 	marker := fmt.Sprintf("%d.625", 3000+os.Getpid()%4000)
 	// The third point's server ignores SIGTERM and has a long grace: the
 	// first Ctrl-C's teardown waits for it, the second one cuts it short.
-	path := folderSpec(t, fmt.Sprintf(`version: runexp/v1
+	path := writeSpec(t, fmt.Sprintf(`version: runexp/v1
 name: twice
 studies:
   - name: s
@@ -311,12 +233,12 @@ studies:
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	waitForOutput(t, buf, cmd, "[s 3/3 n=3] work (exec) ...")
+	waitForLine(t, buf, cmd, "[s 3/3 n=3] work (exec) ...")
 	cmd.Process.Signal(syscall.SIGINT)
-	waitForOutput(t, buf, cmd, "[s 3/3 n=3] stop (teardown) ...")
+	waitForLine(t, buf, cmd, "[s 3/3 n=3] stop (teardown) ...")
 	time.Sleep(300 * time.Millisecond)
 	cmd.Process.Signal(syscall.SIGINT)
-	if code := waitExit(t, cmd); code != 130 {
+	if code := exitCode(t, cmd); code != 130 {
 		t.Fatalf("exit %d, want 130\n%s", code, buf.String())
 	}
 	dirs, _ := filepath.Glob(filepath.Join(out, "twice", runDirGlob))
@@ -331,7 +253,7 @@ studies:
 	if err != nil || m.Status != runner.StatusKilled || len(m.Points) != 2 {
 		t.Errorf("manifest %+v, %v; want killed with the 2 finished points", m, err)
 	}
-	rows := readCSVRows(t, filepath.Join(dirs[0], "s", "points.csv"))
+	rows := readCSV(t, filepath.Join(dirs[0], "s", "points.csv"))
 	if len(rows) != 3 || rows[1][1] != "ok" || rows[2][1] != "ok" {
 		t.Errorf("points.csv after the second Ctrl-C: %v", rows)
 	}
@@ -341,7 +263,7 @@ studies:
 // Artifacts are written when their study ends: the next study sees the
 // previous one's complete CSV.
 func TestArtifactsAreWrittenWhenTheStudyEnds(t *testing.T) {
-	path := folderSpec(t, `version: runexp/v1
+	path := writeSpec(t, `version: runexp/v1
 name: ends
 studies:
   - name: a
