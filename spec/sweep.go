@@ -321,7 +321,7 @@ func (s *Sweep) Count() (n int, ok bool) {
 	}
 	if len(s.keep) > 0 {
 		if len(s.Exclude) == 0 {
-			return s.kept(dims), true
+			return s.positions(dims, func(a Axis, v *yaml.Node) bool { return s.keeps(a.Name, v) }), true
 		}
 		// --only with excludes: walk the product, as for many excludes
 		s.Each(func(Point) bool { n++; return true })
@@ -352,17 +352,22 @@ func (s *Sweep) Count() (n int, ok bool) {
 	return total - excluded, true
 }
 
-// kept counts the points --only keeps (without excludes): per dimension,
-// the positions whose every axis value is kept.
-func (s *Sweep) kept(dims []dim) int {
+// keeps reports whether --only keeps value v of the axis called name.
+func (s *Sweep) keeps(name string, v *yaml.Node) bool {
+	want, ok := s.keep[name]
+	return !ok || slices.ContainsFunc(want, func(w *yaml.Node) bool { return sameValue(v, w) })
+}
+
+// positions counts the points of dims whose every axis value passes ok: the
+// product, over the dimensions, of the positions where it holds.
+func (s *Sweep) positions(dims []dim, ok func(a Axis, v *yaml.Node) bool) int {
 	n := 1
 	for _, d := range dims {
 		hits := 0
 	position:
 		for i := 0; i < d.len; i++ {
 			for _, ai := range d.axes {
-				a := s.Axes[ai]
-				if want, ok := s.keep[a.Name]; ok && !slices.ContainsFunc(want, func(w *yaml.Node) bool { return sameValue(a.Values[i], w) }) {
+				if a := s.Axes[ai]; !ok(a, a.Values[i]) {
 					continue position
 				}
 			}
@@ -458,29 +463,19 @@ func (s *Sweep) matching(dims []dim, entries []map[string]*yaml.Node) int {
 			return 0
 		}
 	}
-	n := 1
-	for _, d := range dims {
-		hits := 0
-	position:
-		for i := 0; i < d.len; i++ {
-			for _, ai := range d.axes {
-				a := s.Axes[ai]
-				for _, v := range want[a.Name] {
-					if !sameValue(a.Values[i], v) {
-						continue position
-					}
-				}
+	return s.positions(dims, func(a Axis, v *yaml.Node) bool {
+		for _, w := range want[a.Name] {
+			if !sameValue(v, w) {
+				return false
 			}
-			hits++
 		}
-		n *= hits
-	}
-	return n
+		return true
+	})
 }
 
 func (s *Sweep) excluded(p Point) bool {
 	for _, v := range p.Values {
-		if want, ok := s.keep[v.Name]; ok && !slices.ContainsFunc(want, func(w *yaml.Node) bool { return sameValue(v.Value, w) }) {
+		if !s.keeps(v.Name, v.Value) {
 			return true
 		}
 	}
