@@ -110,3 +110,54 @@ func TestShippedExperimentsRecordEveryNameTheirArtifactsUse(t *testing.T) {
 		}
 	}
 }
+
+// oneProblem compiles body and returns its single positioned problem.
+func oneProblem(t *testing.T, body string) *spec.Error {
+	t.Helper()
+	_, err := compileFile(writeSpec(t, body))
+	var list spec.ErrorList
+	if !errors.As(err, &list) || len(list) != 1 {
+		t.Fatalf("want one positioned problem, got %v", err)
+	}
+	return list[0]
+}
+
+// A chart's series: names columns like x and y do, so a misspelt one is
+// reported at its key with the closest recorded name.
+func TestValidateReportsAChartSeriesNoStepRecordsAtItsKey(t *testing.T) {
+	e := oneProblem(t, `version: runexp/v1
+name: series
+studies:
+  - name: s
+    sweep: {axes: {util: [0.8, 0.9], conc: [1, 4]}}
+    steps:
+      - {id: probe, type: exec, with: {command: ["true"]}}
+    artifacts:
+      - path: chart.svg
+        format: chart
+        chart: {x: conc, y: [probe_exit], series: [utl], labels: {probe_exit: "exit status"}}
+`)
+	if e.Path != "studies[0].artifacts[0].chart.series[0]" || !strings.Contains(e.Msg, `did you mean "util"`) {
+		t.Errorf("problem %v, want at chart.series[0] suggesting util", e)
+	}
+}
+
+// A pareto chart's settings: name columns like x and y do, so a misspelt
+// one is reported at its key with the closest recorded name.
+func TestValidateReportsAParetoChartSettingNoStepRecordsAtItsKey(t *testing.T) {
+	e := oneProblem(t, `version: runexp/v1
+name: pareto
+studies:
+  - name: s
+    sweep: {axes: {util: [0.8, 0.9], conc: [1, 4]}}
+    steps:
+      - {id: probe, type: exec, with: {command: ["true"]}}
+    artifacts:
+      - path: pareto.svg
+        format: chart
+        chart: {kind: pareto, x: conc, y: [probe_exit], settings: [utl, conc]}
+`)
+	if e.Path != "studies[0].artifacts[0].chart.settings[0]" || !strings.Contains(e.Msg, `did you mean "util"`) || e.Pos.Line != 11 {
+		t.Errorf("problem %v at line %d, want at chart.settings[0] line 11 suggesting util", e, e.Pos.Line)
+	}
+}
