@@ -9,7 +9,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -100,21 +99,19 @@ func (c *preflight) fail(format string, args ...any) {
 }
 
 func (c *preflight) step(ctx context.Context, st *StepPlan) {
-	switch s := st.With.(type) {
-	case *steps.Launch:
-		c.program(st.ID, s.Command, s.Shell)
-		if _, port := s.Endpoint(); port > 0 && c.once("port|"+s.Host+"|"+strconv.Itoa(port)) {
-			c.port(st.ID, s.Host, port)
+	if r, ok := st.With.(steps.Requirer); ok {
+		req := r.Requirements()
+		c.program(st.ID, req.Program)
+		if req.Port > 0 && c.once("port|"+req.Host+"|"+strconv.Itoa(req.Port)) {
+			c.port(st.ID, req.Host, req.Port)
 		}
-	case *steps.Exec:
-		c.program(st.ID, s.Command, s.Shell)
-	case *steps.Load:
-		if s.APIKeyEnv != "" && c.once("env|"+s.APIKeyEnv) {
-			if _, ok := c.opt.Env(s.APIKeyEnv); !ok {
-				c.fail("step %s: api_key_env %s is not set in the environment; export %s=... before the run", st.ID, s.APIKeyEnv, s.APIKeyEnv)
+		if req.EnvVar != "" && c.once("env|"+req.EnvVar) {
+			if _, ok := c.opt.Env(req.EnvVar); !ok {
+				c.fail("step %s: %s %s is not set in the environment; export %s=... before the run", st.ID, req.EnvKey, req.EnvVar, req.EnvVar)
 			}
 		}
-	case steps.DeviceReader:
+	}
+	if s, ok := st.With.(steps.DeviceReader); ok {
 		g := s.DeviceSelection()
 		if g.GPU == steps.GPUNone || c.opt.GPUs == nil || !c.once("gpu|"+g.Request().Backend+"|"+g.Device+"|"+string(g.Fallback)+"|"+g.SimGPU) {
 			return
@@ -123,28 +120,10 @@ func (c *preflight) step(ctx context.Context, st *StepPlan) {
 	}
 }
 
-// plainWord is a shell command's first word that names a program.
-var plainWord = regexp.MustCompile(`^[A-Za-z0-9_./+-]+$`)
-
-// shellBuiltins are first words of a shell command that are no program.
-var shellBuiltins = []string{"cd", "exec", "export", "set", "source", ".", "eval", "env", "exit", "true", "false", "test", "[", "echo", "printf", "trap", "ulimit", "umask", "wait", "sleep", "if", "for", "while", "case", "until"}
-
-// program checks that argv[0] (for shell: true, the first word of the
-// command when it plainly names a program) can be started.
-func (c *preflight) program(stepID string, argv []string, shell bool) {
-	if len(argv) == 0 {
+// program checks that a step's program can be started.
+func (c *preflight) program(stepID, name string) {
+	if name == "" || !c.once("prog|"+name) {
 		return
-	}
-	name := argv[0]
-	if shell {
-		words := strings.Fields(strings.Join(argv, " "))
-		if len(words) == 0 || !plainWord.MatchString(words[0]) || slices.Contains(shellBuiltins, words[0]) {
-			return
-		}
-		name = words[0]
-	}
-	if name == "runexp" || !c.once("prog|"+name) {
-		return // runexp is this binary
 	}
 	switch {
 	case filepath.IsAbs(name):

@@ -1,5 +1,11 @@
 package steps
 
+import (
+	"regexp"
+	"slices"
+	"strings"
+)
+
 // Config pieces shared by several step kinds, embedded (`yaml:",inline"`) so
 // that each key is declared, documented and decoded once. GPUSpec (gpu.go)
 // is the third.
@@ -51,4 +57,71 @@ var (
 	_ DevicePinner = (*Measure)(nil)
 	_ DevicePinner = (*Telemetry)(nil)
 	_ DevicePinner = (*ReleaseCheck)(nil)
+)
+
+// Requirer is implemented by the steps that need something of the machine
+// before any point runs: the runner checks every requirement of the plan
+// at once (preflight), rather than letting each point fail on it.
+type Requirer interface {
+	Requirements() Requirements
+}
+
+// Requirements is what a step needs of the machine.
+type Requirements struct {
+	// Program must be startable: on PATH, or an absolute executable path.
+	// Empty when the step runs this runexp or names a program only the
+	// shell resolves.
+	Program string
+	// Host and Port must be free (Port 0: no fixed port).
+	Host string
+	Port int
+	// EnvKey names the key (e.g. api_key_env) whose environment variable
+	// EnvVar must be set.
+	EnvKey, EnvVar string
+}
+
+// plainWord is a shell command's first word that names a program.
+var plainWord = regexp.MustCompile(`^[A-Za-z0-9_./+-]+$`)
+
+// shellBuiltins are first words of a shell command that are no program.
+var shellBuiltins = []string{"cd", "exec", "export", "set", "source", ".", "eval", "env", "exit", "true", "false", "test", "[", "echo", "printf", "trap", "ulimit", "umask", "wait", "sleep", "if", "for", "while", "case", "until"}
+
+// program is the program p starts: argv[0], or for shell: true the first
+// word of the command when it plainly names one; "" for this runexp.
+func (p Process) program() string {
+	if len(p.Command) == 0 {
+		return ""
+	}
+	name := p.Command[0]
+	if p.Shell {
+		words := strings.Fields(strings.Join(p.Command, " "))
+		if len(words) == 0 || !plainWord.MatchString(words[0]) || slices.Contains(shellBuiltins, words[0]) {
+			return ""
+		}
+		name = words[0]
+	}
+	if name == "runexp" {
+		return "" // this binary (resolveProgram)
+	}
+	return name
+}
+
+// Requirements are the server's program and its fixed port.
+func (l *Launch) Requirements() Requirements {
+	host, port := l.Endpoint()
+	return Requirements{Program: l.program(), Host: host, Port: port}
+}
+
+// Requirements are the command's program.
+func (x *Exec) Requirements() Requirements { return Requirements{Program: x.program()} }
+
+// Requirements are the API key's environment variable.
+func (l *Load) Requirements() Requirements {
+	return Requirements{EnvKey: "api_key_env", EnvVar: l.APIKeyEnv}
+}
+
+var (
+	_ Requirer = (*Launch)(nil)
+	_ Requirer = (*Exec)(nil)
+	_ Requirer = (*Load)(nil)
 )
