@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"text/tabwriter"
@@ -67,6 +68,7 @@ func cmdCapacity(args []string, stdout, stderr io.Writer) error {
 	maxTokens := fs.Int("max-num-batched-tokens", 0, "--max-num-batched-tokens (default: vLLM's for the GPU)")
 	eager := fs.Bool("enforce-eager", false, "no CUDA graphs")
 	flashInfer := fs.Bool("flashinfer-sampler", false, `vLLM samples with FlashInfer (its log says "Using FlashInfer for top-p & top-k sampling"): a smaller sampler peak`)
+	noCustomAR := fs.Bool("disable-custom-all-reduce", false, "vLLM's --disable-custom-all-reduce (it is on by default at TP > 1 on the NVLink presets: "+strings.Join(nvlinkPresets, ", ")+"); engines before v0.11 charge its buffers to the pool")
 	format := fs.String("format", "table", "table, csv or json")
 	positional, err := parseInterleaved(fs, args)
 	if errors.Is(err, flag.ErrHelp) {
@@ -119,7 +121,7 @@ func cmdCapacity(args []string, stdout, stderr io.Writer) error {
 				TotalMemoryBytes: totalBytes, GPUName: gpu, GPUMemoryUtilization: u, MaxModelLen: l,
 				MaxNumSeqs: *maxSeqs, MaxNumBatchedTokens: *maxTokens, DType: *dtype, KVCacheDType: *kvDType,
 				EnforceEager: *eager, TensorParallelSize: *tp, Quantization: *quant, VLLMVersion: *version,
-				FlashInferSampler: *flashInfer,
+				FlashInferSampler: *flashInfer, CustomAllReduce: *tp > 1 && !*noCustomAR && slices.Contains(nvlinkPresets, gpu),
 			})
 			if err != nil {
 				return usageErr("%v", err)
@@ -130,6 +132,11 @@ func cmdCapacity(args []string, stdout, stderr io.Writer) error {
 	}
 	return writeCapacity(stdout, *format, cfg.Name, engine, rows)
 }
+
+// nvlinkPresets are the GPU presets sold as SXM/OAM boards with NVLink
+// (xGMI on MI300X), where vLLM's custom all-reduce is on at TP > 1. Custom
+// and --gpu-file GPUs are taken as PCIe cards (custom all-reduce off).
+var nvlinkPresets = []string{"A100-40GB", "A100-80GB", "H100-80GB", "H200", "H20", "B200", "MI300X"}
 
 // userGPU is one entry of a --gpu-file.
 type userGPU struct {

@@ -26,8 +26,8 @@ func TestCapacityPrintsOneRowPerLengthAndUtilisation(t *testing.T) {
 	if len(lines) != 1+8 {
 		t.Fatalf("%d lines, want header + 8 rows:\n%s", len(lines), out)
 	}
-	// Phi-3-mini on H100 at 0.92: 174,400 tokens whatever the length (V1).
-	if !strings.HasPrefix(lines[5], "H100-80GB,1,0.92,512,7.12,") || !strings.Contains(lines[5], ",174400,") {
+	// Phi-3-mini on H100 at 0.92: 175,488 tokens whatever the length (V1).
+	if !strings.HasPrefix(lines[5], "H100-80GB,1,0.92,512,7.12,") || !strings.Contains(lines[5], ",175488,") {
 		t.Errorf("row 0.92/512: %s", lines[5])
 	}
 }
@@ -108,5 +108,27 @@ func TestCapacityNamesTheEngineProfile(t *testing.T) {
 	out, _, _ := runCapacity(t, "Qwen/Qwen2.5-0.5B-Instruct", "--gpu", "L4", "--max-model-len", "4096", "--vllm-version", "0.10.1")
 	if !strings.Contains(out, "vLLM accounting of profile 0.9.1") {
 		t.Errorf("table header does not name the profile:\n%s", out)
+	}
+}
+
+func TestCapacityChargesCustomAllReduceOnNVLinkBeforeV011(t *testing.T) {
+	nonTorch := func(args ...string) string {
+		out, stderr, code := runCapacity(t, append([]string{"meta-llama/Llama-3.1-8B-Instruct", "--tp", "2",
+			"--max-model-len", "8192", "--format", "csv"}, args...)...)
+		if code != ExitOK {
+			t.Fatalf("exit %d: %s", code, stderr)
+		}
+		row := strings.Split(strings.Split(strings.TrimSpace(out), "\n")[1], ",")
+		return row[6] // non_torch_gib
+	}
+	nvlink := nonTorch("--gpu", "H100-80GB", "--vllm-version", "0.10")
+	if off := nonTorch("--gpu", "H100-80GB", "--vllm-version", "0.10", "--disable-custom-all-reduce"); nvlink == off {
+		t.Errorf("v0.10 H100 TP=2 non-torch %s GiB with and without custom all-reduce; want more with it", nvlink)
+	}
+	if pcie := nonTorch("--gpu", "L40S", "--vllm-version", "0.10"); pcie == nvlink {
+		t.Errorf("v0.10 L40S TP=2 non-torch %s GiB, as much as on NVLink H100s; want custom all-reduce off on PCIe", pcie)
+	}
+	if newer, off := nonTorch("--gpu", "H100-80GB", "--vllm-version", "0.11"), nonTorch("--gpu", "H100-80GB", "--vllm-version", "0.11", "--disable-custom-all-reduce"); newer != off {
+		t.Errorf("v0.11 H100 TP=2 non-torch %s vs %s GiB; want no charge from v0.11 (#25359)", newer, off)
 	}
 }

@@ -29,22 +29,45 @@ type EngineProfile struct {
 	// prefill is on (by default only above 32k tokens), so the activation
 	// peak grows with --max-model-len.
 	ProfilesMaxModelLen bool `json:"profiles_max_model_len"`
+	// SamplerBytesPerLogit is the dummy sampler pass's torch peak per
+	// max_num_seqs × vocab logit (without the FlashInfer sampler).
+	SamplerBytesPerLogit float64 `json:"sampler_bytes_per_logit"`
+	// NonTorchBytes is the profiled non-torch increase on one GPU (cuBLAS
+	// and attention workspaces).
+	NonTorchBytes int64 `json:"non_torch_bytes"`
+	// ChargesInitCommBuffers: the baseline snapshot is taken before the
+	// NCCL and custom all-reduce groups are created, so their buffers
+	// (CustomAllReduceInitBytes per rank with custom all-reduce) shrink the
+	// pool at TP > 1 (every engine before v0.11, vllm#25359).
+	ChargesInitCommBuffers bool `json:"charges_init_comm_buffers"`
 }
 
 // engineProfiles, newest first. Profile picks the first whose Name is ≤ the
 // requested version.
 var engineProfiles = []EngineProfile{
 	{Name: "0.21", DefaultGPUMemoryUtilization: 0.92, CUDAGraphInBudget: true,
+		SamplerBytesPerLogit: SamplerBytesPerLogitV017, NonTorchBytes: NonTorchBytesV018,
 		Changed: "#38284 (v0.21.0): the CUDA-graph memory estimate is subtracted before sizing the pool; default utilisation 0.90 → 0.92"},
+	{Name: "0.18", DefaultGPUMemoryUtilization: 0.90,
+		SamplerBytesPerLogit: SamplerBytesPerLogitV017, NonTorchBytes: NonTorchBytesV018,
+		Changed: "v0.18.0: profiled non-torch memory on one GPU 0.13 → 0.25 GiB (llm-d-planner's release sweep; the PR is not identified)"},
+	{Name: "0.17", DefaultGPUMemoryUtilization: 0.90,
+		SamplerBytesPerLogit: SamplerBytesPerLogitV017, NonTorchBytes: NonTorchBytes,
+		Changed: "v0.17.0: the profile run's activation peak drops about 60 % (Qwen3-14B on an H100: 5.64 → 2.23 GiB, llm-d-planner's release sweep): the dummy sampler pass peaks at 15.4 B per logit instead of 38.5 (the PR is not identified)"},
 	{Name: "0.11", DefaultGPUMemoryUtilization: 0.90,
-		Changed: "#25359 (v0.11.0): baseline taken after NCCL/custom all-reduce init, so those buffers no longer shrink the pool at TP > 1 (not modelled: the public pre-v0.11 TP logs, all without custom all-reduce, show no measurable difference)"},
-	{Name: "0.9.1", DefaultGPUMemoryUtilization: 0.90,
+		SamplerBytesPerLogit: SamplerBytesPerLogit, NonTorchBytes: NonTorchBytes,
+		Changed: "#25359 (v0.11.0): baseline taken after NCCL/custom all-reduce init, so those buffers no longer shrink the pool at TP > 1"},
+	{Name: "0.9.1", DefaultGPUMemoryUtilization: 0.90, ChargesInitCommBuffers: true,
+		SamplerBytesPerLogit: SamplerBytesPerLogit, NonTorchBytes: NonTorchBytes,
 		Changed: "#18974/#19312 (≈v0.9.1): V1 budget = requested − (weights + activation + non-torch), CUDA context no longer charged; logs \"Available KV cache memory\""},
-	{Name: "0.8", DefaultGPUMemoryUtilization: 0.90, ChargesCUDAContext: true,
+	{Name: "0.8", DefaultGPUMemoryUtilization: 0.90, ChargesCUDAContext: true, ChargesInitCommBuffers: true,
+		SamplerBytesPerLogit: SamplerBytesPerLogit, NonTorchBytes: NonTorchBytes,
 		Changed: "V1 engine by default (v0.8.0; opt-in since v0.7): activation profiled at max_num_batched_tokens, not max_model_len; budget charges whole-GPU used memory (CUDA context)"},
-	{Name: "0.6.5", DefaultGPUMemoryUtilization: 0.90, ProfilesMaxModelLen: true,
+	{Name: "0.6.5", DefaultGPUMemoryUtilization: 0.90, ProfilesMaxModelLen: true, ChargesInitCommBuffers: true,
+		SamplerBytesPerLogit: SamplerBytesPerLogit, NonTorchBytes: NonTorchBytes,
 		Changed: "#10511 (v0.6.5): V0 budget = requested − (weights + activation + non-torch), baseline before distributed init; V0 stays the default engine through v0.7.x"},
-	{Name: "0.5", DefaultGPUMemoryUtilization: 0.90, ChargesCUDAContext: true, ProfilesMaxModelLen: true,
+	{Name: "0.5", DefaultGPUMemoryUtilization: 0.90, ChargesCUDAContext: true, ProfilesMaxModelLen: true, ChargesInitCommBuffers: true,
+		SamplerBytesPerLogit: SamplerBytesPerLogit, NonTorchBytes: NonTorchBytes,
 		Changed: "V0 engine (≤ v0.6.4): budget charges everything the process and the GPU added since init; activation profiled at max_model_len"},
 }
 

@@ -3,6 +3,7 @@ package modelcfg
 import (
 	"encoding/json"
 	"fmt"
+	"hash/fnv"
 	"math"
 	"os"
 	"slices"
@@ -12,21 +13,31 @@ import (
 
 // logCase is one public vLLM startup log of testdata/vllm-logs.json.
 type logCase struct {
-	ID          string   `json:"id"`
-	Source      string   `json:"source"`
-	Model       string   `json:"model"`
-	GPU         string   `json:"gpu"`
-	GPUTotalGiB float64  `json:"gpu_total_gib"`
-	VLLM        string   `json:"vllm"`
-	DType       string   `json:"dtype"`
-	KVDType     string   `json:"kv_cache_dtype"`
-	Quant       string   `json:"quantization"`
-	Util        float64  `json:"util"`
-	MaxModelLen int      `json:"max_model_len"`
-	TP          int      `json:"tp"`
-	FlashInfer  bool     `json:"flashinfer_sampler"`
-	Lines       []string `json:"lines"`
-	Real        struct {
+	ID          string  `json:"id"`
+	Source      string  `json:"source"`
+	Model       string  `json:"model"`
+	GPU         string  `json:"gpu"`
+	GPUTotalGiB float64 `json:"gpu_total_gib"`
+	VLLM        string  `json:"vllm"`
+	DType       string  `json:"dtype"`
+	KVDType     string  `json:"kv_cache_dtype"`
+	Quant       string  `json:"quantization"`
+	Util        float64 `json:"util"`
+	MaxModelLen int     `json:"max_model_len"`
+	TP          int     `json:"tp"`
+	FlashInfer  bool    `json:"flashinfer_sampler"`
+	CustomAR    bool    `json:"custom_all_reduce"`
+	// Excluded names why a case is kept and printed but not scored (its
+	// flags are not all known).
+	Excluded string `json:"excluded"`
+	// FittedBeforeSplit names a constant of predict.go derived from this
+	// case before the hash split existed; a held-out case with it is
+	// reported but left out of the clean held-out statistics.
+	FittedBeforeSplit string `json:"fitted_before_split"`
+	// WhyOff explains a case whose error is over the issue's goal.
+	WhyOff string   `json:"why_off"`
+	Lines  []string `json:"lines"`
+	Real   struct {
 		KVTokens   int64   `json:"kv_tokens"`
 		Blocks     int64   `json:"blocks"`
 		PoolGiB    float64 `json:"pool_gib"`
@@ -45,6 +56,18 @@ type fidelityRow struct {
 	realW, predW      float64 // weights per GPU, GiB (realW 0: not logged)
 	errPct            float64 // (pred − real) / real × 100; NaN when the log has no pool
 	fitsOK            bool
+	excluded          string
+	fittedOn          string // a constant derived from this case before the split existed
+	whyOff            string
+}
+
+// heldOut reports whether a case is in the held-out third: FNV-1a of its id
+// mod 3 is 0. The split depends on the id only, so adding a case never
+// moves another; no constant of predict.go is fitted on a held-out case.
+func heldOut(id string) bool {
+	h := fnv.New32a()
+	h.Write([]byte(id))
+	return h.Sum32()%3 == 0
 }
 
 // TestPredictionFidelityAgainstPublicVLLMLogs prints, per public log, the
@@ -65,7 +88,7 @@ func TestPredictionFidelityAgainstPublicVLLMLogs(t *testing.T) {
 		t.Fatal(err)
 	}
 	var rows []fidelityRow
-	for i, c := range file.Cases {
+	for _, c := range file.Cases {
 		cfg, err := Parse(file.Configs[c.Model])
 		if err != nil {
 			t.Fatalf("%s: config %s: %v", c.ID, c.Model, err)
@@ -76,14 +99,18 @@ func TestPredictionFidelityAgainstPublicVLLMLogs(t *testing.T) {
 		}
 		p, err := Predict(cfg, PredictInput{TotalMemoryBytes: int64(total * float64(GiB)), GPUName: c.GPU,
 			GPUMemoryUtilization: c.Util, MaxModelLen: c.MaxModelLen, DType: c.DType, KVCacheDType: c.KVDType,
-			TensorParallelSize: c.TP, Quantization: c.Quant, VLLMVersion: c.VLLM, FlashInferSampler: c.FlashInfer})
+			TensorParallelSize: c.TP, Quantization: c.Quant, VLLMVersion: c.VLLM, FlashInferSampler: c.FlashInfer,
+			CustomAllReduce: c.CustomAR})
 		if err != nil {
 			t.Fatalf("%s: %v", c.ID, err)
 		}
 		r := fidelityRow{id: c.ID, split: "fit", engine: "V1", pred: p.KVTokens, errPct: math.NaN(), fitsOK: p.Fits == c.Fits,
-			realW: c.Real.WeightsGiB, predW: float64(p.WeightsBytes) / float64(GiB)}
-		if i%3 == 2 {
+			realW: c.Real.WeightsGiB, predW: float64(p.WeightsBytes) / float64(GiB), excluded: c.Excluded, fittedOn: c.FittedBeforeSplit, whyOff: c.WhyOff}
+		if heldOut(c.ID) {
 			r.split = "holdout"
+		}
+		if c.Excluded != "" {
+			r.split = "excluded"
 		}
 		if prof, _ := Profile(c.VLLM); prof.ProfilesMaxModelLen {
 			r.engine = "V0"
@@ -106,7 +133,7 @@ func TestPredictionFidelityAgainstPublicVLLMLogs(t *testing.T) {
 		rows = append(rows, r)
 	}
 	var b strings.Builder
-	fmt.Fprintf(&b, "\n%-40s %-7s %-3s %10s %10s %8s %-7s %s\n", "case", "split", "eng", "real", "predicted", "error", "verdict", "weights GiB real/predicted")
+	fmt.Fprintf(&b, "\n%-40s %-8s %-3s %10s %10s %8s %-7s %s\n", "case", "split", "eng", "real", "predicted", "error", "verdict", "weights GiB real/predicted")
 	for _, r := range rows {
 		e := "   n/a"
 		if !math.IsNaN(r.errPct) {
@@ -120,12 +147,17 @@ func TestPredictionFidelityAgainstPublicVLLMLogs(t *testing.T) {
 		if r.realW > 0 {
 			w = fmt.Sprintf("%.2f/%.2f", r.realW, r.predW)
 		}
-		fmt.Fprintf(&b, "%-40s %-7s %-3s %10d %10d %8s %-7s %s\n", r.id, r.split, r.engine, r.real, r.pred, e, v, w)
+		fmt.Fprintf(&b, "%-40s %-8s %-3s %10d %10d %8s %-7s %s\n", r.id, r.split, r.engine, r.real, r.pred, e, v, w)
+	}
+	for _, r := range rows {
+		if r.excluded != "" {
+			fmt.Fprintf(&b, "not scored: %s: %s\n", r.id, r.excluded)
+		}
 	}
 	stats := func(label string, keep func(fidelityRow) bool) (median, worst float64, n int) {
 		var errs []float64
 		for _, r := range rows {
-			if keep(r) && !math.IsNaN(r.errPct) {
+			if keep(r) && r.excluded == "" && !math.IsNaN(r.errPct) {
 				errs = append(errs, math.Abs(r.errPct))
 			}
 		}
@@ -148,22 +180,72 @@ func TestPredictionFidelityAgainstPublicVLLMLogs(t *testing.T) {
 		}
 		return n
 	}())
+	type summary struct{ median, worst float64 }
+	sets := map[string]summary{}
+	for _, split := range []string{"fit", "holdout", "holdout-clean"} {
+		for _, engine := range []string{"", "V1", "V0"} {
+			label := map[string]string{"fit": "fitted", "holdout": "held-out", "holdout-clean": "held-out, clean"}[split]
+			if engine != "" {
+				label += " " + engine
+			}
+			m, w, _ := stats(label, func(r fidelityRow) bool {
+				inSplit := r.split == split || (split == "holdout-clean" && r.split == "holdout" && r.fittedOn == "")
+				return inSplit && (engine == "" || r.engine == engine)
+			})
+			sets[split+engine] = summary{m, w}
+		}
+	}
 	stats("all", func(fidelityRow) bool { return true })
-	stats("fitted", func(r fidelityRow) bool { return r.split == "fit" })
-	holdMedian, _, _ := stats("held-out", func(r fidelityRow) bool { return r.split == "holdout" })
-	_, v1Worst, _ := stats("V1 engine", func(r fidelityRow) bool { return r.engine == "V1" })
-	_, v0Worst, _ := stats("V0 engine", func(r fidelityRow) bool { return r.engine == "V0" })
+	wrong := 0
+	for _, r := range rows {
+		if !r.fitsOK {
+			wrong++
+		}
+	}
+	fmt.Fprintf(&b, "start/fail verdicts: %d of %d right\n", len(rows)-wrong, len(rows))
+	for _, r := range rows {
+		if r.fittedOn != "" {
+			fmt.Fprintf(&b, "held out but not independent: %s (%s was derived from it before the split)\n", r.id, r.fittedOn)
+		}
+	}
+	for _, r := range rows {
+		goal := 8.0
+		if r.engine == "V0" {
+			goal = 15
+		}
+		if r.excluded == "" && math.Abs(r.errPct) > goal {
+			why := r.whyOff
+			if why == "" {
+				why = "not explained"
+			}
+			fmt.Fprintf(&b, "over the %g%% goal: %s %+.1f%%: %s\n", goal, r.id, r.errPct, why)
+		}
+	}
 	t.Log(b.String())
-	// Bounds the model meets today (the issue's goals are 3 % median,
-	// 8 % worst V1, 15 % worst V0); they catch regressions.
-	if holdMedian > fidelityHeldOutMedianPct || v1Worst > fidelityV1WorstPct || v0Worst > fidelityV0WorstPct {
-		t.Errorf("fidelity regressed: held-out median %.1f%% (bound %g), V1 worst %.1f%% (bound %g), V0 worst %.1f%% (bound %g)",
-			holdMedian, fidelityHeldOutMedianPct, v1Worst, fidelityV1WorstPct, v0Worst, fidelityV0WorstPct)
+	// The issue's goals (median 3 %, worst 8 % V1, 15 % V0) where the model
+	// meets them; elsewhere the bound is today's figure, so that a
+	// regression fails; each case over its goal prints its why_off.
+	for _, bound := range []struct {
+		name  string
+		got   float64
+		limit float64
+	}{
+		{"fitted median", sets["fit"].median, 3},
+		{"fitted V0 worst", sets["fitV0"].worst, 15},
+		{"fitted V1 worst", sets["fitV1"].worst, fidelityFittedV1WorstPct},
+		{"held-out median", sets["holdout"].median, 3},
+		{"held-out V1 worst", sets["holdoutV1"].worst, 8},
+		{"held-out V0 worst", sets["holdoutV0"].worst, fidelityHeldOutV0WorstPct},
+	} {
+		if bound.got > bound.limit {
+			t.Errorf("fidelity: %s |error| %.1f%%, bound %g%%", bound.name, bound.got, bound.limit)
+		}
 	}
 }
 
+// Bounds above the issue's goals, each held by one case whose miss is
+// explained by its why_off in testdata/vllm-logs.json.
 const (
-	fidelityHeldOutMedianPct = 3.0
-	fidelityV1WorstPct       = 26.0
-	fidelityV0WorstPct       = 75.0
+	fidelityFittedV1WorstPct  = 22.0 // vllm17122-l40s-llama31-8b
+	fidelityHeldOutV0WorstPct = 50.0 // pr2031-a100-80gb-llama2-70b-tp4
 )

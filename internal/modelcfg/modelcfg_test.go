@@ -206,8 +206,10 @@ func TestPredictPhi3H100(t *testing.T) {
 		if !p.Fits || p.Err() != nil || p.Failure != "" {
 			t.Fatalf("L=%d does not fit: %s", tc.l, p.Failure)
 		}
-		if p.KVTokens < 165000 || p.KVTokens > 175000 {
-			t.Errorf("L=%d KV tokens = %d, want 165k–175k (%s)", tc.l, p.KVTokens, p.Formula)
+		// kv-cache-facts.md estimates 165–175k with the sampler peak of
+		// v0.16 and before; v0.17's smaller one adds about a thousand.
+		if p.KVTokens < 165000 || p.KVTokens > 177000 {
+			t.Errorf("L=%d KV tokens = %d, want 165k–177k (%s)", tc.l, p.KVTokens, p.Formula)
 		}
 		if tokens != 0 && p.KVTokens != tokens {
 			t.Errorf("pool changed with L: %d vs %d", p.KVTokens, tokens)
@@ -302,7 +304,7 @@ func TestPredictMatchesH100Logs(t *testing.T) {
 		{q3, 64.45, 5.56, 1.12},
 	} {
 		p, err := Predict(tc.cfg, PredictInput{TotalMemoryBytes: h100, GPUMemoryUtilization: 0.9,
-			MaxModelLen: 16000, NoCUDAGraphEstimate: true})
+			MaxModelLen: 16000, VLLMVersion: "0.11"})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -22,11 +22,22 @@ const (
 	// workspaces): 0.13 GiB in every single-GPU H100 log of the llm-d
 	// benchmark's empirical study (config_explorer/empirical-vllm-memory-results.md).
 	NonTorchBytes = 13 * GiB / 100
-	// SamplerBytesPerLogitX2 is twice the bytes per (max_num_seqs × vocab)
-	// logit that vLLM's dummy sampler pass peaks at: 38.5 B, fitted to the same
-	// H100 logs (Llama-3.1-8B 4.76 GiB, Qwen3-0.6B 5.56 GiB, gpt-oss-20b
-	// 7.38 GiB of "peak activation" at max_num_seqs 1024).
-	SamplerBytesPerLogitX2 = 77
+	// NonTorchBytesV018 replaces NonTorchBytes from v0.18.0: 0.25 GiB in
+	// llm-d-planner's v0.18.0 and v0.19.0 H100 sweeps
+	// (accuracy/accuracy_report.md, "Non-torch increased at v0.18.0").
+	NonTorchBytesV018 = 25 * GiB / 100
+	// SamplerBytesPerLogit is the bytes per (max_num_seqs × vocab) logit
+	// that vLLM's dummy sampler pass peaks at up to v0.16: 38.5 B, fitted to
+	// the llm-d benchmark's H100 logs (Llama-3.1-8B 4.76 GiB, Qwen3-0.6B
+	// 5.56 GiB, gpt-oss-20b 7.38 GiB of "peak activation" at max_num_seqs
+	// 1024).
+	SamplerBytesPerLogit = 38.5
+	// SamplerBytesPerLogitV017 replaces it from v0.17.0, whose activation
+	// peak is about 60 % lower: 15.4 B, fitted to the fitted-set v0.17+
+	// cases of testdata/vllm-logs.json (Qwen3-14B 2.23 GiB at v0.17.0,
+	// Llama-3.1-8B 1.89 GiB and Qwen2.5-7B 2.21 GiB at v0.19.0, all at
+	// max_num_seqs 1024 on an H100).
+	SamplerBytesPerLogitV017 = 15.4
 	// FlashInferSamplerBytesPerLogit replaces it when vLLM samples top-p/top-k
 	// with FlashInfer (it logs "Using FlashInfer for top-p & top-k sampling"),
 	// which needs no sort: 11 B, fitted on dennislee22/vLLM-benchmarking's
@@ -44,12 +55,18 @@ const (
 	// TPNonTorchBytes is the extra non-torch memory per rank at TP > 1
 	// (lazily created NCCL buffers, all-reduce workspaces): 0.55 − 0.13 GiB
 	// in the llm-d TP=2 H100 log (a fitted case of testdata/vllm-logs.json).
-	// Engines before v0.11 also charged the NCCL/custom all-reduce buffers
-	// created at init, but the fitted pre-v0.11 TP logs (dennislee22 A100
-	// TP=2, vllm#13061 RTX 4090 TP=2, all without custom all-reduce) show no
-	// measurable extra, so no term models it; with custom all-reduce on
-	// NVLink, vllm#10511 saw 1.79 GiB more at TP=2.
+	// Engines before v0.11 also charge the buffers created at init
+	// (CustomAllReduceInitBytes); the pre-v0.11 TP logs without custom
+	// all-reduce (dennislee22 A100 TP=2, vllm#13061 RTX 4090 TP=2) show no
+	// measurable extra.
 	TPNonTorchBytes = 42 * GiB / 100
+	// CustomAllReduceInitBytes is what engines before v0.11
+	// (EngineProfile.ChargesInitCommBuffers) charge per rank for the NCCL
+	// and custom all-reduce buffers created at init when custom all-reduce
+	// is on (NVLink/NVSwitch GPUs in one node): vllm-project/vllm#10511's
+	// sanity log shows non_torch_memory 1.79 GiB at TP=1 and 3.58 GiB at
+	// TP=2 on an H100.
+	CustomAllReduceInitBytes = 179 * GiB / 100
 	// ChargedContextBytes is what engines that subtract whole-GPU used
 	// memory (EngineProfile.ChargesCUDAContext) count for the CUDA context
 	// and other non-torch memory beyond NonTorchBytes: vllm-project/vllm#10517's
@@ -101,6 +118,11 @@ type PredictInput struct {
 	// Quantization is --quantization (awq, gptq, fp8, bitsandbytes and
 	// vLLM's kernel aliases); "" takes the config's quantization_config.
 	Quantization string `json:"quantization,omitempty"`
+	// CustomAllReduce: vLLM's custom all-reduce is on (TP > 1 on GPUs with
+	// NVLink/NVSwitch peer access in one node; vLLM logs "Custom allreduce
+	// is disabled because …" otherwise). Engines before v0.11 then charge
+	// CustomAllReduceInitBytes per rank.
+	CustomAllReduce bool `json:"custom_all_reduce,omitempty"`
 	// VLLMVersion selects the EngineProfile ("" → the newest).
 	VLLMVersion string `json:"vllm_version,omitempty"`
 }
@@ -258,12 +280,13 @@ func BatchDefaults(totalMemoryBytes int64, gpuName string) (maxNumBatchedTokens,
 //     transient tensors (residual and normed hidden, qkv, attention output,
 //     gate_up and activated MLP: 2·hidden + qkv width + heads·head_dim +
 //     3·intermediate elements per token, in the model dtype), and
-//   - the dummy sampler pass: max_num_seqs × vocab × 38.5 bytes.
+//   - the dummy sampler pass: max_num_seqs × vocab × the engine's
+//     SamplerBytesPerLogit (FlashInferSamplerBytesPerLogit with FlashInfer).
 //
-// The sampler term dominates with vLLM's H100 defaults; it reproduces the
-// logged peaks of Llama-3.1-8B (4.76 GiB), Qwen3-0.6B (5.56 GiB) and
-// gpt-oss-20b (7.38 GiB) within 0.05 GiB.
-func activationPeakBytes(cfg Config, maxNumBatchedTokens, maxNumSeqs, actBytes int, flashInferSampler bool) int64 {
+// The sampler term dominates with vLLM's H100 defaults; up to v0.16 it
+// reproduces the logged peaks of Llama-3.1-8B (4.76 GiB), Qwen3-0.6B
+// (5.56 GiB) and gpt-oss-20b (7.38 GiB) within 0.05 GiB.
+func activationPeakBytes(cfg Config, maxNumBatchedTokens, maxNumSeqs, actBytes int, samplerBytesPerLogit float64, flashInferSampler bool) int64 {
 	h := int64(cfg.HiddenSize)
 	heads := int64(cfg.NumAttentionHeads)
 	var qkv, attnOut int64
@@ -277,7 +300,7 @@ func activationPeakBytes(cfg Config, maxNumBatchedTokens, maxNumSeqs, actBytes i
 	}
 	perToken := 2*h + qkv + attnOut + 3*int64(cfg.IntermediateSize)
 	forward := int64(maxNumBatchedTokens) * perToken * int64(actBytes)
-	sampler := int64(maxNumSeqs) * int64(cfg.VocabSize) * SamplerBytesPerLogitX2 / 2
+	sampler := int64(float64(maxNumSeqs) * float64(cfg.VocabSize) * samplerBytesPerLogit)
 	if flashInferSampler {
 		sampler = int64(maxNumSeqs) * int64(cfg.VocabSize) * FlashInferSamplerBytesPerLogit
 	}
@@ -306,8 +329,9 @@ func round2(x float64) float64 { return math.Round(x*100) / 100 }
 // weights = ParamCount × dtype bytes (exact); activation_peak, non_torch and
 // cuda_graph are the documented approximations ActivationPeakBytes,
 // NonTorchBytes and CUDAGraphBytes (vLLM measures them by profiling), fitted
-// to public H100 logs. Phi-3-mini on an H100 (79.18 GiB) at 0.92 gives
-// 63.86 GiB, 174,368 tokens: inside kv-cache-facts.md's 165–175k estimate. None of
+// to public H100 logs per engine release (EngineProfile). Phi-3-mini on an
+// H100 (79.18 GiB) at 0.92 gives 64.26 GiB, 175,456 tokens (kv-cache-facts.md
+// estimates 165–175k with the pre-v0.17 sampler peak). None of
 // the terms depends on max_model_len: L changes only the concurrency and
 // whether one request fits. KVCacheMemoryBytes replaces the whole budget;
 // NumGPUBlocksOverride replaces num_blocks. The null block vLLM keeps is not
@@ -437,10 +461,13 @@ func Predict(cfg Config, in PredictInput) (Prediction, error) {
 	layerPage := p.KVBytesPerToken / int64(cfg.NumHiddenLayers) * int64(p.BlockSize)
 	p.BlockBytes = layerPage * int64(p.GroupSize)
 	p.RequestedBytes = int64(float64(in.TotalMemoryBytes) * p.GPUMemoryUtilization)
-	p.ActivationPeakBytes = activationPeakBytes(rank, p.MaxNumBatchedTokens, p.MaxNumSeqs, actBytes, in.FlashInferSampler)
-	p.NonTorchBytes = NonTorchBytes
+	p.ActivationPeakBytes = activationPeakBytes(rank, p.MaxNumBatchedTokens, p.MaxNumSeqs, actBytes, engine.SamplerBytesPerLogit, in.FlashInferSampler)
+	p.NonTorchBytes = engine.NonTorchBytes
 	if tp > 1 {
 		p.NonTorchBytes += TPNonTorchBytes
+		if engine.ChargesInitCommBuffers && in.CustomAllReduce {
+			p.NonTorchBytes += CustomAllReduceInitBytes
+		}
 	}
 	if engine.ChargesCUDAContext {
 		p.NonTorchBytes += ChargedContextBytes

@@ -107,11 +107,11 @@
 // # Fidelity
 //
 // Phi-3-mini-4k-instruct on H100-80GB at --gpu-memory-utilization 0.92
-// (defaults otherwise; modelcfg as of 2026-11-26): weights 7.12 GiB,
-// available KV cache 63.87 GiB, pool 174,400 tokens (10,900 blocks) at every
-// max_model_len. Logged maximum concurrency 330.30x at 512, 167.69x at
-// 1,024, 84.50x at 2,048 and 42.41x at 4,096 (pool / L: 340.6x, 170.3x,
-// 85.2x, 42.6x; the logged figure is lower because Phi-3's sliding window
+// (defaults otherwise; modelcfg as of 2026-12-05): weights 7.12 GiB,
+// available KV cache 64.27 GiB, pool 175,488 tokens (10,968 blocks) at every
+// max_model_len. Logged maximum concurrency 332.36x at 512, 168.74x at
+// 1,024, 85.02x at 2,048 and 42.68x at 4,096 (pool / L: 342.8x, 171.4x,
+// 85.7x, 42.8x; the logged figure is lower because Phi-3's sliding window
 // costs one extra block per request). kv-cache-facts.md estimates ~165–175k
 // tokens and ~330x / 165x / 83x / 41x. 32 requests × 32 tokens of the seed's
 // prompt (13 tokens): single-stream decode 3.85 ms/token (~257 tok/s;

@@ -201,9 +201,10 @@ func TestPhi3PoolIsFlatAcrossMaxModelLen(t *testing.T) {
 		tokens, conc4096 = st.pred.KVTokens, st.pred.EngineConcurrency
 		t.Logf("Phi-3-mini H100-80GB 0.92 L=%s: %s tokens, %.2fx (tokens/L %.2fx)", l, commas(tokens), st.pred.EngineConcurrency, st.pred.MaxConcurrency)
 	}
-	// kv-cache-facts.md §4.1 estimates ~165–175k tokens.
-	if tokens < 165000 || tokens > 175000 {
-		t.Errorf("Phi-3-mini pool %d tokens, outside the 165k–175k estimate", tokens)
+	// kv-cache-facts.md §4.1 estimates ~165–175k tokens with the pre-v0.17
+	// sampler peak; v0.17's smaller one adds about a thousand.
+	if tokens < 165000 || tokens > 177000 {
+		t.Errorf("Phi-3-mini pool %d tokens, outside the 165k–177k estimate", tokens)
 	}
 	if conc4096 < 40 || conc4096 > 44 {
 		t.Errorf("Phi-3-mini concurrency at 4096: %.2fx, estimate ~41x", conc4096)
