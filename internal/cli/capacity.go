@@ -113,6 +113,7 @@ func cmdCapacity(args []string, stdout, stderr io.Writer) error {
 	if len(us) == 0 {
 		us = []float64{0}
 	}
+	customAR := *tp > 1 && !*noCustomAR && slices.Contains(nvlinkPresets, gpu)
 	var rows []capacityRow
 	var engine string
 	for _, u := range us {
@@ -121,7 +122,8 @@ func cmdCapacity(args []string, stdout, stderr io.Writer) error {
 				TotalMemoryBytes: totalBytes, GPUName: gpu, GPUMemoryUtilization: u, MaxModelLen: l,
 				MaxNumSeqs: *maxSeqs, MaxNumBatchedTokens: *maxTokens, DType: *dtype, KVCacheDType: *kvDType,
 				EnforceEager: *eager, TensorParallelSize: *tp, Quantization: *quant, VLLMVersion: *version,
-				FlashInferSampler: *flashInfer, CustomAllReduce: *tp > 1 && !*noCustomAR && slices.Contains(nvlinkPresets, gpu),
+				FlashInferSampler: *flashInfer, CustomAllReduce: customAR,
+				AllReduceFusion: customAR && slices.Contains(allReduceFusionPresets, gpu),
 			})
 			if err != nil {
 				return usageErr("%v", err)
@@ -137,6 +139,10 @@ func cmdCapacity(args []string, stdout, stderr io.Writer) error {
 // (xGMI on MI300X), where vLLM's custom all-reduce is on at TP > 1. Custom
 // and --gpu-file GPUs are taken as PCIe cards (custom all-reduce off).
 var nvlinkPresets = []string{"A100-40GB", "A100-80GB", "H100-80GB", "H200", "H20", "B200", "MI300X"}
+
+// allReduceFusionPresets are the NVLink presets of compute capability 9.0
+// and 10.0, where vLLM's FlashInfer all-reduce + RMSNorm fusion runs.
+var allReduceFusionPresets = []string{"H100-80GB", "H200", "H20", "B200"}
 
 // userGPU is one entry of a --gpu-file.
 type userGPU struct {

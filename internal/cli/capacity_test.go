@@ -132,3 +132,20 @@ func TestCapacityChargesCustomAllReduceOnNVLinkBeforeV011(t *testing.T) {
 		t.Errorf("v0.11 H100 TP=2 non-torch %s vs %s GiB; want no charge from v0.11 (#25359)", newer, off)
 	}
 }
+
+func TestCapacityChargesAllReduceFusionOnHopperFromV017(t *testing.T) {
+	nonTorch := func(gpu, version string) string {
+		out, stderr, code := runCapacity(t, "meta-llama/Llama-3.1-8B-Instruct", "--tp", "2", "--gpu", gpu,
+			"--vllm-version", version, "--max-model-len", "8192", "--format", "csv")
+		if code != ExitOK {
+			t.Fatalf("exit %d: %s", code, stderr)
+		}
+		return strings.Split(strings.Split(strings.TrimSpace(out), "\n")[1], ",")[6]
+	}
+	if h100, a100 := nonTorch("H100-80GB", "0.19"), nonTorch("A100-80GB", "0.19"); h100 == a100 {
+		t.Errorf("v0.19 TP=2 non-torch H100 %s GiB, A100 %s GiB; want the fusion workspace on the H100 only", h100, a100)
+	}
+	if v16, v19 := nonTorch("H100-80GB", "0.16"), nonTorch("H100-80GB", "0.19"); v16 == v19 {
+		t.Errorf("H100 TP=2 non-torch v0.16 %s GiB, v0.19 %s GiB; want the fusion charged from v0.17", v16, v19)
+	}
+}

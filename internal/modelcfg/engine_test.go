@@ -84,3 +84,23 @@ func TestPredictOlderEnginesChargeCustomAllReduceBuffersAtInit(t *testing.T) {
 		t.Errorf("v0.11 TP=2 non-torch %d with custom all-reduce, %d without; want equal (#25359)", on, off)
 	}
 }
+
+func TestPredictAllReduceFusionChargedFromV017WhereItRuns(t *testing.T) {
+	llama := mustPreset(t, "Llama-3.1-8B-Instruct")
+	nonTorch := func(version string, tp int, fusion bool) int64 {
+		p, err := Predict(llama, PredictInput{TotalMemoryBytes: h100, MaxModelLen: 8192, TensorParallelSize: tp, VLLMVersion: version, AllReduceFusion: fusion})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return p.NonTorchBytes
+	}
+	if on, off := nonTorch("0.19", 2, true), nonTorch("0.19", 2, false); on-off != AllReduceFusionBytes {
+		t.Errorf("v0.19 TP=2 non-torch %d with the fusion, %d without; want %d more", on, off, AllReduceFusionBytes)
+	}
+	if on, off := nonTorch("0.16", 2, true), nonTorch("0.16", 2, false); on != off {
+		t.Errorf("v0.16 TP=2 non-torch %d vs %d; want the fusion off before v0.17", on, off)
+	}
+	if on, off := nonTorch("0.19", 1, true), nonTorch("0.19", 1, false); on != off {
+		t.Errorf("v0.19 TP=1 non-torch %d vs %d; want no all-reduce at TP=1", on, off)
+	}
+}

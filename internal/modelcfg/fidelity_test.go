@@ -27,6 +27,7 @@ type logCase struct {
 	TP          int     `json:"tp"`
 	FlashInfer  bool    `json:"flashinfer_sampler"`
 	CustomAR    bool    `json:"custom_all_reduce"`
+	ARFusion    bool    `json:"all_reduce_fusion"`
 	// Excluded names why a case is kept and printed but not scored (its
 	// flags are not all known).
 	Excluded string `json:"excluded"`
@@ -100,7 +101,7 @@ func TestPredictionFidelityAgainstPublicVLLMLogs(t *testing.T) {
 		p, err := Predict(cfg, PredictInput{TotalMemoryBytes: int64(total * float64(GiB)), GPUName: c.GPU,
 			GPUMemoryUtilization: c.Util, MaxModelLen: c.MaxModelLen, DType: c.DType, KVCacheDType: c.KVDType,
 			TensorParallelSize: c.TP, Quantization: c.Quant, VLLMVersion: c.VLLM, FlashInferSampler: c.FlashInfer,
-			CustomAllReduce: c.CustomAR})
+			CustomAllReduce: c.CustomAR, AllReduceFusion: c.ARFusion})
 		if err != nil {
 			t.Fatalf("%s: %v", c.ID, err)
 		}

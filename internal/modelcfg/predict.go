@@ -67,6 +67,13 @@ const (
 	// sanity log shows non_torch_memory 1.79 GiB at TP=1 and 3.58 GiB at
 	// TP=2 on an H100.
 	CustomAllReduceInitBytes = 179 * GiB / 100
+	// AllReduceFusionBytes is the extra non-torch memory per rank with the
+	// FlashInfer all-reduce + RMSNorm fusion (EngineProfile.FusesAllReduceRMSNorm):
+	// 1.44 GiB, the mean over the fitted-set v0.19 TP cases of
+	// testdata/vllm-logs.json (logged non-torch 2.06–2.13 GiB at TP=2 and 4
+	// against 0.25 + TPNonTorchBytes; their logs say "Enabled custom
+	// fusions: allreduce_rms").
+	AllReduceFusionBytes = 144 * GiB / 100
 	// ChargedContextBytes is what engines that subtract whole-GPU used
 	// memory (EngineProfile.ChargesCUDAContext) count for the CUDA context
 	// and other non-torch memory beyond NonTorchBytes: vllm-project/vllm#10517's
@@ -123,6 +130,11 @@ type PredictInput struct {
 	// is disabled because …" otherwise). Engines before v0.11 then charge
 	// CustomAllReduceInitBytes per rank.
 	CustomAllReduce bool `json:"custom_all_reduce,omitempty"`
+	// AllReduceFusion: vLLM's FlashInfer all-reduce + RMSNorm fusion can run
+	// (TP > 1 in one node on Hopper or Blackwell NVLink GPUs: H100, H200,
+	// H20, B200). Engines from ≈v0.17 turn it on and charge
+	// AllReduceFusionBytes per rank.
+	AllReduceFusion bool `json:"all_reduce_fusion,omitempty"`
 	// VLLMVersion selects the EngineProfile ("" → the newest).
 	VLLMVersion string `json:"vllm_version,omitempty"`
 }
@@ -467,6 +479,9 @@ func Predict(cfg Config, in PredictInput) (Prediction, error) {
 		p.NonTorchBytes += TPNonTorchBytes
 		if engine.ChargesInitCommBuffers && in.CustomAllReduce {
 			p.NonTorchBytes += CustomAllReduceInitBytes
+		}
+		if engine.FusesAllReduceRMSNorm && in.AllReduceFusion {
+			p.NonTorchBytes += AllReduceFusionBytes
 		}
 	}
 	if engine.ChargesCUDAContext {
