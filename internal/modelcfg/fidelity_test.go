@@ -60,6 +60,7 @@ type fidelityRow struct {
 	excluded          string
 	fittedOn          string // a constant derived from this case before the split existed
 	whyOff            string
+	weights           string // the served weight format: quantization method or dtype
 }
 
 // heldOut reports whether a case is in the held-out third: FNV-1a of its id
@@ -106,7 +107,10 @@ func TestPredictionFidelityAgainstPublicVLLMLogs(t *testing.T) {
 			t.Fatalf("%s: %v", c.ID, err)
 		}
 		r := fidelityRow{id: c.ID, split: "fit", engine: "V1", pred: p.KVTokens, errPct: math.NaN(), fitsOK: p.Fits == c.Fits,
-			realW: c.Real.WeightsGiB, predW: float64(p.WeightsBytes) / float64(GiB), excluded: c.Excluded, fittedOn: c.FittedBeforeSplit, whyOff: c.WhyOff}
+			realW: c.Real.WeightsGiB, predW: float64(p.WeightsBytes) / float64(GiB), excluded: c.Excluded, fittedOn: c.FittedBeforeSplit, whyOff: c.WhyOff, weights: p.DType}
+		if p.Quantization != "" {
+			r.weights = p.Quantization
+		}
 		if heldOut(c.ID) {
 			r.split = "holdout"
 		}
@@ -204,6 +208,7 @@ func TestPredictionFidelityAgainstPublicVLLMLogs(t *testing.T) {
 		}
 	}
 	fmt.Fprintf(&b, "start/fail verdicts: %d of %d right\n", len(rows)-wrong, len(rows))
+	fmt.Fprintf(&b, "coverage: %s\n", coverage(file.Cases, rows))
 	for _, r := range rows {
 		if r.fittedOn != "" {
 			fmt.Fprintf(&b, "held out but not independent: %s (%s was derived from it before the split)\n", r.id, r.fittedOn)
@@ -250,3 +255,36 @@ const (
 	fidelityFittedV1WorstPct  = 22.0 // vllm17122-l40s-llama31-8b
 	fidelityHeldOutV0WorstPct = 50.0 // pr2031-a100-80gb-llama2-70b-tp4
 )
+
+// coverage lists the distinct GPUs, TP sizes, weight formats, KV dtypes
+// and vLLM releases of the cases.
+func coverage(cases []logCase, rows []fidelityRow) string {
+	sets := map[string]map[string]bool{}
+	add := func(kind, v string) {
+		if sets[kind] == nil {
+			sets[kind] = map[string]bool{}
+		}
+		sets[kind][v] = true
+	}
+	for i, c := range cases {
+		add("GPUs", c.GPU)
+		add("TP", fmt.Sprint(max(c.TP, 1)))
+		add("weights", rows[i].weights)
+		kv := c.KVDType
+		if kv == "" {
+			kv = "auto"
+		}
+		add("KV", kv)
+		add("vLLM", c.VLLM)
+	}
+	var parts []string
+	for _, kind := range []string{"GPUs", "TP", "weights", "KV", "vLLM"} {
+		vals := make([]string, 0, len(sets[kind]))
+		for v := range sets[kind] {
+			vals = append(vals, v)
+		}
+		slices.Sort(vals)
+		parts = append(parts, fmt.Sprintf("%s %s", kind, strings.Join(vals, ",")))
+	}
+	return strings.Join(parts, "; ")
+}
