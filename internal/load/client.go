@@ -256,9 +256,11 @@ func (c *client) sweep(tick time.Duration) {
 	}
 }
 
-// begin arms the worker's deadline and returns the request context.
-func (c *client) begin(w *worker) context.Context {
-	w.deadline.Store(int64(time.Since(c.t0) + c.timeout))
+// begin arms the worker's deadline, timeout after start (the request's
+// recorded Start, so a timed-out request's E2EL is never below the timeout),
+// and returns the request context.
+func (c *client) begin(w *worker, start time.Time) context.Context {
+	w.deadline.Store(int64(start.Sub(c.t0) + c.timeout))
 	return w.ctx
 }
 
@@ -282,7 +284,8 @@ func (c *client) do(w *worker, idx int, r *RequestResult) {
 		m.inFlight.Add(1)
 		defer m.ended(r)
 	}
-	ctx := c.begin(w)
+	r.Start = time.Now()
+	ctx := c.begin(w, r.Start)
 	defer c.end(w)
 	pb := &c.bodies[idx%len(c.bodies)]
 	req := c.tmpl.WithContext(ctx)
@@ -290,7 +293,6 @@ func (c *client) do(w *worker, idx int, r *RequestResult) {
 	req.GetBody = pb.getBody
 	req.ContentLength = int64(len(pb.b))
 
-	r.Start = time.Now()
 	if !r.IntendedStart.IsZero() {
 		r.LagMs = ms(r.Start.Sub(r.IntendedStart))
 	}
