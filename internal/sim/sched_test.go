@@ -75,16 +75,26 @@ func checkInvariants(t *testing.T, sc *scheduler, step []work) {
 }
 
 // runRandomLoad feeds n random requests (arriving over the first steps) to
-// a scheduler and runs it dry, checking invariants at every step.
+// a scheduler and runs it dry, checking invariants at every step. With
+// prefix caching, prompts start with a random cut of one of three shared
+// prefixes.
 func runRandomLoad(t *testing.T, rng *rand.Rand, cfg schedConfig, n, maxLen int) *scheduler {
 	t.Helper()
 	sc := newScheduler(cfg)
 	var all []*seq
 	pending := n
+	prefixes := [][]int{tokens(1, maxLen), tokens(2, maxLen), tokens(3, maxLen)}
+	var queries uint64
 	for steps := 0; ; steps++ {
 		for k := rng.IntN(4); k > 0 && pending > 0; k-- {
 			prompt := 1 + rng.IntN(maxLen/2)
 			s := &seq{id: uint64(len(all) + 1), prompt: prompt, target: 1 + rng.IntN(maxLen-prompt)}
+			if cfg.prefixCaching {
+				shared := rng.IntN(prompt + 1)
+				ids := withPrefix(prefixes[rng.IntN(len(prefixes))][:shared], rng.Uint64(), prompt-shared)
+				s.hashes = blockHashes(ids, cfg.blockSize)
+				queries += uint64(prompt)
+			}
 			all = append(all, s)
 			sc.add(s)
 			pending--
@@ -114,6 +124,9 @@ func runRandomLoad(t *testing.T, rng *rand.Rand, cfg schedConfig, n, maxLen int)
 	if sc.used != 0 || !sc.idle() {
 		t.Fatalf("after the run: %d blocks used, %d running, %d waiting", sc.used, len(sc.running), len(sc.waiting))
 	}
+	if sc.queries != queries {
+		t.Fatalf("prefix cache queries %d, want %d: every prompt once", sc.queries, queries)
+	}
 	return sc
 }
 
@@ -132,9 +145,14 @@ func TestSchedulerRandomLoad(t *testing.T) {
 		cfg.numBlocks = perReq + rng.IntN(8*perReq)
 		if rng.IntN(3) == 0 {
 			cfg.window = 16 + rng.IntN(200)
+			if rng.IntN(2) == 0 { // a hybrid model: groups of both kinds
+				cfg.fullGroups, cfg.slidingGroups = 1+rng.IntN(2), 1+rng.IntN(3)
+				cfg.numBlocks *= cfg.fullGroups + cfg.slidingGroups
+			}
 		}
+		cfg.prefixCaching = rng.IntN(2) == 0
 		sc := runRandomLoad(t, rng, cfg, 60, maxLen)
-		t.Logf("case %d: %+v → %d preemptions", i, cfg, sc.preemptions)
+		t.Logf("case %d: %+v → %d preemptions, prefix cache hits %d of %d tokens", i, cfg, sc.preemptions, sc.hits, sc.queries)
 	}
 }
 
