@@ -270,3 +270,23 @@ func TestHitRateWindowKeepsTheRecentRequests(t *testing.T) {
 		t.Errorf("hit rate %v after a reset, want 0", got)
 	}
 }
+
+// vLLM's reset_prefix_cache fails while requests hold blocks.
+func TestResetRefusedWhileRequestsHoldBlocks(t *testing.T) {
+	sc := newScheduler(cachingConfig(100))
+	ids := tokens(1, 100)
+	serveOne(t, sc, newSeq(sc, 1, ids, 2))
+	running := newSeq(sc, 2, tokens(2, 40), 50)
+	sc.add(running)
+	sc.complete(sc.schedule())
+	if sc.resetPrefixCache() {
+		t.Error("reset succeeded while a request holds blocks")
+	}
+	if hitOf(sc, ids) != 96 {
+		t.Error("a refused reset emptied the cache")
+	}
+	drain(t, sc, costModel{})
+	if !sc.resetPrefixCache() || hitOf(sc, ids) != 0 || sc.evictable != 0 {
+		t.Errorf("reset of an idle engine: %d free cached blocks left", sc.evictable)
+	}
+}
