@@ -195,7 +195,9 @@ type genRequest struct {
 	Seed                *int64          `json:"seed"`
 }
 
-// parsePrompt returns the prompt's text (for the output seed) and token ids.
+// parsePrompt returns the prompt's text (for the output seed) and, for a
+// prompt of token ids, the ids (nil for text, tokenized once its length is
+// known to fit).
 func (s *server) parsePrompt(raw json.RawMessage) (string, []int, error) {
 	raw = bytes.TrimSpace(raw)
 	if len(raw) == 0 || string(raw) == "null" {
@@ -203,7 +205,7 @@ func (s *server) parsePrompt(raw json.RawMessage) (string, []int, error) {
 	}
 	var text string
 	if json.Unmarshal(raw, &text) == nil {
-		return text, s.tok.encode(text), nil
+		return text, nil, nil
 	}
 	var ids []int
 	if json.Unmarshal(raw, &ids) == nil && len(ids) > 0 {
@@ -211,7 +213,7 @@ func (s *server) parsePrompt(raw json.RawMessage) (string, []int, error) {
 	}
 	var texts []string
 	if json.Unmarshal(raw, &texts) == nil && len(texts) == 1 {
-		return texts[0], s.tok.encode(texts[0]), nil
+		return texts[0], nil, nil
 	}
 	var idLists [][]int
 	if json.Unmarshal(raw, &idLists) == nil && len(idLists) == 1 && len(idLists[0]) > 0 {
@@ -338,7 +340,6 @@ func (s *server) generate(w http.ResponseWriter, r *http.Request, chat bool) {
 	)
 	if chat {
 		text, turns, err = chatTurns(req.Messages)
-		ids = s.tok.encodeChat(turns, true, false)
 	} else {
 		text, ids, err = s.parsePrompt(req.Prompt)
 	}
@@ -346,7 +347,15 @@ func (s *server) generate(w http.ResponseWriter, r *http.Request, chat bool) {
 		badRequest(w, "%v", err)
 		return
 	}
+	// Count first, tokenize once the prompt is known to fit: an over-long
+	// prompt costs no token list.
 	prompt := len(ids)
+	switch {
+	case chat:
+		prompt = s.tok.countChat(turns)
+	case ids == nil:
+		prompt = s.tok.count(text)
+	}
 	if req.N != nil && *req.N != 1 {
 		badRequest(w, "the simulator supports n=1 only, got n=%d", *req.N)
 		return
@@ -396,6 +405,12 @@ func (s *server) generate(w http.ResponseWriter, r *http.Request, chat bool) {
 	// vLLM answers with its first served name, whatever alias was asked for.
 	base := completion{ID: id, Object: object, Created: time.Now().Unix(), Model: s.names[0]}
 
+	switch {
+	case chat:
+		ids = s.tok.encodeChat(turns, true, false)
+	case ids == nil:
+		ids = s.tok.encode(text)
+	}
 	er := s.eng.submit(ids, target, reason)
 	if req.Stream {
 		s.stream(w, r, er, base, chat, h, prompt, req.StreamOptions)

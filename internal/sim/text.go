@@ -122,6 +122,20 @@ func (t tokenizer) encode(text string) []int {
 	return ids
 }
 
+// count is len(encode(text)), without the ids.
+func (t tokenizer) count(text string) int {
+	return max(1, cdiv(utf8.RuneCountInString(text), CharsPerToken))
+}
+
+// countChat is len(encodeChat(msgs, true, false)), without the ids.
+func (t tokenizer) countChat(msgs []chatTurn) int {
+	n := 3
+	for _, m := range msgs {
+		n += 4 + cdiv(utf8.RuneCountInString(m.content), CharsPerToken)
+	}
+	return n
+}
+
 // roleID is the template token of a chat role.
 func (t tokenizer) roleID(role string) int {
 	h := fnv.New64a()

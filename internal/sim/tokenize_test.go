@@ -25,14 +25,14 @@ func TestTokenCountIsCeilOfCharactersOverFour(t *testing.T) {
 		text string
 		want int
 	}{{"", 1}, {"a", 1}, {"abcd", 1}, {"abcde", 2}, {"héllo wörld", 3}, {strings.Repeat("日本", 10), 5}} {
-		if got := len(tok.encode(tc.text)); got != tc.want {
-			t.Errorf("%q: %d tokens, want %d", tc.text, got, tc.want)
+		if got, n := len(tok.encode(tc.text)), tok.count(tc.text); got != tc.want || n != tc.want {
+			t.Errorf("%q: %d tokens (counted %d), want %d", tc.text, got, n, tc.want)
 		}
 	}
 	// Chat: 4 per message (3 of header, 1 closing), 3 for the reply header.
 	turns := []chatTurn{{"system", "You are terse."}, {"user", ""}, {"user", "hello there"}}
-	if got, want := len(tok.encodeChat(turns, true, false)), 3+(4+4)+4+(4+3); got != want {
-		t.Errorf("chat prompt: %d tokens, want %d", got, want)
+	if got, n, want := len(tok.encodeChat(turns, true, false)), tok.countChat(turns), 3+(4+4)+4+(4+3); got != want || n != want {
+		t.Errorf("chat prompt: %d tokens (counted %d), want %d", got, n, want)
 	}
 }
 
