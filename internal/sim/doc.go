@@ -76,7 +76,9 @@
 // finished or preempted request's blocks stay cached as free blocks (last
 // block first in eviction order) and are evicted least recently freed
 // first, only when no uncached free block is left. A preempted request
-// resumes from its own cached blocks. Blocks of generated tokens are not
+// resumes from its own cached blocks. A request's cache_salt seeds its hash
+// chain, so requests with different salts share nothing (an empty salt is
+// a 400, as in vLLM). Blocks of generated tokens are not
 // cached (vLLM caches them, but the simulator's output text does not
 // re-tokenize to the same ids, so no later prompt could hit them).
 // vllm:prefix_cache_queries_total and _hits_total count, in tokens, each
@@ -162,7 +164,7 @@
 // TestPhi3PoolIsFlatAcrossMaxModelLen and TestModelledConcurrencySpeedup
 // recompute these numbers.
 //
-// Not modelled: caching of generated blocks, cache_salt, speculative decoding, LoRA, quantized
+// Not modelled: caching of generated blocks, speculative decoding, LoRA, quantized
 // weights, tensor/pipeline parallelism, CPU swap, stop strings, n > 1,
 // logprobs, sampling parameters (all ignored), tokenizer fidelity, and
 // MoE active-parameter counts in the roofline.

@@ -53,9 +53,10 @@ func newEngine(cfg schedConfig, cost costModel, scale float64) *engine {
 	}
 }
 
-// submit queues a request for the prompt's token ids that will produce
-// target tokens and then finish with reason.
-func (e *engine) submit(ids []int, target int, reason string) *request {
+// submit queues a request for the prompt's token ids (its prefix cache
+// blocks salted with salt) that will produce target tokens and then finish
+// with reason.
+func (e *engine) submit(ids []int, salt string, target int, reason string) *request {
 	now := time.Now()
 	r := &request{
 		reason:  reason,
@@ -64,7 +65,7 @@ func (e *engine) submit(ids []int, target int, reason string) *request {
 	}
 	var hashes []uint64
 	if e.cfg.prefixCaching {
-		hashes = blockHashes(ids, e.cfg.blockSize)
+		hashes = blockHashes(ids, e.cfg.blockSize, salt)
 	}
 	e.mu.Lock()
 	e.nextID++

@@ -109,3 +109,32 @@ func TestResetPrefixCacheNeedsDevMode(t *testing.T) {
 		t.Error("no \"Resetting prefix cache...\" log line")
 	}
 }
+
+// Requests with different cache_salt values share no cached block.
+func TestCacheSaltSeparatesPrefixes(t *testing.T) {
+	t.Parallel()
+	s := startSim(t, "microsoft/Phi-3-mini-4k-instruct", "--max-model-len", "4096", "--time-scale", "0", "--enable-prompt-tokens-details")
+	prompt := promptOf(4, 100)
+	cached := func(salt string) int {
+		body := map[string]any{"prompt": prompt, "max_tokens": 2}
+		if salt != "" {
+			body["cache_salt"] = salt
+		}
+		if u := complete(t, s.url, body); u.PromptTokensDetails != nil {
+			return u.PromptTokensDetails.CachedTokens
+		}
+		return 0
+	}
+	for i, tc := range []struct {
+		salt string
+		want int
+	}{{"a", 0}, {"b", 0}, {"", 0}, {"a", 96}, {"", 96}} {
+		if got := cached(tc.salt); got != tc.want {
+			t.Errorf("request %d (salt %q): cached_tokens %d, want %d", i, tc.salt, got, tc.want)
+		}
+	}
+	resp, body := postJSON(t, s.url+"/v1/completions", map[string]any{"prompt": prompt, "cache_salt": ""})
+	if resp.StatusCode != http.StatusBadRequest || !strings.Contains(string(body), "cache_salt") {
+		t.Errorf("empty cache_salt: status %d %s, want 400", resp.StatusCode, body)
+	}
+}

@@ -17,14 +17,21 @@ import (
 // (vLLM caches them; no later simulated prompt could hit them, as the
 // simulator's output text does not re-tokenize to the same ids).
 
-// blockHashes is the chained hash of each full block of ids.
-func blockHashes(ids []int, blockSize int) []uint64 {
+// blockHashes is the chained hash of each full block of ids. A cache salt
+// (vLLM's cache_salt request field) seeds the chain, so requests with
+// different salts share no block.
+func blockHashes(ids []int, blockSize int, salt string) []uint64 {
 	n := len(ids) / blockSize
 	if n == 0 {
 		return nil
 	}
 	out := make([]uint64, n)
 	var parent uint64
+	if salt != "" {
+		h := fnv.New64a()
+		h.Write([]byte(salt))
+		parent = h.Sum64()
+	}
 	buf := make([]byte, 8+4*blockSize)
 	for i := range n {
 		binary.LittleEndian.PutUint64(buf, parent)

@@ -28,7 +28,7 @@ func cachingConfig(blocks int) schedConfig {
 
 // newSeq is a request for ids that generates target tokens.
 func newSeq(sc *scheduler, id uint64, ids []int, target int) *seq {
-	return &seq{id: id, prompt: len(ids), hashes: blockHashes(ids, sc.cfg.blockSize), target: target}
+	return &seq{id: id, prompt: len(ids), hashes: blockHashes(ids, sc.cfg.blockSize, ""), target: target}
 }
 
 // drain runs the scheduler until it is idle, checking its invariants, and

@@ -28,7 +28,7 @@ func BenchmarkSchedulerRun(b *testing.B) {
 	prefix := tokens(1, 256)
 	hashes := make([][]uint64, 256)
 	for i := range hashes {
-		hashes[i] = blockHashes(withPrefix(prefix, uint64(i), 256), cfg.blockSize)
+		hashes[i] = blockHashes(withPrefix(prefix, uint64(i), 256), cfg.blockSize, "")
 	}
 	b.Run("prefix-caching", func(b *testing.B) { benchLoad(b, cfg, hashes) })
 }

@@ -92,7 +92,7 @@ func runRandomLoad(t *testing.T, rng *rand.Rand, cfg schedConfig, n, maxLen int)
 			if cfg.prefixCaching {
 				shared := rng.IntN(prompt + 1)
 				ids := withPrefix(prefixes[rng.IntN(len(prefixes))][:shared], rng.Uint64(), prompt-shared)
-				s.hashes = blockHashes(ids, cfg.blockSize)
+				s.hashes = blockHashes(ids, cfg.blockSize, "")
 				queries += uint64(prompt)
 			}
 			all = append(all, s)

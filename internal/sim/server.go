@@ -193,6 +193,7 @@ type genRequest struct {
 	StreamOptions       *streamOptions  `json:"stream_options"`
 	N                   *int            `json:"n"`
 	Seed                *int64          `json:"seed"`
+	CacheSalt           *string         `json:"cache_salt"`
 }
 
 // parsePrompt returns the prompt's text (for the output seed) and, for a
@@ -360,6 +361,10 @@ func (s *server) generate(w http.ResponseWriter, r *http.Request, chat bool) {
 		badRequest(w, "the simulator supports n=1 only, got n=%d", *req.N)
 		return
 	}
+	if req.CacheSalt != nil && *req.CacheSalt == "" {
+		badRequest(w, "Parameter 'cache_salt' must be a non-empty string if provided.")
+		return
+	}
 	if req.StreamOptions != nil && !req.Stream {
 		badRequest(w, "Stream options can only be defined when `stream=True`.")
 		return
@@ -411,7 +416,11 @@ func (s *server) generate(w http.ResponseWriter, r *http.Request, chat bool) {
 	case ids == nil:
 		ids = s.tok.encode(text)
 	}
-	er := s.eng.submit(ids, target, reason)
+	salt := ""
+	if req.CacheSalt != nil {
+		salt = *req.CacheSalt
+	}
+	er := s.eng.submit(ids, salt, target, reason)
 	if req.Stream {
 		s.stream(w, r, er, base, chat, h, prompt, req.StreamOptions)
 		return
