@@ -78,9 +78,9 @@
 // first, only when no uncached free block is left. A preempted request
 // resumes from its own cached blocks. A request's cache_salt seeds its hash
 // chain, so requests with different salts share nothing (an empty salt is
-// a 400, as in vLLM). Blocks of generated tokens are not
-// cached (vLLM caches them, but the simulator's output text does not
-// re-tokenize to the same ids, so no later prompt could hit them).
+// a 400, as in vLLM). Blocks filled by generated tokens are cached too: a
+// later chat turn that carries the reply tokenizes it to the same ids (see
+// Requests) and hits every full block of turn one whose KV was computed.
 // vllm:prefix_cache_queries_total and _hits_total count, in tokens, each
 // request's first admission (vLLM counts resumed preempted requests
 // apart); the periodic log line's "Prefix cache hit rate" is over the last
@@ -114,7 +114,9 @@
 // is a ChatML-like template: per message <|im_start|> role \n content
 // <|im_end|>, then the assistant header, Σ(4 + tokens(content)) + 3; a
 // later turn starts with the earlier turn's tokens.
-// Output is one filler word per token, deterministic in (prompt, seed). With
+// Output is one three-letter word and a space per token (4 characters, so
+// the reply tokenizes back to the generated ids), deterministic in (prompt,
+// seed); a chat reply is the same text as a completion's. With
 // ignore_eos a request produces exactly max_tokens (finish_reason "length");
 // otherwise it "emits EOS" after its natural length 16 + hash(prompt, seed)
 // mod 240 tokens, never before min_tokens ("stop"), or hits max_tokens
@@ -164,7 +166,7 @@
 // TestPhi3PoolIsFlatAcrossMaxModelLen and TestModelledConcurrencySpeedup
 // recompute these numbers.
 //
-// Not modelled: caching of generated blocks, speculative decoding, LoRA, quantized
+// Not modelled: speculative decoding, LoRA, quantized
 // weights, tensor/pipeline parallelism, CPU swap, stop strings, n > 1,
 // logprobs, sampling parameters (all ignored), tokenizer fidelity, and
 // MoE active-parameter counts in the roofline.

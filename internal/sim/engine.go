@@ -54,22 +54,26 @@ func newEngine(cfg schedConfig, cost costModel, scale float64) *engine {
 }
 
 // submit queues a request for the prompt's token ids (its prefix cache
-// blocks salted with salt) that will produce target tokens and then finish
-// with reason.
-func (e *engine) submit(ids []int, salt string, target int, reason string) *request {
+// blocks salted with salt) that will produce target tokens, the ith of id
+// out(i), and then finish with reason.
+func (e *engine) submit(ids []int, salt string, out func(i int) int, target int, reason string) *request {
 	now := time.Now()
 	r := &request{
 		reason:  reason,
 		events:  make(chan event, target+1),
 		arrival: now,
 	}
-	var hashes []uint64
+	var (
+		hashes []uint64
+		chain  *outputChain
+	)
 	if e.cfg.prefixCaching {
 		hashes = blockHashes(ids, e.cfg.blockSize, salt)
+		chain = newOutputChain(ids, e.cfg.blockSize, salt, hashes, out)
 	}
 	e.mu.Lock()
 	e.nextID++
-	r.seq = seq{id: e.nextID, prompt: len(ids), hashes: hashes, target: target, sink: r}
+	r.seq = seq{id: e.nextID, prompt: len(ids), hashes: hashes, out: chain, target: target, sink: r}
 	e.sc.add(&r.seq)
 	e.mu.Unlock()
 	select {

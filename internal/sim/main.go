@@ -309,9 +309,10 @@ func serve(ctx context.Context, o Options, stdout, stderr io.Writer) int {
 	defer stopEngine()
 	go eng.run(engCtx)
 
+	tok := newTokenizer(st.cfg.VocabSize)
 	srv := &server{
 		eng: eng, names: st.names, root: modelName, maxModelLen: p.MaxModelLen, seed: o.Seed, log: log,
-		tok: newTokenizer(st.cfg.VocabSize), promptDetails: o.EnablePromptTokensDetails,
+		tok: tok, fillerIDs: tok.fillerIDs(), promptDetails: o.EnablePromptTokensDetails,
 		devMode: envTrue("VLLM_SERVER_DEV_MODE"),
 		created: time.Now().Unix(),
 		ci: cacheInfo{

@@ -138,3 +138,31 @@ func TestCacheSaltSeparatesPrefixes(t *testing.T) {
 		t.Errorf("empty cache_salt: status %d %s, want 400", resp.StatusCode, body)
 	}
 }
+
+// A later chat turn carries the reply, which tokenizes to the ids that were
+// generated, so it hits the cached blocks of the first turn's prompt and
+// reply: every full block of the tokens whose KV was computed (all but the
+// last sampled token).
+func TestLaterChatTurnHitsTheCachedReply(t *testing.T) {
+	t.Parallel()
+	s := startSim(t, "microsoft/Phi-3-mini-4k-instruct", "--max-model-len", "4096", "--time-scale", "0", "--enable-prompt-tokens-details")
+	msgs := []map[string]string{{"role": "system", "content": "You answer in one paragraph."}, {"role": "user", "content": promptOf(5, 90)}}
+	resp, body := postJSON(t, s.url+"/tokenize", map[string]any{"messages": msgs})
+	p1 := decodeAs[tokenizeResp](t, resp, body).Count
+	const replyTokens = 40
+	resp, body = postJSON(t, s.url+"/v1/chat/completions", map[string]any{"messages": msgs, "max_tokens": replyTokens, "ignore_eos": true})
+	first := decodeAs[completionResp](t, resp, body)
+	reply := first.Choices[0].Message.Content
+
+	resp, body = postJSON(t, s.url+"/tokenize", map[string]any{"prompt": reply})
+	if n := decodeAs[tokenizeResp](t, resp, body).Count; n != replyTokens {
+		t.Fatalf("the %d-token reply %q tokenizes to %d tokens", replyTokens, reply, n)
+	}
+	msgs = append(msgs, map[string]string{"role": "assistant", "content": reply}, map[string]string{"role": "user", "content": "Shorter, please."})
+	resp, body = postJSON(t, s.url+"/v1/chat/completions", map[string]any{"messages": msgs, "max_tokens": 4})
+	second := decodeAs[completionResp](t, resp, body)
+	want := (p1 + replyTokens - 1) / 16 * 16
+	if d := second.Usage.PromptTokensDetails; d == nil || d.CachedTokens != want {
+		t.Errorf("turn 2 (prompt %d tokens after a %d-token turn 1): details %+v, want cached_tokens %d", second.Usage.PromptTokens, p1, d, want)
+	}
+}

@@ -13,9 +13,8 @@ import (
 // request whose prompt starts with the same blocks holds it again
 // (ref-counted, counted once in KV usage) instead of computing it. Free
 // cached blocks are evicted least recently freed first, and only when no
-// uncached free block is left. Blocks of generated tokens are not cached
-// (vLLM caches them; no later simulated prompt could hit them, as the
-// simulator's output text does not re-tokenize to the same ids).
+// uncached free block is left. Blocks filled by generated tokens are cached
+// too, so a later chat turn carrying the reply hits them.
 
 // blockHashes is the chained hash of each full block of ids. A cache salt
 // (vLLM's cache_salt request field) seeds the chain, so requests with
@@ -26,24 +25,62 @@ func blockHashes(ids []int, blockSize int, salt string) []uint64 {
 		return nil
 	}
 	out := make([]uint64, n)
-	var parent uint64
-	if salt != "" {
-		h := fnv.New64a()
-		h.Write([]byte(salt))
-		parent = h.Sum64()
-	}
-	buf := make([]byte, 8+4*blockSize)
+	parent := saltHash(salt)
 	for i := range n {
-		binary.LittleEndian.PutUint64(buf, parent)
-		for j, id := range ids[i*blockSize : (i+1)*blockSize] {
-			binary.LittleEndian.PutUint32(buf[8+4*j:], uint32(id))
-		}
-		h := fnv.New64a()
-		h.Write(buf)
-		parent = h.Sum64()
+		parent = hashBlock(parent, ids[i*blockSize:(i+1)*blockSize])
 		out[i] = parent
 	}
 	return out
+}
+
+// saltHash is the hash a chain starts from: 0, or the salt's.
+func saltHash(salt string) uint64 {
+	if salt == "" {
+		return 0
+	}
+	h := fnv.New64a()
+	h.Write([]byte(salt))
+	return h.Sum64()
+}
+
+// hashBlock is the hash of a block of ids after the block hashed parent.
+func hashBlock(parent uint64, ids []int) uint64 {
+	var b [8]byte
+	h := fnv.New64a()
+	binary.LittleEndian.PutUint64(b[:], parent)
+	h.Write(b[:])
+	for _, id := range ids {
+		binary.LittleEndian.PutUint32(b[:4], uint32(id))
+		h.Write(b[:4])
+	}
+	return h.Sum64()
+}
+
+// outputChain extends a request's block hashes with its generated tokens.
+type outputChain struct {
+	tail   []int           // ids of the tokens after the last full block
+	parent uint64          // hash of the last full block (the salt's before any)
+	id     func(i int) int // id of generated token i (1-based)
+}
+
+// newOutputChain continues the chain of a prompt of ids salted with salt.
+func newOutputChain(ids []int, blockSize int, salt string, hashes []uint64, id func(int) int) *outputChain {
+	c := &outputChain{parent: saltHash(salt), id: id}
+	if len(hashes) > 0 {
+		c.parent = hashes[len(hashes)-1]
+	}
+	c.tail = append(make([]int, 0, blockSize), ids[len(hashes)*blockSize:]...)
+	return c
+}
+
+// sampled records s's newest generated token, hashing the block it fills.
+func (c *outputChain) sampled(s *seq, blockSize int) {
+	c.tail = append(c.tail, c.id(s.generated))
+	if len(c.tail) == blockSize {
+		c.parent = hashBlock(c.parent, c.tail)
+		s.hashes = append(s.hashes, c.parent)
+		c.tail = c.tail[:0]
+	}
 }
 
 // cachedBlock is one logical block of prompt tokens in the prefix cache
@@ -112,7 +149,7 @@ func (sc *scheduler) lookup(k int, h uint64) *cachedBlock {
 	return sc.kinds[k].cache[h]
 }
 
-// longestHit is the number of leading prompt blocks of s whose KV is in
+// longestHit is the number of leading blocks of s whose KV is in
 // the cache, at most max: for full attention the longest run of cached
 // blocks from the start; for a sliding window, scanning from the end, the
 // first run of cdiv(window-1, block) cached blocks (the blocks before it

@@ -24,9 +24,11 @@ type seq struct {
 	prompt int // prompt tokens
 	target int // tokens to generate before finishing (>= 1)
 
-	// hashes are the chained hashes of the prompt's full blocks (nil: the
-	// request shares nothing).
+	// hashes are the chained hashes of the full blocks of known tokens
+	// (nil: the request shares nothing); out extends them as tokens are
+	// sampled (nil: only the prompt's blocks are hashed).
 	hashes []uint64
+	out    *outputChain
 
 	generated int // tokens sampled so far
 	computed  int // tokens whose KV is in the cache
@@ -171,8 +173,8 @@ func (sc *scheduler) grow(s *seq, tokens, n, hit int) bool {
 		for p := kv.lo; p < min(lo, kv.hi); p++ {
 			sc.releaseAt(s, k, p)
 		}
-		if sc.cfg.prefixCaching && kv.ent == nil && len(s.hashes) > 0 {
-			kv.ent = make([]*cachedBlock, len(s.hashes))
+		if sc.cfg.prefixCaching && len(kv.ent) < len(s.hashes) {
+			kv.ent = append(kv.ent, make([]*cachedBlock, len(s.hashes)-len(kv.ent))...)
 		}
 		for p := range kv.entering(lo, hi) {
 			if p < hit {
@@ -194,7 +196,7 @@ func (sc *scheduler) grow(s *seq, tokens, n, hit int) bool {
 		if !sc.cfg.prefixCaching {
 			continue
 		}
-		// Cache the prompt blocks this chunk completes, as vLLM does when it
+		// Cache the full blocks this chunk completes, as vLLM does when it
 		// allocates them; a block another request cached first stays private.
 		full := min(tokens/sc.cfg.blockSize, len(s.hashes))
 		for p := max(kv.registered, kv.lo); p < full; p++ {
@@ -359,6 +361,9 @@ func (sc *scheduler) complete(step []work) []result {
 			continue
 		}
 		s.generated++
+		if s.out != nil {
+			s.out.sampled(s, sc.cfg.blockSize)
+		}
 		r := result{s: s, sampled: true}
 		if s.generated >= s.target {
 			r.finished = true

@@ -3,15 +3,16 @@ package sim
 import "testing"
 
 // benchLoad runs 256 requests of 512 prompt and 64 output tokens through a
-// scheduler with an H100-sized pool; with hashes, every prompt starts with
-// the same 256 tokens.
-func benchLoad(b *testing.B, cfg schedConfig, hashes [][]uint64) {
+// scheduler with an H100-sized pool; with prompts, their blocks are hashed
+// (generated ones too) and every prompt starts with the same 256 tokens.
+func benchLoad(b *testing.B, cfg schedConfig, prompts [][]int) {
 	for b.Loop() {
 		sc := newScheduler(cfg)
 		for i := range 256 {
 			s := &seq{id: uint64(i), prompt: 512, target: 64}
-			if hashes != nil {
-				s.hashes = hashes[i]
+			if prompts != nil {
+				s.hashes = blockHashes(prompts[i], cfg.blockSize, "")
+				s.out = newOutputChain(prompts[i], cfg.blockSize, "", s.hashes, func(i int) int { return i })
 			}
 			sc.add(s)
 		}
@@ -26,9 +27,9 @@ func BenchmarkSchedulerRun(b *testing.B) {
 	b.Run("no-prefix-caching", func(b *testing.B) { benchLoad(b, cfg, nil) })
 	cfg.prefixCaching = true
 	prefix := tokens(1, 256)
-	hashes := make([][]uint64, 256)
-	for i := range hashes {
-		hashes[i] = blockHashes(withPrefix(prefix, uint64(i), 256), cfg.blockSize, "")
+	prompts := make([][]int, 256)
+	for i := range prompts {
+		prompts[i] = withPrefix(prefix, uint64(i), 256)
 	}
-	b.Run("prefix-caching", func(b *testing.B) { benchLoad(b, cfg, hashes) })
+	b.Run("prefix-caching", func(b *testing.B) { benchLoad(b, cfg, prompts) })
 }

@@ -93,6 +93,7 @@ func runRandomLoad(t *testing.T, rng *rand.Rand, cfg schedConfig, n, maxLen int)
 				shared := rng.IntN(prompt + 1)
 				ids := withPrefix(prefixes[rng.IntN(len(prefixes))][:shared], rng.Uint64(), prompt-shared)
 				s.hashes = blockHashes(ids, cfg.blockSize, "")
+				s.out = newOutputChain(ids, cfg.blockSize, "", s.hashes, func(i int) int { return i % 7 })
 				queries += uint64(prompt)
 			}
 			all = append(all, s)
@@ -100,7 +101,12 @@ func runRandomLoad(t *testing.T, rng *rand.Rand, cfg schedConfig, n, maxLen int)
 			pending--
 		}
 		step := sc.schedule()
-		checkInvariants(t, sc, step)
+		// The full check walks every held block: every few steps, and around
+		// every idle point.
+		deep := steps%8 == 0 || len(step) == 0
+		if deep {
+			checkInvariants(t, sc, step)
+		}
 		if len(step) == 0 {
 			if s := sc.dropStuck(); s != nil {
 				t.Fatalf("request %d (prompt %d, target %d) can never be scheduled", s.id, s.prompt, s.target)
@@ -111,7 +117,9 @@ func runRandomLoad(t *testing.T, rng *rand.Rand, cfg schedConfig, n, maxLen int)
 			continue
 		}
 		sc.complete(step)
-		checkInvariants(t, sc, nil)
+		if deep {
+			checkInvariants(t, sc, nil)
+		}
 		if steps > 1_000_000 {
 			t.Fatal("scheduler does not make progress")
 		}

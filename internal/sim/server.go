@@ -21,6 +21,7 @@ type server struct {
 	maxModelLen int
 	seed        int64
 	tok         tokenizer
+	fillerIDs   []int // tok's ids of the fillerWords tokens
 	// promptDetails reports usage.prompt_tokens_details.cached_tokens
 	// (--enable-prompt-tokens-details).
 	promptDetails bool
@@ -420,7 +421,7 @@ func (s *server) generate(w http.ResponseWriter, r *http.Request, chat bool) {
 	if req.CacheSalt != nil {
 		salt = *req.CacheSalt
 	}
-	er := s.eng.submit(ids, salt, target, reason)
+	er := s.eng.submit(ids, salt, func(i int) int { return s.fillerIDs[fillerIndex(h, i)] }, target, reason)
 	if req.Stream {
 		s.stream(w, r, er, base, chat, h, prompt, req.StreamOptions)
 		return
@@ -437,7 +438,7 @@ func (s *server) generate(w http.ResponseWriter, r *http.Request, chat bool) {
 	fr := reason
 	c := choice{Index: 0, FinishReason: &fr}
 	if chat {
-		c.Message = &message{Role: "assistant", Content: strings.TrimPrefix(out.String(), " "), ToolCalls: []any{}}
+		c.Message = &message{Role: "assistant", Content: out.String(), ToolCalls: []any{}}
 	} else {
 		t := out.String()
 		c.Text = &t
@@ -521,9 +522,6 @@ func (s *server) stream(w http.ResponseWriter, r *http.Request, er *request, bas
 		tok := fillerToken(h, ev.index)
 		ch := choice{}
 		if chat {
-			if ev.index == 1 {
-				tok = tok[1:] // a chat reply does not start with a space
-			}
 			ch.Delta = &delta{Content: tok}
 		} else {
 			ch.Text = &tok

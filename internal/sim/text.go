@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"hash/fnv"
 	"strconv"
+	"strings"
 	"unicode/utf8"
 )
 
@@ -185,17 +186,33 @@ func (t tokenizer) decode(ids []int) string {
 	return string(b)
 }
 
-// fillerWords is the deterministic vocabulary of generated text; each
-// generated token is one word with a leading space.
-var fillerWords = []string{
-	"the", "engine", "keeps", "a", "paged", "cache", "of", "keys", "and", "values",
-	"for", "every", "running", "request", "so", "memory", "is", "reserved", "up",
-	"front", "while", "batching", "lets", "many", "sequences", "share", "each",
-	"step", "on", "simulated", "GPU", "blocks", "tokens", "decode", "prefill",
-	"chunk", "budget", "scheduler", "waits", "when", "pool", "runs", "out",
-	"then", "recomputes", "preempted", "work", "later", "throughput", "grows",
-	"with", "concurrency", "until", "bandwidth", "or", "compute", "binds", "this",
-	"text", "comes", "from", "runexp", "sim", "only",
+// fillerWords is the deterministic vocabulary of generated text: each
+// generated token is one three-letter word and a space, exactly
+// CharsPerToken characters, so a reply sent back in a later chat turn
+// tokenizes to the very ids that were generated (and can hit their cached
+// blocks, as a real multi-turn conversation does).
+var fillerWords = strings.Fields(`the kvs hit set off key and row for gpu ram bus
+all new old top low big few far own per via yet add job log net sum tag web
+bit fit map run use can has its one two way day end out put see now how who
+get let say too not are but was any had our`)
+
+// fillerIndex is the fillerWords index of generated token i (1-based).
+func fillerIndex(h uint64, i int) int {
+	return int((h + uint64(i)*7) % uint64(len(fillerWords)))
+}
+
+// fillerToken is the text of generated token i (1-based) of a request.
+func fillerToken(h uint64, i int) string {
+	return fillerWords[fillerIndex(h, i)] + " "
+}
+
+// fillerIDs are the token ids of the fillerWords tokens.
+func (t tokenizer) fillerIDs() []int {
+	ids := make([]int, len(fillerWords))
+	for i, w := range fillerWords {
+		ids[i] = t.chunkID(w + " ")
+	}
+	return ids
 }
 
 // promptHash seeds a request's output: the same prompt (and seed) always
@@ -206,11 +223,6 @@ func promptHash(prompt string, seed int64) uint64 {
 	h.Write([]byte{0})
 	h.Write([]byte(strconv.FormatInt(seed, 10)))
 	return h.Sum64()
-}
-
-// fillerToken is the text of generated token i (1-based) of a request.
-func fillerToken(h uint64, i int) string {
-	return " " + fillerWords[(h+uint64(i)*7)%uint64(len(fillerWords))]
 }
 
 // Output length model: without ignore_eos a request "emits EOS" after its
