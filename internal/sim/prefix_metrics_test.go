@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/runexp/runexp/internal/enginelog"
 )
 
 // promptOf is a completion prompt of exactly n tokens.
@@ -64,6 +66,11 @@ func TestPrefixCacheOverHTTP(t *testing.T) {
 	}
 	if want := "62.5"; m[1] != want { // 480 of 768 tokens
 		t.Errorf("logged hit rate %s%%, want %s%%", m[1], want)
+	}
+	// The measure step reads it with the vllm log preset.
+	res, err := enginelog.Extract(s.stdout.String(), enginelog.VLLM)
+	if err != nil || res.Values["prefix_cache_hit_pct"] != 62.5 {
+		t.Errorf("the vllm log preset reads prefix_cache_hit_pct=%v (%v), want 62.5", res.Values["prefix_cache_hit_pct"], err)
 	}
 }
 
