@@ -6,8 +6,8 @@ import (
 )
 
 // This file is the scheduler's automatic prefix cache, after vLLM V1's
-// BlockPool and KV-cache managers: every full block of prompt tokens is
-// known by a hash chained with its parent block's (kv_cache_utils.py
+// BlockPool and KV-cache managers: every full block of a request's tokens
+// is known by a hash chained with its parent block's (kv_cache_utils.py
 // hash_block_tokens), so equal hashes mean equal prefixes. A block whose
 // request is done stays cached in the pool, counted as free, and a later
 // request whose prompt starts with the same blocks holds it again

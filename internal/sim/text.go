@@ -30,8 +30,8 @@ const maxSpelledVocab = 1 << (5 * CharsPerToken)
 const defaultVocab = 32000
 
 // Template token ids, ChatML-like: <|im_start|> role \n content <|im_end|>.
-// The generation prompt is the first chatReplyTokens of an assistant
-// message, so a later turn that carries the reply shares that prefix.
+// The generation prompt is the first three tokens of an assistant message,
+// so a later turn that carries the reply shares that prefix.
 const (
 	bosID       = 1 // an empty completion prompt is this one token
 	imStartID   = 2
