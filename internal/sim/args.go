@@ -31,12 +31,18 @@ type Options struct {
 	EnforceEager         bool
 	NumGPUBlocksOverride int
 	Seed                 int64
-	DisableLogStats      bool
-	Host                 string
-	Port                 int
-	GPU                  string
-	StartupDelay         time.Duration
-	TimeScale            float64
+	// EnablePrefixCaching is vLLM V1's automatic prefix caching (on by
+	// default; --no-enable-prefix-caching turns it off).
+	EnablePrefixCaching bool
+	// EnablePromptTokensDetails adds usage.prompt_tokens_details
+	// (cached_tokens) to responses.
+	EnablePromptTokensDetails bool
+	DisableLogStats           bool
+	Host                      string
+	Port                      int
+	GPU                       string
+	StartupDelay              time.Duration
+	TimeScale                 float64
 	// PrintMemory prints the memory plan and exits, without serving: the
 	// capacity-planning answer ("what will max-model-len 8192 give me on an
 	// L4?") with no GPU and no server.
@@ -63,6 +69,7 @@ func DefaultOptions() Options {
 	return Options{
 		GPUMemoryUtilization: 0.92,
 		BlockSize:            16,
+		EnablePrefixCaching:  true,
 		DType:                "auto",
 		KVCacheDType:         "auto",
 		Host:                 DefaultHost,
@@ -202,7 +209,16 @@ var flagDefs = []flagDef{
 	{name: "trust-remote-code", help: "accepted, no effect", set: noop},
 	{name: "disable-log-requests", help: "accepted, no effect", set: noop},
 	{name: "enable-log-requests", help: "accepted, no effect", set: noop},
-	{name: "enable-prefix-caching", help: "accepted; the simulator has no prefix cache (--no-enable-prefix-caching behaviour)", set: noop},
+	{name: "enable-prefix-caching", help: "automatic prefix caching: full prompt blocks shared across requests (default on, as in vLLM V1; --no-enable-prefix-caching turns it off)", set: func(o *Options, v string) error {
+		b, err := parseBool(v)
+		o.EnablePrefixCaching = b
+		return err
+	}},
+	{name: "enable-prompt-tokens-details", help: "report usage.prompt_tokens_details.cached_tokens (the prefix cache hit)", set: func(o *Options, v string) error {
+		b, err := parseBool(v)
+		o.EnablePromptTokensDetails = b
+		return err
+	}},
 	{name: "disable-uvicorn-access-log", help: "accepted, no effect", set: noop},
 	{name: "tensor-parallel-size", value: true, help: "only 1 is simulated", set: func(o *Options, v string) error {
 		if v != "1" {

@@ -29,10 +29,14 @@ func TestParseArgs(t *testing.T) {
 		{[]string{"m", "--dtype", "half", "--kv-cache-dtype", "fp8", "--block-size", "32", "--gpu-memory-utilization", "0.5"}, func(o Options) bool {
 			return o.DType == "half" && o.KVCacheDType == "fp8" && o.BlockSize == 32 && o.GPUMemoryUtilization == 0.5
 		}},
-		{[]string{"m", "--trust-remote-code", "--no-enable-prefix-caching", "--tensor-parallel-size", "1", "--seed", "3"}, func(o Options) bool { return o.Seed == 3 }},
+		{[]string{"m", "--trust-remote-code", "--no-enable-prefix-caching", "--tensor-parallel-size", "1", "--seed", "3"}, func(o Options) bool { return o.Seed == 3 && !o.EnablePrefixCaching }},
+		{[]string{"m", "--enable-prefix-caching=false", "--enable-prompt-tokens-details"}, func(o Options) bool {
+			return !o.EnablePrefixCaching && o.EnablePromptTokensDetails
+		}},
 		{[]string{"m"}, func(o Options) bool {
 			return o.GPU == "H100-80GB" && o.Host == "127.0.0.1" && o.Port == 8000 && o.GPUMemoryUtilization == 0.92 && o.BlockSize == 16 &&
-				o.StartupDelay == DefaultStartupDelay && o.TimeScale == 1 && o.MaxModelLen == 0 && o.MaxNumSeqs == 0
+				o.StartupDelay == DefaultStartupDelay && o.TimeScale == 1 && o.MaxModelLen == 0 && o.MaxNumSeqs == 0 &&
+				o.EnablePrefixCaching && !o.EnablePromptTokensDetails
 		}},
 	}
 	for _, tc := range ok {

@@ -15,8 +15,10 @@
 // --gpu-memory-utilization 0.92, --max-num-seqs and --max-num-batched-tokens
 // (1024 / 8192 on H100/H200, 256 / 2048 elsewhere), --block-size 16, --dtype
 // auto, --kv-cache-dtype auto, --enforce-eager, --num-gpu-blocks-override,
-// --seed, --served-model-name, --port 8000, and --host 127.0.0.1 (vLLM
-// listens on 0.0.0.0; the simulator stays on loopback unless told).
+// --enable-prefix-caching (on, as in vLLM V1; --no-enable-prefix-caching),
+// --enable-prompt-tokens-details, --seed, --served-model-name, --port 8000,
+// and --host 127.0.0.1 (vLLM listens on 0.0.0.0; the simulator stays on
+// loopback unless told).
 // Simulator flags: --gpu (presets in gpus.go: H100-80GB default, H200,
 // A100-40GB, A100-80GB, L4, T4, RTX-4090), --model-config (any Hugging Face
 // config.json; otherwise a modelcfg preset named by MODEL), --startup-delay
@@ -58,8 +60,31 @@
 // block and none is free, the most recently admitted request is preempted
 // (recompute: blocks freed, prompt + generated tokens prefilled again on
 // resume; no new admissions in that step). Sliding-window models hold only
-// the blocks the window still reaches, cdiv(W−1+n, block)+1. There is no
-// prefix caching.
+// the blocks the window still reaches, cdiv(W−1+n, block)+1.
+//
+// Automatic prefix caching (prefixcache.go) follows vLLM V1's BlockPool:
+// each full block of prompt tokens is known by a hash chained with its
+// parent's, so equal hashes mean equal prefixes. A request taken from the
+// queue first looks up its longest cached prefix — at most prompt−1 tokens,
+// since the last token is always computed for its logits, so a repeated
+// prompt of N tokens hits floor((N−1)/16)×16 and a shared prefix of P
+// tokens followed by other text hits floor(P/16)×16; for sliding-window
+// groups vLLM's right-to-left search for cdiv(W−1, block) contiguous
+// cached blocks — holds those blocks (ref-counted, counted once in KV
+// usage) and computes only the rest, so prefill time and TTFT count only
+// uncached tokens. Blocks a chunk completes are cached when allocated; a
+// finished or preempted request's blocks stay cached as free blocks (last
+// block first in eviction order) and are evicted least recently freed
+// first, only when no uncached free block is left. A preempted request
+// resumes from its own cached blocks. A request's cache_salt seeds its hash
+// chain, so requests with different salts share nothing (an empty salt is
+// a 400, as in vLLM). Blocks filled by generated tokens are cached too: a
+// later chat turn that carries the reply tokenizes it to the same ids (see
+// Requests) and hits every full block of turn one whose KV was computed.
+// vllm:prefix_cache_queries_total and _hits_total count, in tokens, each
+// request's first admission (vLLM counts resumed preempted requests
+// apart); the periodic log line's "Prefix cache hit rate" is over the last
+// 1,000 requests, as vLLM's CachingMetrics.
 //
 // Each step's duration is a roofline of the GPU preset:
 //
@@ -79,9 +104,19 @@
 //
 // # Requests
 //
-// Tokens: a prompt of c characters is ceil(c/4) tokens (at least 1); a list
-// of token ids counts its length; a chat prompt is Σ(4 + tokens(content)) + 3.
-// Output is one filler word per token, deterministic in (prompt, seed). With
+// Tokens (text.go): a prompt of c characters is ceil(c/4) tokens, one per
+// 4-character chunk (an empty prompt is one token); a chunk of 4 letters
+// a–z, A–F is the base-32 spelling of its id, any other chunk's id is a
+// hash of it, and /detokenize spells ids that way, so detokenize → tokenize
+// (or completions) gives back exactly the ids: a prompt of exactly N
+// tokens. A list of token ids is its length (ids outside the model's
+// vocab_size are a 400, "Token id X is out of vocabulary"). A chat prompt
+// is a ChatML-like template: per message <|im_start|> role \n content
+// <|im_end|>, then the assistant header, Σ(4 + tokens(content)) + 3; a
+// later turn starts with the earlier turn's tokens.
+// Output is one three-letter word and a space per token (4 characters, so
+// the reply tokenizes back to the generated ids), deterministic in (prompt,
+// seed); a chat reply is the same text as a completion's. With
 // ignore_eos a request produces exactly max_tokens (finish_reason "length");
 // otherwise it "emits EOS" after its natural length 16 + hash(prompt, seed)
 // mod 240 tokens, never before min_tokens ("stop"), or hits max_tokens
@@ -93,9 +128,19 @@
 // ready, as with vLLM), /version, /v1/models (with max_model_len), /metrics;
 // POST /v1/completions and /v1/chat/completions, non-streaming and SSE
 // (stream_options.include_usage → a final chunk with "choices": [] and usage,
-// then "data: [DONE]"; continuous_usage_stats). /metrics is Prometheus text
-// with vLLM's names: vllm:num_requests_running, vllm:num_requests_waiting,
-// vllm:kv_cache_usage_perc, vllm:num_preemptions_total,
+// then "data: [DONE]"; continuous_usage_stats; with
+// --enable-prompt-tokens-details and a prefix cache hit, usage carries
+// prompt_tokens_details.cached_tokens); POST /tokenize ({prompt} or
+// {messages, add_generation_prompt, continue_final_message},
+// return_token_strs → {count, max_model_len, tokens, token_strs}; an
+// over-long prompt is tokenized, not refused, as in vLLM;
+// add_special_tokens has no effect) and /detokenize ({tokens} → {prompt});
+// POST /reset_prefix_cache only with VLLM_SERVER_DEV_MODE=1, as vLLM (200,
+// or 409 while requests hold blocks unless ?reset_running_requests=true).
+// /metrics is Prometheus text with vLLM's names: vllm:num_requests_running,
+// vllm:num_requests_waiting, vllm:kv_cache_usage_perc,
+// vllm:num_preemptions_total, vllm:prefix_cache_queries_total,
+// vllm:prefix_cache_hits_total,
 // vllm:prompt_tokens_total, vllm:generation_tokens_total,
 // vllm:request_success_total{finished_reason}, the histograms
 // vllm:time_to_first_token_seconds, vllm:inter_token_latency_seconds and
@@ -121,7 +166,7 @@
 // TestPhi3PoolIsFlatAcrossMaxModelLen and TestModelledConcurrencySpeedup
 // recompute these numbers.
 //
-// Not modelled: prefix caching, speculative decoding, LoRA, quantized
+// Not modelled: speculative decoding, LoRA, quantized
 // weights, tensor/pipeline parallelism, CPU swap, stop strings, n > 1,
 // logprobs, sampling parameters (all ignored), tokenizer fidelity, and
 // MoE active-parameter counts in the roofline.

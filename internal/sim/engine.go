@@ -26,6 +26,7 @@ type event struct {
 // engine runs the scheduler against a real clock: each step sleeps its
 // modelled duration × time scale, then delivers the sampled tokens.
 type engine struct {
+	cfg   schedConfig
 	cost  costModel
 	scale float64
 	wake  chan struct{}
@@ -42,6 +43,7 @@ type engine struct {
 
 func newEngine(cfg schedConfig, cost costModel, scale float64) *engine {
 	return &engine{
+		cfg:   cfg,
 		cost:  cost,
 		scale: scale,
 		wake:  make(chan struct{}, 1),
@@ -51,18 +53,27 @@ func newEngine(cfg schedConfig, cost costModel, scale float64) *engine {
 	}
 }
 
-// submit queues a request for prompt tokens that will produce target tokens
-// and then finish with reason.
-func (e *engine) submit(prompt, target int, reason string) *request {
+// submit queues a request for the prompt's token ids (its prefix cache
+// blocks salted with salt) that will produce target tokens, the ith of id
+// out(i), and then finish with reason.
+func (e *engine) submit(ids []int, salt string, out func(i int) int, target int, reason string) *request {
 	now := time.Now()
 	r := &request{
 		reason:  reason,
 		events:  make(chan event, target+1),
 		arrival: now,
 	}
+	var (
+		hashes []uint64
+		chain  *outputChain
+	)
+	if e.cfg.prefixCaching {
+		hashes = blockHashes(ids, e.cfg.blockSize, salt)
+		chain = newOutputChain(ids, e.cfg.blockSize, salt, hashes, out)
+	}
 	e.mu.Lock()
 	e.nextID++
-	r.seq = seq{id: e.nextID, prompt: prompt, target: target, sink: r}
+	r.seq = seq{id: e.nextID, prompt: len(ids), hashes: hashes, out: chain, target: target, sink: r}
 	e.sc.add(&r.seq)
 	e.mu.Unlock()
 	select {
@@ -70,6 +81,28 @@ func (e *engine) submit(prompt, target int, reason string) *request {
 	default:
 	}
 	return r
+}
+
+// cachedTokens is the prefix cache hit of r's first admission.
+func (e *engine) cachedTokens(r *request) int {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return r.seq.cachedTokens
+}
+
+// resetPrefixCache empties the prefix cache (false while requests hold
+// blocks); with preemptRunning it first preempts the running requests.
+func (e *engine) resetPrefixCache(preemptRunning bool) bool {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if preemptRunning {
+		for len(e.sc.running) > 0 {
+			victim := e.sc.running[len(e.sc.running)-1]
+			e.sc.running = e.sc.running[:len(e.sc.running)-1]
+			e.sc.preempt(victim)
+		}
+	}
+	return e.sc.resetPrefixCache()
 }
 
 // abort drops a request that has not finished (client went away).
@@ -177,9 +210,12 @@ type snapshot struct {
 	running, waiting int
 	usage            float64
 	preemptions      int
-	m                engineMetrics // deep copy
-	modelled         time.Duration
-	steps            uint64
+	// prefix cache queries and hits in tokens, and the recent hit rate
+	queries, hits uint64
+	hitRate       float64
+	m             engineMetrics // deep copy
+	modelled      time.Duration
+	steps         uint64
 }
 
 func (e *engine) snapshot() snapshot {
@@ -190,6 +226,9 @@ func (e *engine) snapshot() snapshot {
 		waiting:     len(e.sc.waiting),
 		usage:       e.sc.usage(),
 		preemptions: e.sc.preemptions,
+		queries:     e.sc.queries,
+		hits:        e.sc.hits,
+		hitRate:     e.sc.hitWindow.rate(),
 		m:           e.m.clone(),
 		modelled:    e.modelled,
 		steps:       e.steps,

@@ -65,7 +65,7 @@ func resolve(o Options, log *logger) (engineSetup, error) {
 		log.warn(procAPI, "config.py:3221", "Your device %q doesn't support torch.bfloat16. Falling back to torch.float16 for compatibility.", st.gpu.Product)
 		dtype = "float16"
 	}
-	allowLong := os.Getenv("VLLM_ALLOW_LONG_MAX_MODEL_LEN")
+	allowLong := envTrue("VLLM_ALLOW_LONG_MAX_MODEL_LEN")
 	in := modelcfg.PredictInput{
 		TotalMemoryBytes:     int64(st.gpu.MemoryBytes),
 		GPUName:              st.gpu.Name,
@@ -77,7 +77,7 @@ func resolve(o Options, log *logger) (engineSetup, error) {
 		DType:                dtype,
 		KVCacheDType:         o.KVCacheDType,
 		EnforceEager:         o.EnforceEager,
-		AllowLongMaxModelLen: allowLong == "1" || strings.EqualFold(allowLong, "true"),
+		AllowLongMaxModelLen: allowLong,
 		NumGPUBlocksOverride: o.NumGPUBlocksOverride,
 	}
 	if st.pred, err = modelcfg.Predict(st.cfg, in); err != nil {
@@ -97,6 +97,13 @@ func resolve(o Options, log *logger) (engineSetup, error) {
 	return st, nil
 }
 
+// envTrue reports whether the environment variable is set to 1 or true,
+// as vLLM reads its boolean VLLM_* variables.
+func envTrue(name string) bool {
+	v := os.Getenv(name)
+	return v == "1" || strings.EqualFold(v, "true")
+}
+
 // startupError is a startup failure with the Python exception type vLLM
 // would print; other startup errors print as ValueError.
 type startupError struct {
@@ -109,7 +116,7 @@ func (e *startupError) Unwrap() error { return e.err }
 
 // engineModel derives the scheduler limits and the step-cost roofline from
 // the resolved model, GPU and memory prediction.
-func engineModel(st engineSetup, eager bool) (schedConfig, costModel) {
+func engineModel(st engineSetup, eager, prefixCaching bool) (schedConfig, costModel) {
 	cfg, p, g := st.cfg, st.pred, st.gpu
 	qkDim, vDim := cfg.HeadDim, cfg.HeadDim
 	if cfg.IsMLA() {
@@ -127,6 +134,7 @@ func engineModel(st engineSetup, eager bool) (schedConfig, costModel) {
 			slidingGroups:       p.SlidingGroups,
 			maxNumSeqs:          p.MaxNumSeqs,
 			maxNumBatchedTokens: p.MaxNumBatchedTokens,
+			prefixCaching:       prefixCaching,
 		}, costModel{
 			weightBytes:     float64(p.WeightsBytes),
 			params:          float64(modelcfg.ParamCount(cfg)),
@@ -236,8 +244,8 @@ func serve(ctx context.Context, o Options, stdout, stderr io.Writer) int {
 	}
 	defer state.remove()
 
-	log.info(procEngine, "core.py:620", "Initializing a V1 LLM engine (v%s) with config: model=%q, served_model_name=%s, dtype=torch.%s, max_seq_len=%d, kv_cache_dtype=%s, enforce_eager=%s, seed=%d, device_config=%s (simulated)",
-		Version, modelName, strings.Join(st.names, ","), p.DType, p.MaxModelLen, p.KVCacheDType, pyBool(o.EnforceEager), o.Seed, g.Name)
+	log.info(procEngine, "core.py:620", "Initializing a V1 LLM engine (v%s) with config: model=%q, served_model_name=%s, dtype=torch.%s, max_seq_len=%d, kv_cache_dtype=%s, enforce_eager=%s, seed=%d, device_config=%s (simulated), enable_prefix_caching=%s, chunked_prefill_enabled=True",
+		Version, modelName, strings.Join(st.names, ","), p.DType, p.MaxModelLen, p.KVCacheDType, pyBool(o.EnforceEager), o.Seed, g.Name, pyBool(o.EnablePrefixCaching))
 
 	// Startup phases: load 50 %, profile 20 %, KV allocation 10 %, graph
 	// capture 20 % of --startup-delay (eager: no capture).
@@ -295,19 +303,23 @@ func serve(ctx context.Context, o Options, stdout, stderr io.Writer) int {
 	log.info(procEngine, "core.py:210", "init engine (profile, create kv cache, warmup model) took %.2f seconds", time.Since(t0).Seconds())
 
 	// Engine and HTTP server.
-	sc, cost := engineModel(st, o.EnforceEager)
+	sc, cost := engineModel(st, o.EnforceEager, o.EnablePrefixCaching)
 	eng := newEngine(sc, cost, o.TimeScale)
 	engCtx, stopEngine := context.WithCancel(context.Background())
 	defer stopEngine()
 	go eng.run(engCtx)
 
+	tok := newTokenizer(st.cfg.VocabSize)
 	srv := &server{
 		eng: eng, names: st.names, root: modelName, maxModelLen: p.MaxModelLen, seed: o.Seed, log: log,
+		tok: tok, fillerIDs: tok.fillerIDs(), promptDetails: o.EnablePromptTokensDetails,
+		devMode: envTrue("VLLM_SERVER_DEV_MODE"),
 		created: time.Now().Unix(),
 		ci: cacheInfo{
 			blockSize: p.BlockSize, numGPUBlocks: int(p.NumBlocks), numBlocksOverride: o.NumGPUBlocksOverride,
 			gpuMemUtil: p.GPUMemoryUtilization, cacheDType: p.KVCacheDType, slidingWindow: p.SlidingWindow,
 			kvTokens: int(p.KVTokens), maxConcurrency: p.EngineConcurrency,
+			prefixCaching: o.EnablePrefixCaching,
 		},
 	}
 	ln, err := net.Listen("tcp", net.JoinHostPort(o.Host, strconv.Itoa(o.Port)))
@@ -351,8 +363,8 @@ func serve(ctx context.Context, o Options, stdout, stderr io.Writer) int {
 				promptTP := float64(cur.m.promptTokens-last.m.promptTokens) / dt
 				genTP := float64(cur.m.genTokens-last.m.genTokens) / dt
 				if promptTP > 0 || genTP > 0 || cur.running > 0 || cur.waiting > 0 {
-					log.info(procAPI, "loggers.py:123", "Engine 000: Avg prompt throughput: %.1f tokens/s, Avg generation throughput: %.1f tokens/s, Running: %d reqs, Waiting: %d reqs, GPU KV cache usage: %.1f%%, Prefix cache hit rate: 0.0%%",
-						promptTP, genTP, cur.running, cur.waiting, 100*cur.usage)
+					log.info(procAPI, "loggers.py:123", "Engine 000: Avg prompt throughput: %.1f tokens/s, Avg generation throughput: %.1f tokens/s, Running: %d reqs, Waiting: %d reqs, GPU KV cache usage: %.1f%%, Prefix cache hit rate: %.1f%%",
+						promptTP, genTP, cur.running, cur.waiting, 100*cur.usage, 100*cur.hitRate)
 				}
 				last, lastLog = cur, now
 			}

@@ -72,6 +72,7 @@ type cacheInfo struct {
 	slidingWindow     int // 0: none
 	kvTokens          int
 	maxConcurrency    float64
+	prefixCaching     bool
 }
 
 // pyFloat formats like Python's repr(float), as prometheus_client does.
@@ -109,6 +110,10 @@ func writeMetrics(w io.Writer, model string, ci cacheInfo, s snapshot) error {
 
 	family("vllm:num_preemptions_total", "counter", "Cumulative number of preemption from the engine.")
 	sample("vllm:num_preemptions_total", lbl, float64(s.preemptions))
+	family("vllm:prefix_cache_queries_total", "counter", "Prefix cache queries, in terms of number of queried tokens.")
+	sample("vllm:prefix_cache_queries_total", lbl, float64(s.queries))
+	family("vllm:prefix_cache_hits_total", "counter", "Prefix cache hits, in terms of number of cached tokens.")
+	sample("vllm:prefix_cache_hits_total", lbl, float64(s.hits))
 	family("vllm:prompt_tokens_total", "counter", "Number of prefill tokens processed.")
 	sample("vllm:prompt_tokens_total", lbl, float64(s.m.promptTokens))
 	family("vllm:generation_tokens_total", "counter", "Number of generation tokens processed.")
@@ -145,7 +150,7 @@ func writeMetrics(w io.Writer, model string, ci cacheInfo, s snapshot) error {
 		{"cache_dtype", ci.cacheDType},
 		{"calculate_kv_scales", "False"},
 		{"cpu_offload_gb", "0"},
-		{"enable_prefix_caching", "False"},
+		{"enable_prefix_caching", pyBool(ci.prefixCaching)},
 		{"engine", "0"},
 		{"gpu_memory_utilization", pyFloat(ci.gpuMemUtil)},
 		{"is_attention_free", "False"},

@@ -6,7 +6,9 @@ package sim
 // ones while the token budget and max_num_seqs allow; a request that cannot
 // get a block preempts the most recently admitted running request
 // (recompute: its blocks are freed and its prompt plus generated tokens are
-// prefilled again when it is resumed).
+// prefilled again when it is resumed). With prefix caching (prefixcache.go)
+// a request admitted from the queue first takes the cached blocks of its
+// prompt's prefix and computes only the rest.
 
 type reqState int
 
@@ -22,11 +24,23 @@ type seq struct {
 	prompt int // prompt tokens
 	target int // tokens to generate before finishing (>= 1)
 
+	// hashes are the chained hashes of the full blocks of known tokens
+	// (nil: the request shares nothing); out extends them as tokens are
+	// sampled (nil: only the prompt's blocks are hashed).
+	hashes []uint64
+	out    *outputChain
+
 	generated int // tokens sampled so far
 	computed  int // tokens whose KV is in the cache
-	blocks    int // KV blocks held
+	blocks    int // physical KV blocks held, shared ones included
+	kv        []seqKV
 	state     reqState
 	preempted int // times preempted
+
+	// cachedTokens is the prefix cache hit of the first admission (vLLM's
+	// num_cached_tokens), valid once queried.
+	cachedTokens int
+	queried      bool
 
 	// owner data for the real-time engine (nil in pure scheduler tests)
 	sink *request
@@ -53,18 +67,48 @@ type schedConfig struct {
 	slidingGroups       int // KV-cache groups of sliding-window layers
 	maxNumSeqs          int
 	maxNumBatchedTokens int
+	prefixCaching       bool // --enable-prefix-caching
 }
 
 type scheduler struct {
 	cfg     schedConfig
+	kinds   []kvKind
 	waiting []*seq // FIFO; preempted requests go to the front
 	running []*seq // admission order
-	used    int    // blocks held by running requests
+	used    int    // physical blocks held by running requests, shared ones once
+
+	// evictable is the physical blocks of free cached blocks (in lru):
+	// free, but holding a prefix until evicted.
+	evictable int
+	lru       lruList
 
 	preemptions int // total, for vllm:num_preemptions_total
+
+	// Prefix cache queries and hits in tokens, of requests admitted for the
+	// first time (vllm:prefix_cache_queries_total / _hits_total), and the
+	// recent hit rate the periodic log line reports.
+	queries, hits uint64
+	hitWindow     hitRateWindow
 }
 
-func newScheduler(cfg schedConfig) *scheduler { return &scheduler{cfg: cfg} }
+func newScheduler(cfg schedConfig) *scheduler {
+	sc := &scheduler{cfg: cfg}
+	kind := func(weight int, sliding bool) {
+		if weight > 0 {
+			sc.kinds = append(sc.kinds, kvKind{weight: weight, sliding: sliding, cache: map[uint64]*cachedBlock{}})
+		}
+	}
+	switch {
+	case cfg.window <= 0:
+		kind(1, false)
+	case cfg.fullGroups == 0 && cfg.slidingGroups == 0:
+		kind(1, true) // a bare config (tests): one sliding group
+	default:
+		kind(cfg.fullGroups, false)
+		kind(cfg.slidingGroups, true)
+	}
+	return sc
+}
 
 func (sc *scheduler) add(s *seq) {
 	s.state = stateWaiting
@@ -75,41 +119,146 @@ func (sc *scheduler) idle() bool { return len(sc.waiting) == 0 && len(sc.running
 
 func cdiv(a, b int) int { return (a + b - 1) / b }
 
-// blocksFor is the number of blocks a request holds with tokens in its KV
-// cache after computing a chunk of n: all of them for full attention; with
-// a sliding window W only the blocks the window (plus the chunk) still
-// reaches, cdiv(W−1+n, block)+1, as vLLM's sliding-window manager frees the
-// rest.
-//
-// A hybrid model counts both, per KV-cache group (fullGroups and
-// slidingGroups; a model of one kind has one group).
-func (sc *scheduler) blocksFor(tokens, n int) int {
-	full := cdiv(tokens, sc.cfg.blockSize)
-	w := sc.cfg.window
-	if w <= 0 {
-		return full
+// span is the logical blocks [lo, hi) of kind k a request holds with
+// tokens in its KV cache after computing a chunk of n: all of them for full
+// attention; with a sliding window W only the blocks the window (plus the
+// chunk) still reaches, cdiv(W−1+n, block)+1, as vLLM's sliding-window
+// manager frees the rest. A hybrid model holds a span of each kind, per
+// KV-cache group of that kind.
+func (sc *scheduler) span(k, tokens, n int) (lo, hi int) {
+	hi = cdiv(tokens, sc.cfg.blockSize)
+	if !sc.kinds[k].sliding {
+		return 0, hi
 	}
-	swa := min(full, cdiv(w-1+n, sc.cfg.blockSize)+1)
-	if sc.cfg.fullGroups == 0 && sc.cfg.slidingGroups == 0 {
-		return swa // a bare config (tests): one sliding group
-	}
-	return sc.cfg.fullGroups*full + sc.cfg.slidingGroups*swa
+	return hi - min(hi, cdiv(sc.cfg.window-1+n, sc.cfg.blockSize)+1), hi
 }
 
-// grow makes s hold the blocks for tokens after a chunk of n; false if the
-// pool is short.
-func (sc *scheduler) grow(s *seq, tokens, n int) bool {
-	need := sc.blocksFor(tokens, n) - s.blocks
-	if need > 0 && sc.used+need > sc.usable() {
+// grow makes s hold the blocks for tokens after a chunk of n, taking the
+// cached blocks of its first hit prompt blocks; false, changing nothing,
+// if the pool is short. Blocks the chunk completes are offered to the
+// prefix cache.
+func (sc *scheduler) grow(s *seq, tokens, n, hit int) bool {
+	if s.kv == nil {
+		s.kv = make([]seqKV, len(sc.kinds))
+	}
+	free := sc.usable() - sc.used // evictable blocks count as free
+	cost := 0
+	for k := range sc.kinds {
+		kv, w := &s.kv[k], sc.kinds[k].weight
+		lo, hi := sc.span(k, tokens, n)
+		for p := kv.lo; p < min(lo, kv.hi); p++ { // leaving the window
+			if b := kv.at(p); b == nil || b.refs == 1 {
+				free += w
+			}
+		}
+		for p := range kv.entering(lo, hi) {
+			if p < hit {
+				if b := sc.lookup(k, s.hashes[p]); b != nil {
+					if b.refs == 0 {
+						cost += w
+					}
+					continue
+				}
+			}
+			cost += w
+		}
+	}
+	if cost > free {
 		return false
 	}
-	sc.used += need
-	s.blocks += need
+	private := 0
+	for k := range sc.kinds {
+		kv, w := &s.kv[k], sc.kinds[k].weight
+		lo, hi := sc.span(k, tokens, n)
+		for p := kv.lo; p < min(lo, kv.hi); p++ {
+			sc.releaseAt(s, k, p)
+		}
+		if sc.cfg.prefixCaching && len(kv.ent) < len(s.hashes) {
+			kv.ent = append(kv.ent, make([]*cachedBlock, len(s.hashes)-len(kv.ent))...)
+		}
+		for p := range kv.entering(lo, hi) {
+			if p < hit {
+				if b := sc.lookup(k, s.hashes[p]); b != nil {
+					sc.acquire(b)
+					kv.ent[p] = b
+					continue
+				}
+			}
+			private += w
+		}
+		kv.lo, kv.hi = lo, hi
+	}
+	sc.reserve(private)
+	s.blocks = 0
+	for k := range sc.kinds {
+		kv := &s.kv[k]
+		s.blocks += sc.kinds[k].weight * (kv.hi - kv.lo)
+		if !sc.cfg.prefixCaching {
+			continue
+		}
+		// Cache the full blocks this chunk completes, as vLLM does when it
+		// allocates them; a block another request cached first stays private.
+		full := min(tokens/sc.cfg.blockSize, len(s.hashes))
+		for p := max(kv.registered, kv.lo); p < full; p++ {
+			if kv.ent[p] != nil {
+				continue
+			}
+			if _, ok := sc.kinds[k].cache[s.hashes[p]]; !ok {
+				b := &cachedBlock{hash: s.hashes[p], kind: k, refs: 1}
+				sc.kinds[k].cache[b.hash] = b
+				kv.ent[p] = b
+			}
+		}
+		kv.registered = max(kv.registered, full)
+	}
 	return true
 }
 
+// entering yields the positions of [lo, hi) that kv does not hold yet.
+func (kv *seqKV) entering(lo, hi int) func(func(int) bool) {
+	return func(yield func(int) bool) {
+		for p := lo; p < min(kv.lo, hi); p++ { // back into a wider window
+			if !yield(p) {
+				return
+			}
+		}
+		for p := max(lo, kv.hi); p < hi; p++ {
+			if !yield(p) {
+				return
+			}
+		}
+	}
+}
+
+// at is the cached block backing position p, nil for a private block.
+func (kv *seqKV) at(p int) *cachedBlock {
+	if p < len(kv.ent) {
+		return kv.ent[p]
+	}
+	return nil
+}
+
+// releaseAt gives back s's block at position p of kind k.
+func (sc *scheduler) releaseAt(s *seq, k, p int) {
+	kv := &s.kv[k]
+	if b := kv.at(p); b != nil {
+		sc.drop(b)
+		kv.ent[p] = nil
+		return
+	}
+	sc.used -= sc.kinds[k].weight
+}
+
+// release frees all of s's blocks, last first, so that the tail of a
+// prompt is evicted before its head (vLLM frees in reverse order).
 func (sc *scheduler) release(s *seq) {
-	sc.used -= s.blocks
+	for k := range s.kv {
+		kv := &s.kv[k]
+		for p := kv.hi - 1; p >= kv.lo; p-- {
+			sc.releaseAt(s, k, p)
+		}
+		kv.lo, kv.hi, kv.registered = 0, 0, 0
+	}
 	s.blocks = 0
 }
 
@@ -125,7 +274,7 @@ func (sc *scheduler) schedule() []work {
 		if n <= 0 {
 			continue
 		}
-		for !sc.grow(s, s.computed+n, n) {
+		for !sc.grow(s, s.computed+n, n, 0) {
 			// Preempt the lowest-priority (last admitted) running request.
 			victim := sc.running[len(sc.running)-1]
 			sc.running = sc.running[:len(sc.running)-1]
@@ -146,17 +295,39 @@ func (sc *scheduler) schedule() []work {
 	// Like vLLM, admit nothing new in a step that had to preempt.
 	for !preempted && len(sc.waiting) > 0 && budget > 0 && len(sc.running) < sc.cfg.maxNumSeqs {
 		s := sc.waiting[0]
-		n := min(s.known()-s.computed, budget)
-		if !sc.grow(s, s.computed+n, n) {
+		// The last token is always computed, for its logits: a hit covers at
+		// most known−1 tokens (vLLM's max_cache_hit_length).
+		hitBlocks := sc.longestHit(s, (s.known()-1)/sc.cfg.blockSize)
+		hit := hitBlocks * sc.cfg.blockSize
+		n := min(s.known()-hit, budget)
+		if !sc.grow(s, hit+n, n, hitBlocks) {
 			break
 		}
 		sc.waiting = sc.waiting[1:]
 		s.state = stateRunning
+		s.computed = hit
+		sc.record(s, hit)
 		sc.running = append(sc.running, s)
-		out = append(out, work{s: s, ctx: s.computed, n: n})
+		out = append(out, work{s: s, ctx: hit, n: n})
 		budget -= n
 	}
 	return out
+}
+
+// record counts an admitted request's prefix cache lookup: its tokens as
+// queries and its hit as hits, for requests admitted for the first time
+// only (vLLM counts resumed preempted requests apart, in counters it does
+// not export).
+func (sc *scheduler) record(s *seq, hit int) {
+	if !s.queried {
+		s.queried, s.cachedTokens = true, hit
+	}
+	if !sc.cfg.prefixCaching || s.preempted > 0 {
+		return
+	}
+	sc.queries += uint64(s.known())
+	sc.hits += uint64(hit)
+	sc.hitWindow.observe(s.known(), hit)
 }
 
 func (sc *scheduler) preempt(s *seq) {
@@ -190,6 +361,9 @@ func (sc *scheduler) complete(step []work) []result {
 			continue
 		}
 		s.generated++
+		if s.out != nil {
+			s.out.sampled(s, sc.cfg.blockSize)
+		}
 		r := result{s: s, sampled: true}
 		if s.generated >= s.target {
 			r.finished = true

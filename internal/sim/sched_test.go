@@ -7,29 +7,57 @@ import (
 	"time"
 )
 
-// checkInvariants fails t if the scheduler's bookkeeping is inconsistent.
+// checkInvariants fails t if the scheduler's bookkeeping is inconsistent:
+// the blocks in use are the running requests' private blocks plus each
+// cached block they share once, and each cached block's reference count is
+// the number of requests holding it.
 func checkInvariants(t *testing.T, sc *scheduler, step []work) {
 	t.Helper()
-	if sc.used > sc.cfg.numBlocks {
-		t.Fatalf("%d blocks in use, pool has %d", sc.used, sc.cfg.numBlocks)
+	if sc.used+sc.evictable > sc.usable() {
+		t.Fatalf("%d blocks in use + %d free cached > %d usable", sc.used, sc.evictable, sc.usable())
 	}
-	held := 0
+	used := 0
+	refs := map[*cachedBlock]int{}
 	for _, s := range sc.running {
-		held += s.blocks
 		if s.state != stateRunning {
 			t.Fatalf("request %d in running list has state %d", s.id, s.state)
 		}
 		if sc.cfg.window == 0 && s.blocks < cdiv(s.computed, sc.cfg.blockSize) {
 			t.Fatalf("request %d: %d tokens computed in %d blocks", s.id, s.computed, s.blocks)
 		}
+		for k, kv := range s.kv {
+			for p := kv.lo; p < kv.hi; p++ {
+				if b := kv.at(p); b != nil {
+					refs[b]++
+				} else {
+					used += sc.kinds[k].weight
+				}
+			}
+		}
+	}
+	for b, n := range refs {
+		if b.refs != n {
+			t.Fatalf("cached block %x has %d refs, %d running requests hold it", b.hash, b.refs, n)
+		}
+		if sc.kinds[b.kind].cache[b.hash] != b {
+			t.Fatalf("a held cached block %x is not in the cache", b.hash)
+		}
+		used += sc.kinds[b.kind].weight
+	}
+	evictable := 0
+	for b := sc.lru.head; b != nil; b = b.next {
+		if b.refs != 0 {
+			t.Fatalf("cached block %x in the free list has %d refs", b.hash, b.refs)
+		}
+		evictable += sc.kinds[b.kind].weight
 	}
 	for _, s := range sc.waiting {
 		if s.blocks != 0 {
 			t.Fatalf("waiting request %d holds %d blocks", s.id, s.blocks)
 		}
 	}
-	if held != sc.used {
-		t.Fatalf("running requests hold %d blocks, allocator counts %d", held, sc.used)
+	if used != sc.used || evictable != sc.evictable {
+		t.Fatalf("running requests hold %d blocks and %d are free cached; allocator counts %d and %d", used, evictable, sc.used, sc.evictable)
 	}
 	if len(sc.running) > sc.cfg.maxNumSeqs {
 		t.Fatalf("%d running > max_num_seqs %d", len(sc.running), sc.cfg.maxNumSeqs)
@@ -47,22 +75,38 @@ func checkInvariants(t *testing.T, sc *scheduler, step []work) {
 }
 
 // runRandomLoad feeds n random requests (arriving over the first steps) to
-// a scheduler and runs it dry, checking invariants at every step.
+// a scheduler and runs it dry, checking invariants at every step. With
+// prefix caching, prompts start with a random cut of one of three shared
+// prefixes.
 func runRandomLoad(t *testing.T, rng *rand.Rand, cfg schedConfig, n, maxLen int) *scheduler {
 	t.Helper()
 	sc := newScheduler(cfg)
 	var all []*seq
 	pending := n
+	prefixes := [][]int{tokens(1, maxLen), tokens(2, maxLen), tokens(3, maxLen)}
+	var queries uint64
 	for steps := 0; ; steps++ {
 		for k := rng.IntN(4); k > 0 && pending > 0; k-- {
 			prompt := 1 + rng.IntN(maxLen/2)
 			s := &seq{id: uint64(len(all) + 1), prompt: prompt, target: 1 + rng.IntN(maxLen-prompt)}
+			if cfg.prefixCaching {
+				shared := rng.IntN(prompt + 1)
+				ids := withPrefix(prefixes[rng.IntN(len(prefixes))][:shared], rng.Uint64(), prompt-shared)
+				s.hashes = blockHashes(ids, cfg.blockSize, "")
+				s.out = newOutputChain(ids, cfg.blockSize, "", s.hashes, func(i int) int { return i % 7 })
+				queries += uint64(prompt)
+			}
 			all = append(all, s)
 			sc.add(s)
 			pending--
 		}
 		step := sc.schedule()
-		checkInvariants(t, sc, step)
+		// The full check walks every held block: every few steps, and around
+		// every idle point.
+		deep := steps%8 == 0 || len(step) == 0
+		if deep {
+			checkInvariants(t, sc, step)
+		}
 		if len(step) == 0 {
 			if s := sc.dropStuck(); s != nil {
 				t.Fatalf("request %d (prompt %d, target %d) can never be scheduled", s.id, s.prompt, s.target)
@@ -73,7 +117,9 @@ func runRandomLoad(t *testing.T, rng *rand.Rand, cfg schedConfig, n, maxLen int)
 			continue
 		}
 		sc.complete(step)
-		checkInvariants(t, sc, nil)
+		if deep {
+			checkInvariants(t, sc, nil)
+		}
 		if steps > 1_000_000 {
 			t.Fatal("scheduler does not make progress")
 		}
@@ -85,6 +131,9 @@ func runRandomLoad(t *testing.T, rng *rand.Rand, cfg schedConfig, n, maxLen int)
 	}
 	if sc.used != 0 || !sc.idle() {
 		t.Fatalf("after the run: %d blocks used, %d running, %d waiting", sc.used, len(sc.running), len(sc.waiting))
+	}
+	if sc.queries != queries {
+		t.Fatalf("prefix cache queries %d, want %d: every prompt once", sc.queries, queries)
 	}
 	return sc
 }
@@ -104,9 +153,14 @@ func TestSchedulerRandomLoad(t *testing.T) {
 		cfg.numBlocks = perReq + rng.IntN(8*perReq)
 		if rng.IntN(3) == 0 {
 			cfg.window = 16 + rng.IntN(200)
+			if rng.IntN(2) == 0 { // a hybrid model: groups of both kinds
+				cfg.fullGroups, cfg.slidingGroups = 1+rng.IntN(2), 1+rng.IntN(3)
+				cfg.numBlocks *= cfg.fullGroups + cfg.slidingGroups
+			}
 		}
+		cfg.prefixCaching = rng.IntN(2) == 0
 		sc := runRandomLoad(t, rng, cfg, 60, maxLen)
-		t.Logf("case %d: %+v → %d preemptions", i, cfg, sc.preemptions)
+		t.Logf("case %d: %+v → %d preemptions, prefix cache hits %d of %d tokens", i, cfg, sc.preemptions, sc.hits, sc.queries)
 	}
 }
 
@@ -221,8 +275,8 @@ func setupFor(t *testing.T, args ...string) engineSetup {
 // batchTimes is the modelled time of n requests of tokens output tokens for
 // the seed's prompt, one after another and all at once.
 func batchTimes(st engineSetup, n, tokens int) (sequential, concurrent time.Duration) {
-	cfg, cost := engineModel(st, false)
-	prompt := EstimateTokens("Explain memory fragmentation in one short sentence.")
+	cfg, cost := engineModel(st, false, false)
+	prompt := len(newTokenizer(0).encode("Explain memory fragmentation in one short sentence."))
 	var all []*seq
 	for i := range n {
 		r := &seq{id: uint64(i), prompt: prompt, target: tokens}
@@ -256,7 +310,7 @@ func TestModelledConcurrencySpeedup(t *testing.T) {
 func TestStepCostRoofline(t *testing.T) {
 	t.Parallel()
 	st := setupFor(t, "microsoft/Phi-3-mini-4k-instruct")
-	_, cost := engineModel(st, false)
+	_, cost := engineModel(st, false, false)
 	// One decode token: bandwidth-bound, weights / (0.8 × 3.35 TB/s) + 1 ms.
 	got := cost.stepCost([]work{{ctx: 10, n: 1}})
 	bytes := 7642159104 + 11*393216.0
@@ -278,7 +332,7 @@ func TestStepCostRoofline(t *testing.T) {
 	if b := cost.stepCost(batch); b > 2*got {
 		t.Errorf("32-way decode step %v > 2 × single %v", b, got)
 	}
-	_, eager := engineModel(st, true)
+	_, eager := engineModel(st, true, false)
 	if e := eager.stepCost([]work{{ctx: 10, n: 1}}); e <= got {
 		t.Errorf("eager step %v not slower than graph step %v", e, got)
 	}

@@ -20,10 +20,18 @@ type server struct {
 	root        string   // the model as given (vLLM's "root")
 	maxModelLen int
 	seed        int64
-	ci          cacheInfo
-	log         *logger
-	created     int64
-	ids         atomic.Uint64
+	tok         tokenizer
+	fillerIDs   []int // tok's ids of the fillerWords tokens
+	// promptDetails reports usage.prompt_tokens_details.cached_tokens
+	// (--enable-prompt-tokens-details).
+	promptDetails bool
+	// devMode serves vLLM's development endpoints (/reset_prefix_cache),
+	// as VLLM_SERVER_DEV_MODE=1 does.
+	devMode bool
+	ci      cacheInfo
+	log     *logger
+	created int64
+	ids     atomic.Uint64
 }
 
 func (s *server) handler() http.Handler {
@@ -36,6 +44,11 @@ func (s *server) handler() http.Handler {
 	mux.HandleFunc("GET /metrics", s.metrics)
 	mux.HandleFunc("POST /v1/completions", func(w http.ResponseWriter, r *http.Request) { s.generate(w, r, false) })
 	mux.HandleFunc("POST /v1/chat/completions", func(w http.ResponseWriter, r *http.Request) { s.generate(w, r, true) })
+	mux.HandleFunc("POST /tokenize", s.tokenize)
+	mux.HandleFunc("POST /detokenize", s.detokenize)
+	if s.devMode {
+		mux.HandleFunc("POST /reset_prefix_cache", s.resetPrefixCache)
+	}
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusNotFound, map[string]string{"detail": "Not Found"})
 	})
@@ -181,40 +194,43 @@ type genRequest struct {
 	StreamOptions       *streamOptions  `json:"stream_options"`
 	N                   *int            `json:"n"`
 	Seed                *int64          `json:"seed"`
+	CacheSalt           *string         `json:"cache_salt"`
 }
 
-// parsePrompt returns the prompt's text (for the output seed) and tokens.
-func parsePrompt(raw json.RawMessage) (string, int, error) {
+// parsePrompt returns the prompt's text (for the output seed) and, for a
+// prompt of token ids, the ids (nil for text, tokenized once its length is
+// known to fit).
+func (s *server) parsePrompt(raw json.RawMessage) (string, []int, error) {
 	raw = bytes.TrimSpace(raw)
 	if len(raw) == 0 || string(raw) == "null" {
-		return "", 0, errors.New("prompt is required")
+		return "", nil, errors.New("prompt is required")
 	}
 	var text string
 	if json.Unmarshal(raw, &text) == nil {
-		return text, EstimateTokens(text), nil
+		return text, nil, nil
 	}
 	var ids []int
 	if json.Unmarshal(raw, &ids) == nil && len(ids) > 0 {
-		return string(raw), len(ids), nil
+		return string(raw), ids, s.tok.checkIDs(ids)
 	}
 	var texts []string
 	if json.Unmarshal(raw, &texts) == nil && len(texts) == 1 {
-		return texts[0], EstimateTokens(texts[0]), nil
+		return texts[0], nil, nil
 	}
 	var idLists [][]int
 	if json.Unmarshal(raw, &idLists) == nil && len(idLists) == 1 && len(idLists[0]) > 0 {
-		return string(raw), len(idLists[0]), nil
+		return string(raw), idLists[0], s.tok.checkIDs(idLists[0])
 	}
-	return "", 0, errors.New("prompt must be a string, a list of token ids, or a list of one of those (the simulator serves one prompt per request)")
+	return "", nil, errors.New("prompt must be a string, a list of token ids, or a list of one of those (the simulator serves one prompt per request)")
 }
 
-// parseChat returns a chat prompt's text (for the output seed) and tokens.
-func parseChat(msgs []chatMessage) (string, int, error) {
+// chatTurns reads the messages' roles and text contents; text is all of
+// them, for the output seed.
+func chatTurns(msgs []chatMessage) (text string, turns []chatTurn, err error) {
 	if len(msgs) == 0 {
-		return "", 0, errors.New("messages must not be empty")
+		return "", nil, errors.New("messages must not be empty")
 	}
 	var all strings.Builder
-	contents := make([]string, 0, len(msgs))
 	for _, m := range msgs {
 		var c string
 		raw := bytes.TrimSpace(m.Content)
@@ -225,7 +241,7 @@ func parseChat(msgs []chatMessage) (string, int, error) {
 					Text string `json:"text"`
 				}
 				if err := json.Unmarshal(raw, &parts); err != nil {
-					return "", 0, errors.New("message content must be a string or a list of content parts")
+					return "", nil, errors.New("message content must be a string or a list of content parts")
 				}
 				var b strings.Builder
 				for _, p := range parts {
@@ -236,10 +252,10 @@ func parseChat(msgs []chatMessage) (string, int, error) {
 				c = b.String()
 			}
 		}
-		contents = append(contents, c)
+		turns = append(turns, chatTurn{role: m.Role, content: c})
 		all.WriteString(m.Role + "\x00" + c + "\x00")
 	}
-	return all.String(), EstimateChatTokens(contents), nil
+	return all.String(), turns, nil
 }
 
 func (s *server) servesModel(name string) bool {
@@ -255,9 +271,26 @@ func (s *server) servesModel(name string) bool {
 }
 
 type usage struct {
-	PromptTokens     int `json:"prompt_tokens"`
-	CompletionTokens int `json:"completion_tokens"`
-	TotalTokens      int `json:"total_tokens"`
+	PromptTokens        int                  `json:"prompt_tokens"`
+	CompletionTokens    int                  `json:"completion_tokens"`
+	TotalTokens         int                  `json:"total_tokens"`
+	PromptTokensDetails *promptTokensDetails `json:"prompt_tokens_details,omitempty"`
+}
+
+// promptTokensDetails is vLLM's PromptTokenUsageInfo.
+type promptTokensDetails struct {
+	CachedTokens int `json:"cached_tokens"`
+}
+
+// finalUsage is a finished request's usage; with
+// --enable-prompt-tokens-details and a prefix cache hit it carries the
+// cached prompt tokens, as vLLM (which leaves a zero hit out).
+func (s *server) finalUsage(er *request, prompt, completion int) *usage {
+	u := &usage{PromptTokens: prompt, CompletionTokens: completion, TotalTokens: prompt + completion}
+	if cached := s.eng.cachedTokens(er); s.promptDetails && cached > 0 {
+		u.PromptTokensDetails = &promptTokensDetails{CachedTokens: cached}
+	}
+	return u
 }
 
 type delta struct {
@@ -302,21 +335,35 @@ func (s *server) generate(w http.ResponseWriter, r *http.Request, chat bool) {
 		return
 	}
 	var (
-		text   string
-		prompt int
-		err    error
+		text  string
+		ids   []int
+		turns []chatTurn
+		err   error
 	)
 	if chat {
-		text, prompt, err = parseChat(req.Messages)
+		text, turns, err = chatTurns(req.Messages)
 	} else {
-		text, prompt, err = parsePrompt(req.Prompt)
+		text, ids, err = s.parsePrompt(req.Prompt)
 	}
 	if err != nil {
 		badRequest(w, "%v", err)
 		return
 	}
+	// Count first, tokenize once the prompt is known to fit: an over-long
+	// prompt costs no token list.
+	prompt := len(ids)
+	switch {
+	case chat:
+		prompt = s.tok.countChat(turns)
+	case ids == nil:
+		prompt = s.tok.count(text)
+	}
 	if req.N != nil && *req.N != 1 {
 		badRequest(w, "the simulator supports n=1 only, got n=%d", *req.N)
+		return
+	}
+	if req.CacheSalt != nil && *req.CacheSalt == "" {
+		badRequest(w, "Parameter 'cache_salt' must be a non-empty string if provided.")
 		return
 	}
 	if req.StreamOptions != nil && !req.Stream {
@@ -364,7 +411,17 @@ func (s *server) generate(w http.ResponseWriter, r *http.Request, chat bool) {
 	// vLLM answers with its first served name, whatever alias was asked for.
 	base := completion{ID: id, Object: object, Created: time.Now().Unix(), Model: s.names[0]}
 
-	er := s.eng.submit(prompt, target, reason)
+	switch {
+	case chat:
+		ids = s.tok.encodeChat(turns, true, false)
+	case ids == nil:
+		ids = s.tok.encode(text)
+	}
+	salt := ""
+	if req.CacheSalt != nil {
+		salt = *req.CacheSalt
+	}
+	er := s.eng.submit(ids, salt, func(i int) int { return s.fillerIDs[fillerIndex(h, i)] }, target, reason)
 	if req.Stream {
 		s.stream(w, r, er, base, chat, h, prompt, req.StreamOptions)
 		return
@@ -381,13 +438,13 @@ func (s *server) generate(w http.ResponseWriter, r *http.Request, chat bool) {
 	fr := reason
 	c := choice{Index: 0, FinishReason: &fr}
 	if chat {
-		c.Message = &message{Role: "assistant", Content: strings.TrimPrefix(out.String(), " "), ToolCalls: []any{}}
+		c.Message = &message{Role: "assistant", Content: out.String(), ToolCalls: []any{}}
 	} else {
 		t := out.String()
 		c.Text = &t
 	}
 	base.Choices = []choice{c}
-	base.Usage = &usage{PromptTokens: prompt, CompletionTokens: n, TotalTokens: prompt + n}
+	base.Usage = s.finalUsage(er, prompt, n)
 	writeJSON(w, http.StatusOK, base)
 }
 
@@ -465,9 +522,6 @@ func (s *server) stream(w http.ResponseWriter, r *http.Request, er *request, bas
 		tok := fillerToken(h, ev.index)
 		ch := choice{}
 		if chat {
-			if ev.index == 1 {
-				tok = tok[1:] // a chat reply does not start with a space
-			}
 			ch.Delta = &delta{Content: tok}
 		} else {
 			ch.Text = &tok
@@ -490,11 +544,115 @@ func (s *server) stream(w http.ResponseWriter, r *http.Request, er *request, bas
 	if includeUsage {
 		c := base
 		c.Choices = []choice{}
-		c.Usage = &usage{PromptTokens: prompt, CompletionTokens: n, TotalTokens: prompt + n}
+		c.Usage = s.finalUsage(er, prompt, n)
 		if send(c) != nil {
 			return
 		}
 	}
 	io.WriteString(w, "data: [DONE]\n\n")
 	rc.Flush()
+}
+
+// tokenizeRequest is vLLM's TokenizeCompletionRequest (prompt) or
+// TokenizeChatRequest (messages).
+type tokenizeRequest struct {
+	Model                string        `json:"model"`
+	Prompt               *string       `json:"prompt"`
+	Messages             []chatMessage `json:"messages"`
+	AddGenerationPrompt  *bool         `json:"add_generation_prompt"`
+	ContinueFinalMessage bool          `json:"continue_final_message"`
+	ReturnTokenStrs      bool          `json:"return_token_strs"`
+}
+
+// tokenize is POST /tokenize: {count, max_model_len, tokens, token_strs}.
+// Prompts longer than max_model_len are tokenized, not refused, as vLLM
+// does. add_special_tokens has no effect: the simulator's tokenizer has no
+// BOS/EOS (an empty completion prompt is one token, as in completions).
+func (s *server) tokenize(w http.ResponseWriter, r *http.Request) {
+	var req tokenizeRequest
+	if err := json.NewDecoder(http.MaxBytesReader(w, r.Body, 64<<20)).Decode(&req); err != nil {
+		badRequest(w, "invalid JSON body: %v", err)
+		return
+	}
+	if !s.servesModel(req.Model) {
+		writeParamError(w, http.StatusNotFound, "NotFoundError", fmt.Sprintf("The model `%s` does not exist.", req.Model), "model")
+		return
+	}
+	var (
+		ids  []int
+		strs []string
+	)
+	switch {
+	case req.Messages != nil:
+		generation := req.AddGenerationPrompt == nil || *req.AddGenerationPrompt
+		if generation && req.ContinueFinalMessage {
+			badRequest(w, "Cannot set both `continue_final_message` and `add_generation_prompt` to True.")
+			return
+		}
+		_, turns, err := chatTurns(req.Messages)
+		if err != nil {
+			badRequest(w, "%v", err)
+			return
+		}
+		ids = s.tok.encodeChat(turns, generation, req.ContinueFinalMessage)
+	case req.Prompt != nil:
+		ids = s.tok.encode(*req.Prompt)
+		if req.ReturnTokenStrs {
+			if *req.Prompt == "" {
+				strs = []string{""}
+			} else {
+				s.tok.pieces(nil, &strs, *req.Prompt)
+			}
+		}
+	default:
+		badRequest(w, "either prompt or messages is required")
+		return
+	}
+	if req.ReturnTokenStrs && strs == nil {
+		strs = make([]string, len(ids))
+		for i, id := range ids {
+			strs[i] = spell(id)
+		}
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"count": len(ids), "max_model_len": s.maxModelLen, "tokens": ids, "token_strs": strs})
+}
+
+// detokenize is POST /detokenize: {model, tokens} → {prompt}; ids outside
+// the vocabulary are a 400.
+func (s *server) detokenize(w http.ResponseWriter, r *http.Request) {
+	var req struct {
+		Model  string `json:"model"`
+		Tokens []int  `json:"tokens"`
+	}
+	if err := json.NewDecoder(http.MaxBytesReader(w, r.Body, 64<<20)).Decode(&req); err != nil {
+		badRequest(w, "invalid JSON body: %v", err)
+		return
+	}
+	if !s.servesModel(req.Model) {
+		writeParamError(w, http.StatusNotFound, "NotFoundError", fmt.Sprintf("The model `%s` does not exist.", req.Model), "model")
+		return
+	}
+	if req.Tokens == nil {
+		badRequest(w, "tokens is required")
+		return
+	}
+	if err := s.tok.checkIDs(req.Tokens); err != nil {
+		badRequest(w, "%v", err)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]string{"prompt": s.tok.decode(req.Tokens)})
+}
+
+// resetPrefixCache is POST /reset_prefix_cache (vLLM serves it with
+// VLLM_SERVER_DEV_MODE=1): 200 once the cache is empty, 409 while
+// requests hold blocks (unless ?reset_running_requests=true, which
+// preempts them first).
+func (s *server) resetPrefixCache(w http.ResponseWriter, r *http.Request) {
+	s.log.info(procAPI, "api_router.py:41", "Resetting prefix cache...")
+	running := r.URL.Query().Get("reset_running_requests")
+	if !s.eng.resetPrefixCache(strings.EqualFold(running, "true") || running == "1") {
+		writeJSON(w, http.StatusConflict, map[string]string{"detail": "Prefix cache reset failed."})
+		return
+	}
+	w.WriteHeader(http.StatusOK)
 }

@@ -292,7 +292,7 @@ func TestHTTPEndpoints(t *testing.T) {
 			t.Errorf("ITL count %d, want %d", n, totalGen-7)
 		}
 		ci := labelMap(fams["vllm:cache_config_info"].GetMetric()[0])
-		if ci["gpu_memory_utilization"] != "0.92" || ci["cache_dtype"] != "auto" || ci["enable_prefix_caching"] != "False" {
+		if ci["gpu_memory_utilization"] != "0.92" || ci["cache_dtype"] != "auto" || ci["enable_prefix_caching"] != "True" {
 			t.Errorf("cache_config_info %v", ci)
 		}
 	})
