@@ -44,7 +44,9 @@ type logCase struct {
 		PoolGiB    float64 `json:"pool_gib"`
 		WeightsGiB float64 `json:"weights_gib"`
 	} `json:"real"`
-	Fits bool `json:"fits"`
+	// Fits is the start/fail verdict the log shows; nil for a log that
+	// stops after loading the weights (only the weights are scored).
+	Fits *bool `json:"fits"`
 }
 
 // gpuTotals are the CUDA-visible totals of the GPUs named in the logs that
@@ -57,6 +59,7 @@ type fidelityRow struct {
 	realW, predW      float64 // weights per GPU, GiB (realW 0: not logged)
 	errPct            float64 // (pred − real) / real × 100; NaN when the log has no pool
 	fitsOK            bool
+	verdict           bool // the log shows whether the engine started
 	excluded          string
 	fittedOn          string // a constant derived from this case before the split existed
 	whyOff            string
@@ -106,7 +109,7 @@ func TestPredictionFidelityAgainstPublicVLLMLogs(t *testing.T) {
 		if err != nil {
 			t.Fatalf("%s: %v", c.ID, err)
 		}
-		r := fidelityRow{id: c.ID, split: "fit", engine: "V1", pred: p.KVTokens, errPct: math.NaN(), fitsOK: p.Fits == c.Fits,
+		r := fidelityRow{id: c.ID, split: "fit", engine: "V1", pred: p.KVTokens, errPct: math.NaN(), verdict: c.Fits != nil, fitsOK: c.Fits == nil || p.Fits == *c.Fits,
 			realW: c.Real.WeightsGiB, predW: float64(p.WeightsBytes) / float64(GiB), excluded: c.Excluded, fittedOn: c.FittedBeforeSplit, whyOff: c.WhyOff, weights: p.DType}
 		if p.Quantization != "" {
 			r.weights = p.Quantization
@@ -133,7 +136,7 @@ func TestPredictionFidelityAgainstPublicVLLMLogs(t *testing.T) {
 			r.errPct = float64(r.pred-r.real) / float64(r.real) * 100
 		}
 		if !r.fitsOK {
-			t.Errorf("%s: predicted fits=%v (%s), the log says fits=%v", c.ID, p.Fits, p.Failure, c.Fits)
+			t.Errorf("%s: predicted fits=%v (%s), the log says fits=%v", c.ID, p.Fits, p.Failure, *c.Fits)
 		}
 		rows = append(rows, r)
 	}
@@ -145,7 +148,10 @@ func TestPredictionFidelityAgainstPublicVLLMLogs(t *testing.T) {
 			e = fmt.Sprintf("%+6.1f%%", r.errPct)
 		}
 		v := "right"
-		if !r.fitsOK {
+		switch {
+		case !r.verdict:
+			v = "n/a"
+		case !r.fitsOK:
 			v = "WRONG"
 		}
 		w := ""
@@ -201,13 +207,17 @@ func TestPredictionFidelityAgainstPublicVLLMLogs(t *testing.T) {
 		}
 	}
 	stats("all", func(fidelityRow) bool { return true })
-	wrong := 0
+	wrong, verdicts := 0, 0
 	for _, r := range rows {
+		if r.verdict {
+			verdicts++
+		}
 		if !r.fitsOK {
 			wrong++
 		}
 	}
-	fmt.Fprintf(&b, "start/fail verdicts: %d of %d right\n", len(rows)-wrong, len(rows))
+	fmt.Fprintf(&b, "start/fail verdicts: %d of %d right\n", verdicts-wrong, verdicts)
+	weightsWorst := weightStats(&b, rows)
 	fmt.Fprintf(&b, "coverage: %s\n", coverage(file.Cases, rows))
 	for _, r := range rows {
 		if r.fittedOn != "" {
@@ -242,6 +252,7 @@ func TestPredictionFidelityAgainstPublicVLLMLogs(t *testing.T) {
 		{"held-out median", sets["holdout"].median, 3},
 		{"held-out V1 worst", sets["holdoutV1"].worst, 8},
 		{"held-out V0 worst", sets["holdoutV0"].worst, fidelityHeldOutV0WorstPct},
+		{"weights worst", weightsWorst, fidelityWeightsWorstPct},
 	} {
 		if bound.got > bound.limit {
 			t.Errorf("fidelity: %s |error| %.1f%%, bound %g%%", bound.name, bound.got, bound.limit)
@@ -255,6 +266,52 @@ const (
 	fidelityFittedV1WorstPct  = 22.0 // vllm17122-l40s-llama31-8b
 	fidelityHeldOutV0WorstPct = 50.0 // pr2031-a100-80gb-llama2-70b-tp4
 )
+
+// fidelityWeightsWorstPct bounds the per-rank weight error ("Model loading
+// took") over every log that prints it: today's worst case,
+// llmdplanner-gpt-oss-20b-h100-v0.19-tp2 (6.81 predicted, 7.01 GiB logged:
+// the Triton MXFP4 swizzle on Hopper keeps more than the padded checkpoint
+// layout at TP=2, and the layout of triton_kernels' Hopper value/scale
+// swizzle is not modelled).
+const fidelityWeightsWorstPct = 3.0
+
+// weightStats prints the median and worst |error| of the predicted per-rank
+// weights, overall and per weight format, and returns the worst.
+func weightStats(b *strings.Builder, rows []fidelityRow) float64 {
+	byFormat := map[string][]float64{}
+	var all []float64
+	for _, r := range rows {
+		if r.realW <= 0 {
+			continue
+		}
+		e := math.Abs(r.predW-r.realW) / r.realW * 100
+		all = append(all, e)
+		byFormat[r.weights] = append(byFormat[r.weights], e)
+	}
+	summary := func(errs []float64) (median, worst float64) {
+		slices.Sort(errs)
+		median = errs[len(errs)/2]
+		if len(errs)%2 == 0 {
+			median = (errs[len(errs)/2-1] + errs[len(errs)/2]) / 2
+		}
+		return median, errs[len(errs)-1]
+	}
+	if len(all) == 0 {
+		return 0
+	}
+	median, worst := summary(all)
+	fmt.Fprintf(b, "%-22s n=%2d  median |error| %5.1f%%  worst %5.1f%%\n", "weights (GiB/rank)", len(all), median, worst)
+	formats := make([]string, 0, len(byFormat))
+	for f := range byFormat {
+		formats = append(formats, f)
+	}
+	slices.Sort(formats)
+	for _, f := range formats {
+		m, w := summary(byFormat[f])
+		fmt.Fprintf(b, "  %-20s n=%2d  median |error| %5.1f%%  worst %5.1f%%\n", f, len(byFormat[f]), m, w)
+	}
+	return worst
+}
 
 // coverage lists the distinct GPUs, TP sizes, weight formats, KV dtypes
 // and vLLM releases of the cases.

@@ -468,7 +468,7 @@ func Predict(cfg Config, in PredictInput) (Prediction, error) {
 	if p.DType == "fp8" {
 		actBytes = 2 // fp8 weights still compute in 16-bit
 	}
-	p.WeightsBytes = RankWeightBytes(cfg, p.DType, quant, tp)
+	p.WeightsBytes = RankWeightBytes(cfg, p.DType, quant, tp, in.GPUName)
 	p.KVBytesPerToken = int64(cfg.NumHiddenLayers) * kvBytesPerTokenPerLayer(rank, p.KVCacheDType, kvElem)
 	layerPage := p.KVBytesPerToken / int64(cfg.NumHiddenLayers) * int64(p.BlockSize)
 	p.BlockBytes = layerPage * int64(p.GroupSize)

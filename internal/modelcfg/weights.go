@@ -208,15 +208,60 @@ func splitParams(cfg Config) paramSplit {
 	return s
 }
 
+// mxfp4Layout is how vLLM's Mxfp4MoEMethod stores the MoE experts of an
+// MXFP4 checkpoint on one GPU (vllm/model_executor/layers/quantization/mxfp4.py,
+// create_weights and process_weights_after_loading, present since gpt-oss
+// support in v0.10.1): each backend pads the per-rank intermediate size and
+// the hidden size to its own alignment, and the Triton backend keeps the
+// checkpoint's e8m0 scales registered next to the swizzled copy it hands the
+// kernel (only the weights are deleted) and promotes the expert biases to
+// float32.
+type mxfp4Layout struct {
+	backend                        string
+	intermediateAlign, hiddenAlign int64
+	scaleCopies                    int64 // 2 when the unswizzled scales stay resident
+	biasBytes                      int64 // per expert-bias element
+}
+
+// mxfp4LayoutFor picks the backend vLLM's get_mxfp4_backend picks for a GPU:
+// Triton kernels on Hopper (SM90; intermediate padded to 64), FlashInfer
+// TRT-LLM on Blackwell (SM100; both padded to 256), Triton with 128
+// alignment on ROCm, and Marlin elsewhere (Ampere, Ada, unknown GPUs:
+// "n % 256 == 0 and k % 128 == 0", so intermediate padded to 128 and hidden
+// to 256).
+func mxfp4LayoutFor(gpuName string) mxfp4Layout {
+	g := strings.ToUpper(gpuName)
+	switch {
+	case strings.Contains(g, "H100"), strings.Contains(g, "H200"), strings.Contains(g, "H800"), strings.HasPrefix(g, "H20"), strings.Contains(g, "GH200"):
+		return mxfp4Layout{backend: "triton", intermediateAlign: 64, hiddenAlign: 1, scaleCopies: 2, biasBytes: 4}
+	case strings.Contains(g, "B200"), strings.Contains(g, "B100"), strings.Contains(g, "B300"):
+		return mxfp4Layout{backend: "flashinfer", intermediateAlign: 256, hiddenAlign: 256, scaleCopies: 1, biasBytes: 4}
+	case strings.Contains(g, "MI300"), strings.Contains(g, "MI325"), strings.Contains(g, "MI355"):
+		return mxfp4Layout{backend: "triton-rocm", intermediateAlign: 128, hiddenAlign: 128, scaleCopies: 1, biasBytes: 4}
+	}
+	return mxfp4Layout{backend: "marlin", intermediateAlign: 128, hiddenAlign: 256, scaleCopies: 1, biasBytes: 2}
+}
+
+// expertBytes is one rank's MXFP4 expert memory for one MoE layer: gate_up
+// and down weights at 4 bits, one e8m0 scale per 32 weights (times
+// scaleCopies) and the w13/w2 biases create_weights always allocates.
+func (l mxfp4Layout) expertBytes(experts, hidden, intermediate int64, tp int64) int64 {
+	i := cdiv(cdiv(intermediate, tp), l.intermediateAlign) * l.intermediateAlign
+	h := cdiv(hidden, l.hiddenAlign) * l.hiddenAlign
+	weights := experts * 3 * i * h
+	return weights/2 + l.scaleCopies*weights/32 + experts*(2*i+h)*l.biasBytes
+}
+
 // RankWeightBytes is the weight memory of one tensor-parallel rank (vLLM's
 // "Model loading took"): linear layers split by tp and stored in q's format;
 // k/v projections hold max(1, kv_heads/tp) heads per rank (replicated below
 // one head per rank); the embedding and an untied lm_head are split by
 // vocabulary (padded to 64 rows per rank at tp > 1) and stay 16-bit; norms,
-// biases and MoE router gates are replicated. With tp 1 and no quantization
-// it is ParamCount × the dtype's bytes. cfg.NumParameters, when set, is
-// scaled as a whole.
-func RankWeightBytes(cfg Config, dtype string, q Quantization, tp int) int64 {
+// biases and MoE router gates are replicated. MXFP4 experts take the layout
+// of the backend vLLM picks on gpuName (mxfp4LayoutFor). With tp 1 and no
+// quantization it is ParamCount × the dtype's bytes. cfg.NumParameters,
+// when set, is scaled as a whole.
+func RankWeightBytes(cfg Config, dtype string, q Quantization, tp int, gpuName string) int64 {
 	d, err := ModelDType(cfg, dtype)
 	if err != nil {
 		return 0
@@ -252,10 +297,18 @@ func RankWeightBytes(cfg Config, dtype string, q Quantization, tp int) int64 {
 		kv /= t
 	}
 	per := q.linearBytesPerWeight(elem)
-	expertsPer := per
-	if q.Method == "mxfp4" {
-		per = float64(elem) // mxfp4 checkpoints keep attention and dense layers 16-bit
+	experts := int64(float64(s.experts/t) * per)
+	if q.Method == "mxfp4" && cfg.NumExperts > 0 {
+		per = float64(elem) // mxfp4 checkpoints keep attention, dense and shared-expert layers 16-bit
+		mi := int64(cfg.MoEIntermediate)
+		if mi == 0 {
+			mi = int64(cfg.IntermediateSize)
+		}
+		moeLayers := int64(max(cfg.NumHiddenLayers-cfg.FirstKDenseReplace, 0))
+		layout := mxfp4LayoutFor(gpuName)
+		experts = moeLayers*layout.expertBytes(int64(cfg.NumExperts), h, mi, t) +
+			moeLayers*int64(cfg.NumSharedExperts)*3*h*mi/t*int64(elem)
 	}
-	linear := int64(float64(s.linear/t+kv)*per) + int64(float64(s.experts/t)*expertsPer)
+	linear := int64(float64(s.linear/t+kv)*per) + experts
 	return embed + linear + s.replicated*int64(elem)
 }
