@@ -16,6 +16,7 @@
 package runner
 
 import (
+	"cmp"
 	"crypto/sha256"
 	"encoding/json"
 	"errors"
@@ -57,6 +58,11 @@ type Plan struct {
 	// Parallel points run at once, each on its own slot (slots.go).
 	Parallel int        `json:"parallel"`
 	Slots    []SlotPlan `json:"slots"`
+
+	// Executor is where the points run (empty: here); Slurm configures
+	// the slurm executor (executor.go).
+	Executor spec.ExecutorKind `json:"executor,omitempty"`
+	Slurm    *spec.Slurm       `json:"slurm,omitempty"`
 
 	// declared are the spec's vars as written (select cases included), so
 	// preflight can say what to change in terms of them.
@@ -173,6 +179,8 @@ type Options struct {
 	RunDir string
 	// Parallel, when not 0, overrides the spec's parallel: (--parallel).
 	Parallel int
+	// Executor, when set, overrides the spec's executor: (--executor).
+	Executor spec.ExecutorKind
 	// HostGPUs lists the host's GPU indices, for slots that list none.
 	HostGPUs func() ([]int, error)
 }
@@ -264,6 +272,7 @@ func Compile(x *spec.Experiment, reg *steps.Registry, opt Options) (*Plan, error
 		Experiment: x.Name, Description: x.Description, File: x.File, SpecSHA256: x.SHA256(),
 		RunDir: runDir, OnError: x.OnError, Overrides: opt.Overrides, Only: opt.Only,
 		SpecDir: filepath.Dir(x.File), Source: x.Source, declared: x.Vars,
+		Executor: cmp.Or(opt.Executor, x.Executor), Slurm: x.Slurm,
 	}
 	if p.OnError == "" {
 		p.OnError = spec.ErrorContinue

@@ -55,6 +55,10 @@ type ExecOptions struct {
 	gpus    *steps.GPUCache
 
 	parallel int // points at once: step output then names its point on every line
+
+	// Executor runs each study's points elsewhere (a cluster); nil runs
+	// them in this process.
+	Executor Executor
 }
 
 // StepResult is how one step went at one point.
@@ -90,6 +94,8 @@ type PointResult struct {
 
 	// Identity is the plan's point identity (PointPlan.Identity).
 	Identity string `json:"identity,omitempty"`
+	// Job is the executor's job that ran the point (Slurm: JOBID_TASK).
+	Job string `json:"job,omitempty"`
 
 	dirtyGPU bool // a release check found the GPU dirty
 }
@@ -174,10 +180,13 @@ func execute(ctx context.Context, p *Plan, opt ExecOptions, resume *ResumeOption
 	for _, s := range p.Studies {
 		rf.startStudy(s)
 		points := make([]*PointResult, len(s.Points))
+		elsewhere := runElsewhere(ctx, rf, s, kept, aborted, opt)
 		forEachPoint(s, p.Parallel, func(i int, pt *PointPlan) {
 			var pr *PointResult
 			mu.Lock()
 			switch {
+			case elsewhere[pt] != nil:
+				pr = elsewhere[pt]
 			case kept[pt] != nil:
 				pr = kept[pt]
 				fmt.Fprintf(opt.Out, "[%s %d/%d %s] kept: %s in the earlier run\n", s.Name, i+1, len(s.Points), pt.Label, pr.Status)
