@@ -59,6 +59,9 @@ type ExecOptions struct {
 	// Executor runs each study's points elsewhere (a cluster); nil runs
 	// them in this process.
 	Executor Executor
+	// Job names the executor's job running the point (RunOnePoint): it is
+	// in the point's result.json from the start.
+	Job string
 }
 
 // StepResult is how one step went at one point.
@@ -274,7 +277,7 @@ func (p *prefixWriter) Write(b []byte) (int, error) {
 var outMu sync.Mutex
 
 func runPoint(ctx context.Context, s *StudyPlan, pt *PointPlan, i, n int, opt ExecOptions) *PointResult {
-	pr := &PointResult{Study: s.Name, ID: pt.ID, Slug: pt.Slug, Label: pt.Label, Sweep: pt.Values, Identity: pt.Identity, Start: time.Now()}
+	pr := &PointResult{Study: s.Name, ID: pt.ID, Slug: pt.Slug, Label: pt.Label, Sweep: pt.Values, Identity: pt.Identity, Start: time.Now(), Job: opt.Job}
 	head := fmt.Sprintf("[%s %d/%d", s.Name, i+1, n)
 	if pt.Label != "" {
 		head += " " + pt.Label

@@ -3,6 +3,7 @@ package spec
 import (
 	"fmt"
 	"regexp"
+	"strings"
 
 	"go.yaml.in/yaml/v3"
 )
@@ -34,7 +35,7 @@ type Slurm struct {
 	CPUs         int      `yaml:"cpus" json:"cpus,omitempty" doc:"CPUs of each task (sbatch --cpus-per-task)"`
 	Memory       string   `yaml:"memory" json:"memory,omitempty" doc:"memory of each task (sbatch --mem), a number with an optional K, M, G or T suffix"`
 	Constraint   string   `yaml:"constraint" json:"constraint,omitempty" doc:"node features required (sbatch --constraint)"`
-	ArrayLimit   int      `yaml:"array_limit" json:"array_limit,omitempty" doc:"points of a study running at once (the %K of sbatch --array); default: as many as the cluster allows"`
+	ArrayLimit   int      `yaml:"array_limit" json:"array_limit,omitempty" doc:"points of a study running at once (the %K of sbatch --array); default: the run's parallel (--parallel), 1 when neither is set"`
 	SbatchArgs   []string `yaml:"sbatch_args" json:"sbatch_args,omitempty" doc:"further sbatch arguments, each one word, e.g. --exclusive"`
 	PollMax      Duration `yaml:"poll_max" json:"poll_max,omitempty" doc:"longest wait between two polls of the queue (default 30s; polls start at 1s and double)"`
 
@@ -67,11 +68,14 @@ func (x *Experiment) checkExecutor(d *Decoder, doc *yaml.Node) ErrorList {
 	if s.Memory != "" && !slurmMemory.MatchString(s.Memory) {
 		errs.Add(at("memory"), "slurm.memory", "%q: want a number with an optional K, M, G or T suffix (16G)", s.Memory)
 	}
-	if KeyNode(s.Node, "time") != nil && s.Time.D() <= 0 {
-		errs.Add(at("time"), "slurm.time", "must be positive, got %s", s.Time)
-	}
-	if KeyNode(s.Node, "poll_max") != nil && s.PollMax.D() <= 0 {
-		errs.Add(at("poll_max"), "slurm.poll_max", "must be positive, got %s", s.PollMax)
+	for _, f := range []struct {
+		key string
+		d   Duration
+	}{{"time", s.Time}, {"poll_max", s.PollMax}} {
+		// A negative one was reported by the decoder already.
+		if n := ValueNode(s.Node, f.key); n != nil && f.d <= 0 && !strings.HasPrefix(n.Value, "-") {
+			errs.Add(at(f.key), "slurm."+f.key, "must be positive, got %s", f.d)
+		}
 	}
 	for i, a := range s.SbatchArgs {
 		if a == "" {

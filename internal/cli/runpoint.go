@@ -110,7 +110,8 @@ func planRunFolder(runDir string, executor spec.ExecutorKind, stderr io.Writer) 
 func cmdRunPoint(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("run-point", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	setHelp(fs, "runexp run-point RUN_DIR STUDY/POINT",
+	job := fs.String("job", "", "the executor's name for this task (Slurm: JOBID_TASK), recorded in result.json")
+	setHelp(fs, "runexp run-point RUN_DIR STUDY/POINT [--job ID]",
 		"Runs one point of an existing run folder, planned from the run's own spec copy,\nand writes its result.json: what a cluster executor's task runs (--executor slurm).")
 	pos, err := parseInterleaved(fs, args)
 	if err != nil {
@@ -136,7 +137,7 @@ func cmdRunPoint(args []string, stdout, stderr io.Writer) int {
 	}
 	ctx, stop := interruptible(context.Background(), stderr, "stopping gracefully, tearing down servers (again to kill everything now)")
 	defer stop()
-	pr, err := runner.RunOnePoint(ctx, plan, study, id, runner.ExecOptions{Out: stdout, Version: Version, GPUs: open.Opener{}})
+	pr, err := runner.RunOnePoint(ctx, plan, study, id, runner.ExecOptions{Out: stdout, Version: Version, GPUs: open.Opener{}, Job: *job})
 	if err != nil {
 		fmt.Fprintln(stderr, "runexp run-point:", err)
 		return ExitUsage

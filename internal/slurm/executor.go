@@ -167,10 +167,14 @@ func (e *Executor) submit(ctx context.Context, sr *runner.StudyRun) (*array, err
 // sbatchArgs are the options of a study's array job.
 func (e *Executor) sbatchArgs(sr *runner.StudyRun, dir string, n int) []string {
 	o := e.Options
-	array := fmt.Sprintf("--array=0-%d", n-1)
-	if o.ArrayLimit > 0 {
-		array += "%" + strconv.Itoa(o.ArrayLimit)
+	// As many points at once as the run would run here (parallel:,
+	// --parallel), unless the slurm block says otherwise: the same spec
+	// means the same concurrency on either executor.
+	limit := o.ArrayLimit
+	if limit == 0 {
+		limit = max(sr.Plan.Parallel, 1)
 	}
+	array := fmt.Sprintf("--array=0-%d%%%d", n-1, limit)
 	args := []string{array,
 		"--job-name=runexp-" + sr.Plan.Experiment + "-" + sr.Study.Name,
 		"--output=" + filepath.Join(dir, "%A_%a.log"),
@@ -232,7 +236,7 @@ if [ ! -x "$bin" ]; then
   exit %d
 fi
 echo "runexp: task ${SLURM_ARRAY_JOB_ID}_${SLURM_ARRAY_TASK_ID} on $(hostname): $point"
-exec "$bin" run-point "$run_dir" "$point"
+exec "$bin" run-point "$run_dir" "$point" --job "${SLURM_ARRAY_JOB_ID}_${SLURM_ARRAY_TASK_ID}"
 `, exitNoRunFolder, quote(dir), exitNoBinary)
 	return b.String()
 }
@@ -396,15 +400,19 @@ func (c counts) String() string {
 	return s
 }
 
-// row is point i's result: its result.json when the task wrote an ok or
-// failed one (or any, when the run was interrupted), else a failed row
-// naming the Slurm state, with the task log's tail.
+// row is point i's result: its result.json when the task wrote an ok one,
+// a failed one Slurm did not cause, or any when the run was interrupted;
+// else a failed row naming the Slurm state, with the task log's tail.
 func (e *Executor) row(a *array, i int, interrupted bool) *runner.PointResult {
 	s, pt := a.sr.Study, a.sr.Points[i]
 	t := a.task[i]
 	pr, err := runner.ReadPointResult(filepath.Join(pt.Dir, "result.json"))
+	// Slurm ending a task (time limit, scancel, node failure) kills what
+	// it runs, so the point's own failure is then only a consequence.
+	endedBySlurm := t.State.Ended() && t.State != Completed && t.State != Failed
 	switch {
-	case err == nil && (pr.Status == runner.StatusOK || pr.Status == runner.StatusFailed):
+	case err == nil && pr.Status == runner.StatusOK:
+	case err == nil && pr.Status == runner.StatusFailed && !endedBySlurm:
 	case err == nil && interrupted:
 	case err != nil && interrupted && t.State != Completed:
 		pr = runner.UnrunPoint(s, pt, runner.StatusInterrupted, "run interrupted: slurm task "+a.taskName(i)+" "+string(t.State))
