@@ -24,7 +24,7 @@ import (
 // The tests below run against a real Slurm (scripts/slurm-dev-cluster.sh,
 // which .ci/run starts): they submit array jobs through sbatch and check
 // the rows, the manifest and what Slurm says. Without sinfo, or with no
-// idle node, they skip.
+// idle node, they skip (fail, with RUNEXP_REQUIRE_SLURM=1).
 
 var (
 	runexpBin string // built once by TestMain when a cluster is up
@@ -69,6 +69,9 @@ func clusterProblem() string {
 
 func needCluster(t *testing.T) {
 	t.Helper()
+	if noCluster != "" && os.Getenv("RUNEXP_REQUIRE_SLURM") == "1" {
+		t.Fatal(noCluster) // CI started a cluster: its absence is a failure
+	}
 	if noCluster != "" {
 		t.Skip(noCluster)
 	}
@@ -438,5 +441,60 @@ func TestResumeAfterTheSubmitterWasKilledResubmitsOnlyWhatIsMissing(t *testing.T
 	again := m.Executor.Jobs[1]
 	if pts["s/000"].Job != job+"_0" || pts["s/001"].Job != again.ID+"_0" || pts["s/001"].Status != "ok" {
 		t.Errorf("points %+v; first job %s, resubmitted %s", pts, job, again.ID)
+	}
+}
+
+// stubbornSpec's server ignores SIGTERM and has a minute's stop grace: the
+// first Ctrl-C would wait for it.
+const stubbornSpec = `version: runexp/v1
+name: stubborn
+executor: slurm
+slurm: {poll_max: 2s}
+studies:
+  - name: s
+    steps:
+      - id: server
+        type: launch
+        with: {command: [sh, -c, 'trap "" TERM; echo up; sleep 600'], stop_grace: 60s}
+      - id: wait
+        type: exec
+        timeout: 10m
+        with: {command: [sleep, "600"]}
+`
+
+func TestSecondCtrlCKillsTheArrayAtOnce(t *testing.T) {
+	needCluster(t)
+	dir := t.TempDir()
+	spec := writeFile(t, filepath.Join(dir, "stubborn.yaml"), stubbornSpec)
+	s := startRunexp(t, dir, spec, "--out", filepath.Join(dir, "runs"))
+	job := s.waitFor(t, `slurm array job (\d+)`, time.Minute)[1]
+	s.waitFor(t, `slurm job `+job+`: 0 pending, 1 running`, time.Minute)
+	runDir := runDirOf(t, s.output())
+	for deadline := time.Now().Add(time.Minute); ; time.Sleep(200 * time.Millisecond) {
+		if log, _ := os.ReadFile(filepath.Join(runDir, "s", ".slurm", job+"_0.log")); strings.Contains(string(log), "wait (exec)") {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the task never reached its wait step")
+		}
+	}
+	s.cmd.Process.Signal(syscall.SIGINT)
+	s.waitFor(t, `SIGTERM to running ones`, 30*time.Second)
+	time.Sleep(2 * time.Second) // the task is now waiting out its server's grace
+	if left := squeueJob(job); !strings.Contains(left, "RUNNING") {
+		t.Fatalf("after the first Ctrl-C the task should be tearing down; squeue: %q", left)
+	}
+	s.cmd.Process.Signal(syscall.SIGINT)
+	if code := s.exit(t, 10*time.Second); code != 130 {
+		t.Fatalf("exit %d, want 130\n%s", code, s.output())
+	}
+	// Well within the server's 60 s grace: Slurm killed the task.
+	for deadline := time.Now().Add(20 * time.Second); squeueJob(job) != ""; time.Sleep(500 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("squeue still lists %q 20 s after the second Ctrl-C", squeueJob(job))
+		}
+	}
+	if m := readManifest(t, runDir); m.Status != runner.StatusKilled {
+		t.Errorf("manifest status %s, want killed", m.Status)
 	}
 }
