@@ -277,7 +277,11 @@ func (e *Executor) wait(ctx context.Context, a *array) bool {
 			errs++
 			fmt.Fprintf(a.sr.Out, "[%s] slurm job %s: %v\n", a.sr.Study.Name, a.id, err)
 			if errs >= 10 {
-				return interrupted // the rows say no task state is known
+				// Nothing may run unobserved: cancel, and the rows say
+				// which state was last known.
+				fmt.Fprintf(a.sr.Out, "[%s] slurm job %s: giving up after %d failed polls: cancelling it\n", a.sr.Study.Name, a.id, errs)
+				e.CLI.Cancel(qctx, a.id)
+				return interrupted
 			}
 		default:
 			errs = 0
