@@ -246,6 +246,9 @@ func cmdRun(args []string, stdout, stderr io.Writer, planOnly bool) int {
 			fmt.Fprintln(stderr, "runexp run:", err)
 			return ExitUsage
 		}
+		if m, err := runner.ReadManifest(runDir); err == nil && m.Executor != nil && executor == "" {
+			executor = executorFlag(m.Executor.Name) // its earlier jobs are stopped first
+		}
 		plan, err := runner.Load(files[0], steps.Builtin(), runner.Options{Overrides: sets, RunDir: runDir, Parallel: *parallel, HostGPUs: hostGPUs, Executor: spec.ExecutorKind(executor)})
 		if err != nil {
 			return reportSpecError(err, stderr)

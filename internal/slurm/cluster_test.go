@@ -151,6 +151,15 @@ func (s *submitter) waitFor(t *testing.T, re string, limit time.Duration) []stri
 	return nil
 }
 
+// arrayJob waits for runexp's first array job and returns its id; the job
+// is cancelled when the test ends, so a failing test leaves nothing queued.
+func arrayJob(t *testing.T, s *submitter) string {
+	t.Helper()
+	job := s.waitFor(t, `slurm array job (\d+)`, time.Minute)[1]
+	t.Cleanup(func() { exec.Command("scancel", job).Run() })
+	return job
+}
+
 // exit waits for runexp to end and returns its exit code.
 func (s *submitter) exit(t *testing.T, limit time.Duration) int {
 	t.Helper()
@@ -325,7 +334,7 @@ func TestFailedTimedOutCancelledAndVanishedTasksBecomeRows(t *testing.T) {
 	dir := t.TempDir()
 	spec := writeFile(t, filepath.Join(dir, "outcomes.yaml"), outcomesSpec)
 	s := startRunexp(t, dir, spec, "--out", filepath.Join(dir, "runs"))
-	job := s.waitFor(t, `slurm array job (\d+)`, time.Minute)[1]
+	job := arrayJob(t, s)
 	// The cancel point is task 4: scancel from outside once it runs.
 	s.waitFor(t, `slurm job `+job+`: 0 pending`, time.Minute)
 	if out, err := exec.Command("scancel", job+"_4").CombinedOutput(); err != nil {
@@ -387,7 +396,7 @@ func TestCtrlCOfTheSubmitterStopsTheArrayAndKeepsWhatFinished(t *testing.T) {
 	writeFile(t, filepath.Join(dir, "slow"), "")
 	spec := writeFile(t, filepath.Join(dir, "slow.yaml"), fmt.Sprintf(slowSpec, dir))
 	s := startRunexp(t, dir, spec, "--executor", "slurm", "--out", filepath.Join(dir, "runs"))
-	job := s.waitFor(t, `slurm array job (\d+)`, time.Minute)[1]
+	job := arrayJob(t, s)
 	s.waitFor(t, `slurm job `+job+`: 0 pending, 1 running, 1 done`, 2*time.Minute)
 	s.cmd.Process.Signal(syscall.SIGINT)
 	if code := s.exit(t, 2*time.Minute); code != 130 {
@@ -403,13 +412,24 @@ func TestCtrlCOfTheSubmitterStopsTheArrayAndKeepsWhatFinished(t *testing.T) {
 	}
 }
 
+// The run's executor came from --executor: both ways of resuming find it
+// in the manifest.
 func TestResumeAfterTheSubmitterWasKilledResubmitsOnlyWhatIsMissing(t *testing.T) {
 	needCluster(t)
+	for _, how := range []string{"resume", "run --resume"} {
+		t.Run(how, func(t *testing.T) {
+			t.Parallel()
+			resumeAfterKill(t, how)
+		})
+	}
+}
+
+func resumeAfterKill(t *testing.T, how string) {
 	dir := t.TempDir()
 	writeFile(t, filepath.Join(dir, "slow"), "")
 	spec := writeFile(t, filepath.Join(dir, "slow.yaml"), fmt.Sprintf(slowSpec, dir))
 	s := startRunexp(t, dir, spec, "--executor", "slurm", "--out", filepath.Join(dir, "runs"))
-	job := s.waitFor(t, `slurm array job (\d+)`, time.Minute)[1]
+	job := arrayJob(t, s)
 	s.waitFor(t, `slurm job `+job+`: 0 pending, 1 running, 1 done`, 2*time.Minute)
 	s.cmd.Process.Kill()
 	s.exit(t, time.Minute)
@@ -419,7 +439,11 @@ func TestResumeAfterTheSubmitterWasKilledResubmitsOnlyWhatIsMissing(t *testing.T
 	}
 	os.Remove(filepath.Join(dir, "slow"))
 
-	r := startRunexp(t, dir, "resume", runDir)
+	args := []string{"resume", runDir}
+	if how == "run --resume" {
+		args = []string{"run", "--resume", runDir, spec}
+	}
+	r := startRunexp(t, dir, args...)
 	if code := r.exit(t, 3*time.Minute); code != 0 {
 		t.Fatalf("resume: exit %d\n%s", code, r.output())
 	}
@@ -467,7 +491,7 @@ func TestSecondCtrlCKillsTheArrayAtOnce(t *testing.T) {
 	dir := t.TempDir()
 	spec := writeFile(t, filepath.Join(dir, "stubborn.yaml"), stubbornSpec)
 	s := startRunexp(t, dir, spec, "--out", filepath.Join(dir, "runs"))
-	job := s.waitFor(t, `slurm array job (\d+)`, time.Minute)[1]
+	job := arrayJob(t, s)
 	s.waitFor(t, `slurm job `+job+`: 0 pending, 1 running`, time.Minute)
 	runDir := runDirOf(t, s.output())
 	for deadline := time.Now().Add(time.Minute); ; time.Sleep(200 * time.Millisecond) {
