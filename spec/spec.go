@@ -21,17 +21,19 @@ const Version = "runexp/v1"
 // Experiment is one spec file, decoded. Studies run in order; each has its own
 // sweep, steps and artifacts.
 type Experiment struct {
-	Version     string       `yaml:"version" doc:"spec format version; must be runexp/v1"`
-	Name        string       `yaml:"name" doc:"experiment name: lower-case letters, digits, - and _; names the run directory"`
-	Description string       `yaml:"description" doc:"free text"`
-	Vars        Vars         `yaml:"vars" doc:"typed variables, overridable with --set NAME=VALUE"`
-	OnError     ErrorPolicy  `yaml:"on_error" doc:"what a failed point does to the run: continue (default) or abort"`
-	MaxPoints   int          `yaml:"max_points" doc:"the most points one study's sweep may have (default 100000); validate, plan and run refuse a larger sweep before expanding it"`
-	Parallel    int          `yaml:"parallel" doc:"points run at once, each on its own slot (default 1; --parallel overrides)"`
-	Slots       *Slots       `yaml:"slots" doc:"the GPUs parallel points share out: each point gets its slot's GPUs as ${slot.gpus}"`
-	Executor    ExecutorKind `yaml:"executor" doc:"where points run: local (default) or slurm (--executor overrides)"`
-	Slurm       *Slurm       `yaml:"slurm" doc:"how the slurm executor submits each study's array job"`
-	Studies     []RawStudy   `yaml:"studies" doc:"studies run in order"`
+	Version     string      `yaml:"version" doc:"spec format version; must be runexp/v1"`
+	Name        string      `yaml:"name" doc:"experiment name: lower-case letters, digits, - and _; names the run directory"`
+	Description string      `yaml:"description" doc:"free text"`
+	Vars        Vars        `yaml:"vars" doc:"typed variables, overridable with --set NAME=VALUE"`
+	OnError     ErrorPolicy `yaml:"on_error" doc:"what a failed point does to the run: continue (default) or abort"`
+	MaxPoints   int         `yaml:"max_points" doc:"the most points one study's sweep may have (default 100000); validate, plan and run refuse a larger sweep before expanding it"`
+	Parallel    int         `yaml:"parallel" doc:"points run at once, each on its own slot (default 1; --parallel overrides)"`
+	Slots       *Slots      `yaml:"slots" doc:"the GPUs parallel points share out: each point gets its slot's GPUs as ${slot.gpus}"`
+	Studies     []RawStudy  `yaml:"studies" doc:"studies run in order"`
+
+	// Where the points run (executor.go).
+	Executor ExecutorKind `yaml:"executor" doc:"where points run: local (default) or slurm (--executor overrides)"`
+	Slurm    *Slurm       `yaml:"slurm" doc:"how the slurm executor submits each study's array job"`
 
 	File   string     `yaml:"-"`
 	Source []byte     `yaml:"-"`
