@@ -12,7 +12,9 @@
 // `runexp plan` prints the Plan; Execute runs exactly that value: steps in order per point, a cleanup
 // stack after every point, artifacts written atomically inside the run
 // directory when each study ends, and a journal appended after every point
-// so that no finished result is lost (ReadManifest reads it).
+// so that no finished result is lost (ReadManifest reads it). With an
+// Executor (executor.go) a study's points run elsewhere instead, each as
+// RunOnePoint in its own process, and the run records what they wrote.
 package runner
 
 import (
