@@ -50,6 +50,8 @@ type Manifest struct {
 	Parallel int `json:"parallel,omitempty"`
 	// Resumes lists what every resume of the run kept, re-ran and dropped.
 	Resumes []ResumeRecord `json:"resumes,omitempty"`
+	// Executor lists the jobs a cluster executor submitted (absent: local).
+	Executor *ExecutorRecord `json:"executor,omitempty"`
 
 	mu     sync.Mutex
 	redact *redactor // the plan's: environment values shown as ${env.NAME}
@@ -66,6 +68,7 @@ type ManifestPoint struct {
 	Error    string  `json:"error,omitempty"`
 	Seconds  float64 `json:"seconds"`
 	Dir      string  `json:"dir"`
+	Job      string  `json:"job,omitempty"` // the executor's job for the point (Slurm: JOBID_TASK)
 }
 
 func newManifest(p *Plan, version string) *Manifest {
@@ -110,7 +113,7 @@ func (m *Manifest) record(pr *PointResult) ManifestPoint {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	mp := ManifestPoint{Study: pr.Study, ID: pr.ID, Identity: pr.Identity, Label: pr.Label, Status: string(pr.Status),
-		Phase: pr.Phase, Error: m.redact.Text(pr.Error), Seconds: pr.Seconds, Dir: filepath.Join(pr.Study, pr.Slug)}
+		Phase: pr.Phase, Error: m.redact.Text(pr.Error), Seconds: pr.Seconds, Dir: filepath.Join(pr.Study, pr.Slug), Job: pr.Job}
 	m.Points = append(m.Points, mp)
 	return mp
 }

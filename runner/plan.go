@@ -12,10 +12,13 @@
 // `runexp plan` prints the Plan; Execute runs exactly that value: steps in order per point, a cleanup
 // stack after every point, artifacts written atomically inside the run
 // directory when each study ends, and a journal appended after every point
-// so that no finished result is lost (ReadManifest reads it).
+// so that no finished result is lost (ReadManifest reads it). With an
+// Executor (executor.go) a study's points run elsewhere instead, each as
+// RunOnePoint in its own process, and the run records what they wrote.
 package runner
 
 import (
+	"cmp"
 	"crypto/sha256"
 	"encoding/json"
 	"errors"
@@ -57,6 +60,11 @@ type Plan struct {
 	// Parallel points run at once, each on its own slot (slots.go).
 	Parallel int        `json:"parallel"`
 	Slots    []SlotPlan `json:"slots"`
+
+	// Executor is where the points run (empty: here); Slurm configures
+	// the slurm executor (executor.go).
+	Executor spec.ExecutorKind `json:"executor,omitempty"`
+	Slurm    *spec.Slurm       `json:"slurm,omitempty"`
 
 	// declared are the spec's vars as written (select cases included), so
 	// preflight can say what to change in terms of them.
@@ -173,6 +181,8 @@ type Options struct {
 	RunDir string
 	// Parallel, when not 0, overrides the spec's parallel: (--parallel).
 	Parallel int
+	// Executor, when set, overrides the spec's executor: (--executor).
+	Executor spec.ExecutorKind
 	// HostGPUs lists the host's GPU indices, for slots that list none.
 	HostGPUs func() ([]int, error)
 }
@@ -264,6 +274,7 @@ func Compile(x *spec.Experiment, reg *steps.Registry, opt Options) (*Plan, error
 		Experiment: x.Name, Description: x.Description, File: x.File, SpecSHA256: x.SHA256(),
 		RunDir: runDir, OnError: x.OnError, Overrides: opt.Overrides, Only: opt.Only,
 		SpecDir: filepath.Dir(x.File), Source: x.Source, declared: x.Vars,
+		Executor: cmp.Or(opt.Executor, x.Executor), Slurm: x.Slurm,
 	}
 	if p.OnError == "" {
 		p.OnError = spec.ErrorContinue

@@ -83,6 +83,9 @@ func reopenRunFolder(ctx context.Context, p *Plan, opt ExecOptions, ro ResumeOpt
 		}
 	}()
 	rec := ResumeRecord{Time: time.Now().UTC(), PreviousStatus: old.Status}
+	if err := stopEarlierJobs(ctx, old, opt); err != nil {
+		return nil, nil, err
+	}
 	if rec.Reaped, err = reapLeftovers(ctx, p.RunDir, opt.Out); err != nil {
 		return nil, nil, err
 	}
@@ -97,6 +100,7 @@ func reopenRunFolder(ctx context.Context, p *Plan, opt ExecOptions, ro ResumeOpt
 	}
 	m := newManifest(p, opt.Version)
 	m.Resumes = append(old.Resumes, rec)
+	m.Executor = old.Executor
 	rf := &runFolder{plan: p, m: m, lock: lock}
 	if err := writeRunFiles(p, m); err != nil {
 		m.end("failed")

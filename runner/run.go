@@ -55,6 +55,13 @@ type ExecOptions struct {
 	gpus    *steps.GPUCache
 
 	parallel int // points at once: step output then names its point on every line
+
+	// Executor runs each study's points elsewhere (a cluster); nil runs
+	// them in this process.
+	Executor Executor
+	// Job names the executor's job running the point (RunOnePoint): it is
+	// in the point's result.json from the start.
+	Job string
 }
 
 // StepResult is how one step went at one point.
@@ -90,6 +97,8 @@ type PointResult struct {
 
 	// Identity is the plan's point identity (PointPlan.Identity).
 	Identity string `json:"identity,omitempty"`
+	// Job is the executor's job that ran the point (Slurm: JOBID_TASK).
+	Job string `json:"job,omitempty"`
 
 	dirtyGPU bool // a release check found the GPU dirty
 }
@@ -174,10 +183,13 @@ func execute(ctx context.Context, p *Plan, opt ExecOptions, resume *ResumeOption
 	for _, s := range p.Studies {
 		rf.startStudy(s)
 		points := make([]*PointResult, len(s.Points))
+		elsewhere := runElsewhere(ctx, rf, s, kept, aborted, opt)
 		forEachPoint(s, p.Parallel, func(i int, pt *PointPlan) {
 			var pr *PointResult
 			mu.Lock()
 			switch {
+			case elsewhere[pt] != nil:
+				pr = elsewhere[pt]
 			case kept[pt] != nil:
 				pr = kept[pt]
 				fmt.Fprintf(opt.Out, "[%s %d/%d %s] kept: %s in the earlier run\n", s.Name, i+1, len(s.Points), pt.Label, pr.Status)
@@ -265,7 +277,7 @@ func (p *prefixWriter) Write(b []byte) (int, error) {
 var outMu sync.Mutex
 
 func runPoint(ctx context.Context, s *StudyPlan, pt *PointPlan, i, n int, opt ExecOptions) *PointResult {
-	pr := &PointResult{Study: s.Name, ID: pt.ID, Slug: pt.Slug, Label: pt.Label, Sweep: pt.Values, Identity: pt.Identity, Start: time.Now()}
+	pr := &PointResult{Study: s.Name, ID: pt.ID, Slug: pt.Slug, Label: pt.Label, Sweep: pt.Values, Identity: pt.Identity, Start: time.Now(), Job: opt.Job}
 	head := fmt.Sprintf("[%s %d/%d", s.Name, i+1, n)
 	if pt.Label != "" {
 		head += " " + pt.Label

@@ -31,6 +31,10 @@ type Experiment struct {
 	Slots       *Slots      `yaml:"slots" doc:"the GPUs parallel points share out: each point gets its slot's GPUs as ${slot.gpus}"`
 	Studies     []RawStudy  `yaml:"studies" doc:"studies run in order"`
 
+	// Where the points run (executor.go).
+	Executor ExecutorKind `yaml:"executor" doc:"where points run: local (default) or slurm (--executor overrides)"`
+	Slurm    *Slurm       `yaml:"slurm" doc:"how the slurm executor submits each study's array job"`
+
 	File   string     `yaml:"-"`
 	Source []byte     `yaml:"-"`
 	Root   *yaml.Node `yaml:"-"`
@@ -322,6 +326,7 @@ func (x *Experiment) check(d *Decoder, doc *yaml.Node) ErrorList {
 		errs.Add(at("max_points"), "max_points", "must be at least 1, got %d", x.MaxPoints)
 	}
 	errs = append(errs, x.Vars.check(d)...)
+	errs = append(errs, x.checkExecutor(d, doc)...)
 	return errs
 }
 

@@ -66,6 +66,8 @@ Usage:
   runexp FILE [flags]              run an experiment (same as runexp run FILE)
   runexp run FILE [flags]          run an experiment
   runexp resume RUN_DIR [--failed] continue an interrupted run: keep its finished points, run the rest
+  runexp run-point RUN_DIR STUDY/POINT
+                                   run one point of a run folder (what a Slurm task runs)
   runexp plan FILE [flags]         dry run: print every point and step as it would run
   runexp validate FILE...          check spec files; print every problem
   runexp check FILE [flags]        check this machine for a run: programs, GPU backends, ports, API keys
@@ -90,6 +92,7 @@ Flags of run and plan:
   --resume RUN_DIR   run: continue RUN_DIR with FILE (points whose identity changed run again)
   --failed           resume: also run again the points that failed
   --parallel N       run up to N points at once, each on its own slot (spec: parallel:, slots:)
+  --executor NAME    run: where points run, local or slurm (one array job per study; spec: executor:, slurm:)
 
 Exit codes: 0 all points ok, 1 some points failed, 2 bad spec or usage, 130 interrupted.
 `
@@ -113,6 +116,8 @@ func Main(args []string, stdout, stderr io.Writer) int {
 		return cmdRun(args[1:], stdout, stderr, true)
 	case "resume":
 		return cmdResume(args[1:], stdout, stderr)
+	case "run-point":
+		return cmdRunPoint(args[1:], stdout, stderr)
 	case "validate":
 		return cmdValidate(args[1:], stdout, stderr)
 	case "check":
@@ -151,7 +156,7 @@ func Main(args []string, stdout, stderr io.Writer) int {
 	}
 	if _, err := os.Stat(args[0]); err != nil && !strings.HasSuffix(args[0], ".yaml") && !strings.HasSuffix(args[0], ".yml") {
 		fmt.Fprintf(stderr, "runexp: unknown command %q%s\n\n%s", args[0],
-			spec.DidYouMean(args[0], []string{"run", "plan", "resume", "validate", "check", "steps", "schema", "load", "sim", "capacity", "gguf", "ollama-create", "report", "compare", "version"}), usage)
+			spec.DidYouMean(args[0], []string{"run", "plan", "resume", "run-point", "validate", "check", "steps", "schema", "load", "sim", "capacity", "gguf", "ollama-create", "report", "compare", "version"}), usage)
 		return ExitUsage
 	}
 	return cmdRun(args, stdout, stderr, false)
@@ -219,6 +224,8 @@ func cmdRun(args []string, stdout, stderr io.Writer, planOnly bool) int {
 	resumeDir := fs.String("resume", "", "run: continue this run folder")
 	parallel := fs.Int("parallel", 0, "points run at once, each on its own slot (overrides the spec's parallel:)")
 	failed := fs.Bool("failed", false, "with --resume: also run again the points that failed")
+	var executor executorFlag
+	fs.Var(&executor, "executor", "run: where points run: local or slurm (overrides the spec's executor:)")
 	files, err := parseInterleaved(fs, args)
 	if err != nil {
 		return exitcode.Of(parseFlagsError(err))
@@ -239,7 +246,10 @@ func cmdRun(args []string, stdout, stderr io.Writer, planOnly bool) int {
 			fmt.Fprintln(stderr, "runexp run:", err)
 			return ExitUsage
 		}
-		plan, err := runner.Load(files[0], steps.Builtin(), runner.Options{Overrides: sets, RunDir: runDir, Parallel: *parallel, HostGPUs: hostGPUs})
+		if m, err := runner.ReadManifest(runDir); err == nil && m.Executor != nil && executor == "" {
+			executor = executorFlag(m.Executor.Name) // its earlier jobs are stopped first
+		}
+		plan, err := runner.Load(files[0], steps.Builtin(), runner.Options{Overrides: sets, RunDir: runDir, Parallel: *parallel, HostGPUs: hostGPUs, Executor: spec.ExecutorKind(executor)})
 		if err != nil {
 			return reportSpecError(err, stderr)
 		}
@@ -262,13 +272,22 @@ func cmdRun(args []string, stdout, stderr io.Writer, planOnly bool) int {
 		}
 		return ExitOK
 	}
-	compileRun := func() (*runner.Plan, int) { return compile(files[0], sets, only, *out, *parallel, stderr) }
+	compileRun := func() (*runner.Plan, int) {
+		return compile(files[0], sets, only, *out, *parallel, spec.ExecutorKind(executor), stderr)
+	}
 	plan, code := compileRun()
 	if plan == nil {
 		return code
 	}
-	if code := preflight(plan, stderr); code != ExitOK {
-		return code // before the run folder exists
+	if err := checkExecutor(plan); err != nil {
+		fmt.Fprintln(stderr, "runexp:", err)
+		return ExitUsage
+	}
+	// A cluster's tasks check their own nodes; the submit host needs no GPU.
+	if plan.Executor != spec.ExecutorSlurm {
+		if code := preflight(plan, stderr); code != ExitOK {
+			return code // before the run folder exists
+		}
 	}
 	return execute(plan, compileRun, stdout, stderr)
 }
@@ -277,8 +296,8 @@ func cmdRun(args []string, stdout, stderr io.Writer, planOnly bool) int {
 // took its folder first (runs started in the same second into one --out).
 const maxRunDirRetries = 100
 
-func compile(file string, sets, only []spec.Override, out string, parallel int, stderr io.Writer) (*runner.Plan, int) {
-	plan, err := runner.Load(file, steps.Builtin(), runner.Options{Overrides: sets, Only: only, OutDir: out, Parallel: parallel, HostGPUs: hostGPUs})
+func compile(file string, sets, only []spec.Override, out string, parallel int, executor spec.ExecutorKind, stderr io.Writer) (*runner.Plan, int) {
+	plan, err := runner.Load(file, steps.Builtin(), runner.Options{Overrides: sets, Only: only, OutDir: out, Parallel: parallel, HostGPUs: hostGPUs, Executor: executor})
 	if err != nil {
 		return nil, reportSpecError(err, stderr)
 	}
@@ -308,13 +327,13 @@ func execute(plan *runner.Plan, recompile func() (*runner.Plan, int), stdout, st
 	ctx, stop := interruptible(context.Background(), stderr, "stopping gracefully, tearing down servers (again to kill everything now)")
 	defer stop()
 	start := time.Now()
-	res, err := runner.Execute(ctx, plan, runner.ExecOptions{Out: stdout, Version: Version, GPUs: open.Opener{}})
+	res, err := runner.Execute(ctx, plan, runner.ExecOptions{Out: stdout, Version: Version, GPUs: open.Opener{}, Executor: executorFor(plan)})
 	for retry := 0; errors.Is(err, runner.ErrRunDirTaken) && retry < maxRunDirRetries && ctx.Err() == nil; retry++ {
 		var code int
 		if plan, code = recompile(); plan == nil {
 			return code
 		}
-		res, err = runner.Execute(ctx, plan, runner.ExecOptions{Out: stdout, Version: Version, GPUs: open.Opener{}})
+		res, err = runner.Execute(ctx, plan, runner.ExecOptions{Out: stdout, Version: Version, GPUs: open.Opener{}, Executor: executorFor(plan)})
 	}
 	if err != nil {
 		fmt.Fprintln(stderr, "runexp:", err)

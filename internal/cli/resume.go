@@ -6,7 +6,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"os"
 	"path/filepath"
 	"time"
 
@@ -14,8 +13,6 @@ import (
 	"github.com/runexp/runexp/internal/gpu"
 	"github.com/runexp/runexp/internal/gpu/open"
 	"github.com/runexp/runexp/runner"
-	"github.com/runexp/runexp/spec"
-	"github.com/runexp/runexp/steps"
 )
 
 // cmdResume is `runexp resume RUN_DIR [--failed]`: the run's own copy of
@@ -37,34 +34,9 @@ func cmdResume(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "runexp resume:", err)
 		return ExitUsage
 	}
-	m, err := runner.ReadManifest(runDir)
-	if err != nil {
-		fmt.Fprintf(stderr, "runexp resume: %s is not a run folder: %v\n", dirs[0], err)
-		return ExitUsage
-	}
-	data, err := os.ReadFile(filepath.Join(runDir, "spec.yaml"))
-	if err != nil {
-		fmt.Fprintln(stderr, "runexp resume:", err)
-		return ExitUsage
-	}
-	var sets []spec.Override
-	for _, s := range m.Overrides {
-		o, err := spec.ParseOverride(s)
-		if err != nil {
-			fmt.Fprintf(stderr, "runexp resume: the manifest's --set %q: %v\n", s, err)
-			return ExitUsage
-		}
-		sets = append(sets, o)
-	}
-	// The copy is parsed as if it were the original file, so templates and
-	// ${spec.dir} resolve where the run found them.
-	x, err := spec.Parse(originalSpecPath(m, runDir), data)
-	if err != nil {
-		return reportSpecError(err, stderr)
-	}
-	plan, err := runner.Compile(x, steps.Builtin(), runner.Options{Overrides: sets, RunDir: runDir, Parallel: m.Parallel, HostGPUs: hostGPUs})
-	if err != nil {
-		return reportSpecError(err, stderr)
+	plan, _, code := planRunFolder(runDir, "", stderr)
+	if plan == nil {
+		return code
 	}
 	return resume(plan, runner.ResumeOptions{Failed: *failed}, stdout, stderr)
 }
@@ -87,7 +59,7 @@ func resume(plan *runner.Plan, ro runner.ResumeOptions, stdout, stderr io.Writer
 	ctx, stop := interruptible(context.Background(), stderr, "stopping gracefully, tearing down servers (again to kill everything now)")
 	defer stop()
 	start := time.Now()
-	res, err := runner.Resume(ctx, plan, runner.ExecOptions{Out: stdout, Version: Version, GPUs: open.Opener{}}, ro)
+	res, err := runner.Resume(ctx, plan, runner.ExecOptions{Out: stdout, Version: Version, GPUs: open.Opener{}, Executor: executorFor(plan)}, ro)
 	if err != nil {
 		fmt.Fprintln(stderr, "runexp:", err)
 		if errors.Is(err, runner.ErrNotRunFolder) {

@@ -13,6 +13,7 @@ import (
 
 	"github.com/runexp/runexp/internal/exitcode"
 	"github.com/runexp/runexp/internal/proc"
+	"github.com/runexp/runexp/internal/slurm"
 	"github.com/runexp/runexp/runner"
 )
 
@@ -49,6 +50,7 @@ func interruptible(parent context.Context, stderr io.Writer, notice string) (ctx
 		case <-sigs:
 			fmt.Fprintln(stderr, "runexp: killing every process group now")
 			proc.KillAll()
+			slurm.KillActive()  // the arrays this runexp submitted: SIGKILL, cancelled
 			runner.MarkKilled() // the manifest says killed, not running
 			os.Exit(exitcode.Interrupted)
 		case <-done:

@@ -1,0 +1,86 @@
+package spec
+
+import (
+	"fmt"
+	"regexp"
+	"strings"
+
+	"go.yaml.in/yaml/v3"
+)
+
+// ExecutorKind is where a run's points execute.
+type ExecutorKind string
+
+// The executors.
+const (
+	ExecutorLocal ExecutorKind = "local" // in the runexp process, on this host (the default)
+	ExecutorSlurm ExecutorKind = "slurm" // one Slurm array job per study, a task per point
+)
+
+// Values lists the executors.
+func (ExecutorKind) Values() []string { return []string{string(ExecutorLocal), string(ExecutorSlurm)} }
+
+var _ Enum = ExecutorKind("")
+
+// Slurm is the `slurm:` block: how a study's array job is submitted. Every
+// field maps to one sbatch option; what is left out is the cluster's
+// default.
+type Slurm struct {
+	Partition    string   `yaml:"partition" json:"partition,omitempty" doc:"sbatch --partition"`
+	Account      string   `yaml:"account" json:"account,omitempty" doc:"sbatch --account"`
+	QOS          string   `yaml:"qos" json:"qos,omitempty" doc:"sbatch --qos"`
+	Time         Duration `yaml:"time" json:"time,omitempty" doc:"time limit of one point (sbatch --time, rounded up to whole minutes); a point past it becomes a TIMEOUT row"`
+	GPUsPerPoint int      `yaml:"gpus_per_point" json:"gpus_per_point,omitempty" doc:"GPUs each point's task gets (sbatch --gpus)"`
+	Gres         string   `yaml:"gres" json:"gres,omitempty" doc:"generic resources of each task (sbatch --gres), e.g. gpu:a100:2"`
+	CPUs         int      `yaml:"cpus" json:"cpus,omitempty" doc:"CPUs of each task (sbatch --cpus-per-task)"`
+	Memory       string   `yaml:"memory" json:"memory,omitempty" doc:"memory of each task (sbatch --mem), a number with an optional K, M, G or T suffix"`
+	Constraint   string   `yaml:"constraint" json:"constraint,omitempty" doc:"node features required (sbatch --constraint)"`
+	ArrayLimit   int      `yaml:"array_limit" json:"array_limit,omitempty" doc:"points of a study running at once (the %K of sbatch --array); default: the run's parallel (--parallel), 1 when neither is set"`
+	SbatchArgs   []string `yaml:"sbatch_args" json:"sbatch_args,omitempty" doc:"further sbatch arguments, each one word, e.g. --exclusive"`
+	PollMax      Duration `yaml:"poll_max" json:"poll_max,omitempty" doc:"longest wait between two polls of the queue (default 30s; polls start at 1s and double)"`
+
+	Node *yaml.Node `yaml:"-" json:"-"`
+}
+
+var slurmMemory = regexp.MustCompile(`^[0-9]+[KMGT]?$`)
+
+// checkExecutor checks the executor: and slurm: keys.
+func (x *Experiment) checkExecutor(d *Decoder, doc *yaml.Node) ErrorList {
+	var errs ErrorList
+	if x.Slurm == nil {
+		return nil
+	}
+	s := x.Slurm
+	at := func(key string) Pos {
+		if n := ValueNode(s.Node, key); n != nil {
+			return d.Pos(n)
+		}
+		return d.Pos(ValueNode(doc, "slurm"))
+	}
+	for _, f := range []struct {
+		key string
+		n   int
+	}{{"gpus_per_point", s.GPUsPerPoint}, {"cpus", s.CPUs}, {"array_limit", s.ArrayLimit}} {
+		if KeyNode(s.Node, f.key) != nil && f.n < 1 {
+			errs.Add(at(f.key), "slurm."+f.key, "must be at least 1, got %d", f.n)
+		}
+	}
+	if s.Memory != "" && !slurmMemory.MatchString(s.Memory) {
+		errs.Add(at("memory"), "slurm.memory", "%q: want a number with an optional K, M, G or T suffix (16G)", s.Memory)
+	}
+	for _, f := range []struct {
+		key string
+		d   Duration
+	}{{"time", s.Time}, {"poll_max", s.PollMax}} {
+		// A negative one was reported by the decoder already.
+		if n := ValueNode(s.Node, f.key); n != nil && f.d <= 0 && !strings.HasPrefix(n.Value, "-") {
+			errs.Add(at(f.key), "slurm."+f.key, "must be positive, got %s", f.d)
+		}
+	}
+	for i, a := range s.SbatchArgs {
+		if a == "" {
+			errs.Add(at("sbatch_args"), fmt.Sprintf("slurm.sbatch_args[%d]", i), "empty argument")
+		}
+	}
+	return errs
+}
