@@ -4,7 +4,10 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"fmt"
 	"strings"
+
+	"github.com/runexp/runexp/spec"
 )
 
 // identityVersion changes when what the identity covers changes, so that
@@ -23,6 +26,20 @@ type identityInput struct {
 	Artifacts any          `json:"artifacts"`
 }
 
+// identityValues are the sweep values a point's identity covers: all of
+// them but repetition 1, so that the first repetition of a point is the
+// point run once (raising repeat: keeps the run already done).
+func identityValues(values []NamedValue) []NamedValue {
+	out := make([]NamedValue, 0, len(values))
+	for _, v := range values {
+		if v.Name == spec.RepeatAxis && fmt.Sprint(v.Value) == "1" {
+			continue
+		}
+		out = append(out, v)
+	}
+	return out
+}
+
 // setIdentities gives every point of p its identity.
 func (p *Plan) setIdentities() {
 	for _, s := range p.Studies {
@@ -39,7 +56,7 @@ func (p *Plan) setIdentities() {
 // same folder and a dry run elsewhere agree, and a point whose id moved
 // keeps its identity.
 func pointIdentity(p *Plan, s *StudyPlan, pt *PointPlan) string {
-	data, err := json.Marshal(identityInput{Version: identityVersion, Study: s.Name, Sweep: pt.Values,
+	data, err := json.Marshal(identityInput{Version: identityVersion, Study: s.Name, Sweep: identityValues(pt.Values),
 		Steps: pt.Steps, Artifacts: s.Artifacts})
 	if err != nil {
 		// Every step configuration is printed by `runexp plan --json`; one

@@ -71,12 +71,15 @@ type NamedValue struct {
 
 // StudyPlan is one study's points and artifacts.
 type StudyPlan struct {
-	Name        string          `json:"name"`
-	Description string          `json:"description,omitempty"`
-	Dir         string          `json:"dir"`
-	Axes        []string        `json:"axes,omitempty"`
-	Points      []*PointPlan    `json:"points"`
-	Artifacts   []spec.Artifact `json:"artifacts,omitempty"`
+	Name        string   `json:"name"`
+	Description string   `json:"description,omitempty"`
+	Dir         string   `json:"dir"`
+	Axes        []string `json:"axes,omitempty"`
+	// Repeat is the sweep's repeat: N (0 when not given). Above 1, every
+	// point of Axes runs N times, as points with a repeat value 1..N.
+	Repeat    int             `json:"repeat,omitempty"`
+	Points    []*PointPlan    `json:"points"`
+	Artifacts []spec.Artifact `json:"artifacts,omitempty"`
 	// PointCount is the number of points, also when Options.CountOnly left
 	// Points empty.
 	PointCount int `json:"-"`
@@ -337,8 +340,12 @@ func compileStudy(d *spec.Decoder, reg *steps.Registry, x *spec.Experiment, i in
 			}
 		}
 		for _, a := range sweep.Axes {
+			if sweep.Repeat > 1 && a.Name == spec.RepeatAxis {
+				continue // the repetitions are no axis of the results: they are aggregated over
+			}
 			sp.Axes = append(sp.Axes, a.Name)
 		}
+		sp.Repeat = sweep.Repeat
 	}
 	if rs.Artifacts != nil {
 		n, e := d.Substitute(rs.Artifacts, path+".artifacts", scope)
@@ -415,7 +422,7 @@ func compileStudy(d *spec.Decoder, reg *steps.Registry, x *spec.Experiment, i in
 	// points are simply checked.
 	checked := map[[sha256.Size]byte]bool{}
 	const maxChecked = 1 << 16
-	varying := varyingRefs(rs.Steps, sp.Axes)
+	varying := varyingRefs(rs.Steps, append(slices.Clone(sp.Axes), spec.RepeatAxis))
 	stepErrs := 0
 	k := -1
 	sweep.Each(func(pt spec.Point) bool {
@@ -536,6 +543,12 @@ func pointScope(scope *spec.Scope, sp *StudyPlan, pt spec.Point) (*PointPlan, *s
 	for _, v := range pt.Values {
 		ps.Set(v.Name, v.Value)
 		pp.Values = append(pp.Values, NamedValue{v.Name, nodeValue(v.Value)})
+	}
+	if sp.Repeat > 0 && len(pt.Values) == len(sp.Axes) {
+		// repeat: 1 runs each point once, as its first repetition: ${repeat}
+		// and the artifacts' repeat column are 1 (its folder, label and
+		// sweep values do not say so: it is the point of an unrepeated sweep).
+		ps.Set(spec.RepeatAxis, &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!int", Value: "1"})
 	}
 	ps.SetString("point.id", pp.ID)
 	ps.SetString("point.slug", pp.Slug)
