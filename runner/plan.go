@@ -58,6 +58,10 @@ type Plan struct {
 	Parallel int        `json:"parallel"`
 	Slots    []SlotPlan `json:"slots"`
 
+	// gpuBackends are the GPU backends the steps read (not host, none),
+	// sorted: slots without listed GPUs get theirs from the first.
+	gpuBackends []string
+
 	// declared are the spec's vars as written (select cases included), so
 	// preflight can say what to change in terms of them.
 	declared spec.Vars
@@ -176,8 +180,11 @@ type Options struct {
 	RunDir string
 	// Parallel, when not 0, overrides the spec's parallel: (--parallel).
 	Parallel int
-	// HostGPUs lists the host's GPU indices, for slots that list none.
-	HostGPUs func() ([]int, error)
+	// HostGPUs lists the host's GPU indices as the named GPU backend
+	// (nvml, nvidia-smi, auto) sees them, for slots that list none (the
+	// sim backend's simulated GPUs need no asking). Nil (validate): the
+	// GPUs of points run at once without slots are not checked.
+	HostGPUs func(backend string) ([]int, error)
 }
 
 // UsageError is a problem with the command line (a bad --set), not the file.
@@ -272,7 +279,7 @@ func Compile(x *spec.Experiment, reg *steps.Registry, opt Options) (*Plan, error
 		p.OnError = spec.ErrorContinue
 	}
 	d := &spec.Decoder{File: x.File}
-	slots, slotErrs := planSlots(x, d, opt)
+	slots, detectPer, slotErrs := planSlots(x, d, opt)
 	errs = append(errs, slotErrs...)
 	p.Slots, p.Parallel = slots, len(slots)
 	base := spec.NewScope(opt.Env)
@@ -286,16 +293,31 @@ func Compile(x *spec.Experiment, reg *steps.Registry, opt Options) (*Plan, error
 	if abs, err := filepath.Abs(p.SpecDir); err == nil {
 		base.SetString("spec.dir", abs)
 	}
-	for i := range x.Studies {
-		sp, e := compileStudy(d, reg, x, i, base, p, opt.CountOnly, axisSets, opt.Only)
-		errs = append(errs, e...)
-		if sp == skipped {
-			continue
+	compileStudies := func() (errs spec.ErrorList) {
+		p.Studies, p.gpuBackends = nil, nil
+		for i := range x.Studies {
+			sp, e := compileStudy(d, reg, x, i, base, p, opt.CountOnly, axisSets, opt.Only)
+			errs = append(errs, e...)
+			if sp == skipped {
+				continue
+			}
+			if sp != nil {
+				p.Studies = append(p.Studies, sp)
+			}
 		}
-		if sp != nil {
-			p.Studies = append(p.Studies, sp)
+		return errs
+	}
+	studyErrs := compileStudies()
+	if detectPer > 0 && len(errs)+len(studyErrs) == 0 {
+		// The GPUs are the backend's the steps read, so they are known once
+		// the steps are; compiled again so that ${slot.gpus} holds them.
+		slotErrs := detectGPUSlots(p.Slots, detectPer, !declaresGPUs(x), p.gpuBackends, opt, slotKeyPos(x, d))
+		errs = append(errs, slotErrs...)
+		if len(slotErrs) == 0 && len(p.Slots[0].GPUs) > 0 {
+			studyErrs = compileStudies()
 		}
 	}
+	errs = append(errs, studyErrs...)
 	p.secrets = newRedactor(base.EnvValues())
 	for _, sp := range p.Studies {
 		for _, pt := range sp.Points {
@@ -441,6 +463,7 @@ func compileStudy(d *spec.Decoder, reg *steps.Registry, x *spec.Experiment, i in
 		errs = append(errs, e...)
 		stepErrs += len(e)
 		outs.add(pp)
+		p.noteGPUBackends(pp)
 		if !countOnly {
 			sp.Points = append(sp.Points, pp)
 		}
