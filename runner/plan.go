@@ -7,7 +7,11 @@
 // before it is expanded, and one above the spec's max_points is refused at
 // its position; with Options.CountOnly (validate, plan) the points are
 // checked without being kept, and the plan prints them by compiling them
-// again one at a time. Environment values are shown as ${env.NAME} in what
+// again one at a time. A sweep's repeat: N makes every point N points, the
+// innermost axis repeat (1..N). Parallel points' slots without listed GPUs
+// get the host's, detected through the GPU backend the steps read once the
+// steps are compiled (the sim backend's are simulated), and the studies are
+// compiled again with them. Environment values are shown as ${env.NAME} in what
 // is printed or written about the plan (never in what the steps receive).
 // `runexp plan` prints the Plan; Execute runs exactly that value: steps in order per point, a cleanup
 // stack after every point, artifacts written atomically inside the run

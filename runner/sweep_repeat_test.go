@@ -1,6 +1,8 @@
 package runner_test
 
 import (
+	"bytes"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -97,6 +99,22 @@ func TestSweepRepeatPlanShowsRepetitionsAndCountsThemAgainstMaxPoints(t *testing
 	}
 	if s := p.Studies[0]; s.Repeat != 3 || strings.Join(s.Axes, ",") != "k" {
 		t.Errorf("study repeat %d axes %v, want 3 and [k]", s.Repeat, s.Axes)
+	}
+	var js bytes.Buffer
+	if err := p.WriteJSON(&js); err != nil {
+		t.Fatal(err)
+	}
+	var plan struct {
+		Studies []struct {
+			Repeat int
+			Points []struct{ Values []runner.NamedValue }
+		}
+	}
+	if err := json.Unmarshal(js.Bytes(), &plan); err != nil {
+		t.Fatal(err)
+	}
+	if s := plan.Studies[0]; s.Repeat != 3 || len(s.Points) != 6 || fmt.Sprint(s.Points[4].Values) != "[{k 2} {repeat 2}]" {
+		t.Errorf("plan --json: study repeat %d, points %d, values of the fifth %v", s.Repeat, len(s.Points), s.Points[4].Values)
 	}
 	capped := writeSpec(t, strings.Replace(fmt.Sprintf(repeatSpec, "1, 2"), "name: reps", "name: reps\nmax_points: 5", 1))
 	_, err = compileFile(capped)

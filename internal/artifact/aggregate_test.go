@@ -1,10 +1,13 @@
 package artifact
 
 import (
+	"fmt"
 	"math"
+	"strings"
 	"testing"
 
 	"github.com/runexp/runexp/internal/results"
+	"github.com/runexp/runexp/spec"
 )
 
 // TestFoldRepeatsGroupsEachPointsRowsAndSkipsFailedRepetitions: a table
@@ -50,5 +53,38 @@ func TestFoldRepeatsGroupsEachPointsRowsAndSkipsFailedRepetitions(t *testing.T) 
 	p := pts[0]
 	if p["n"] != 2 || p["tput"] != 2.0 || p["status"] != "ok" || p["error"] != "1 of 3 repetitions failed: repeat 2: failed boom" {
 		t.Errorf("folded point %v, want n 2, mean 2 and the failure named", p)
+	}
+}
+
+// TestLineChartOverRepetitionsDrawsMeansWithIntervals: a line chart of a
+// repeated sweep folds each point's repetitions (no series per repetition)
+// and draws the intervals: the picture differs from the means alone.
+func TestLineChartOverRepetitionsDrawsMeansWithIntervals(t *testing.T) {
+	var rows []results.Row
+	for i, y := range []float64{10, 14, 12, 20, 26, 23} {
+		rows = append(rows, results.Row{"point": fmt.Sprintf("%03d", i), "len": 512 * (1 + i/3), "repeat": 1 + i%3, "tput": y, "status": "ok"})
+	}
+	job := func(rows []results.Row, repeated bool) Job {
+		return Job{Artifact: spec.Artifact{Path: "c.svg", Format: spec.FormatChart, Chart: &spec.Chart{X: "len", Y: []string{"tput"}}},
+			Rows: rows, Columns: []string{"point", "len", "repeat", "tput", "status"}, Axes: []string{"len"}, Repeated: repeated}
+	}
+	withBars, err := Encode(job(rows, true))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(string(withBars), "repeat=") {
+		t.Error("the chart has a series per repetition")
+	}
+	means, _ := foldRepeats(rows, job(rows, true).Columns, []string{"len"})
+	for _, r := range means {
+		delete(r, "tput_ci95_low")
+		delete(r, "tput_ci95_high")
+	}
+	plain, err := Encode(job(means, false))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(plain) == string(withBars) {
+		t.Error("the chart of repetitions draws no intervals: it equals the chart of the means alone")
 	}
 }

@@ -7,7 +7,10 @@
 // bytes; it writes nothing. The runner decides when each artifact is written
 // (data formats after every point, Final ones once at the end) and writes it
 // atomically inside the run directory. Encoding is deterministic: the same
-// rows give the same bytes.
+// rows give the same bytes. Rows that hold repetitions of points (a sweep's
+// repeat: N) are folded into one row per point, with n and each number's
+// mean and 95 % Student-t interval, for an artifact with aggregate: repeat
+// and for line charts (drawn as means with error bars).
 package artifact
 
 import (
