@@ -99,8 +99,12 @@ func checkOutputs(d *spec.Decoder, path string, sp *StudyPlan, outs *studyOutput
 			if name == "" || names.Has(name) {
 				return
 			}
-			if base, stat := artifact.IsStatName(name); stat && a.Aggregate == spec.AggregateRepeat && (base == "" || names.Has(base)) {
-				return // n, or a statistic of a recorded value
+			if base, stat := artifact.IsStatName(name); stat && (base == "" || names.Has(base)) {
+				if a.Aggregate == spec.AggregateRepeat {
+					return // n, or a statistic of a recorded value
+				}
+				errs.Add(at(field), ap+"."+field, "%s: add aggregate: repeat to fold each point's repetitions into it", missing(name))
+				return
 			}
 			errs.Add(at(field), ap+"."+field, "%s%s", missing(name), spec.DidYouMean(name, names.List()))
 		}
