@@ -372,6 +372,9 @@ func compileStudy(d *spec.Decoder, reg *steps.Registry, x *spec.Experiment, i in
 			sp.Axes = append(sp.Axes, a.Name)
 		}
 		sp.Repeat = sweep.Repeat
+		if _, isVar := x.Vars.Lookup(spec.RepeatAxis); isVar && sweep.Repeat == 1 { // above 1, CheckAxes says so
+			errs.Add(d.Pos(spec.ValueNode(rs.Sweep, "repeat")), path+".sweep.repeat", "a var is called repeat too; ${repeat} would be ambiguous")
+		}
 	}
 	if rs.Artifacts != nil {
 		n, e := d.Substitute(rs.Artifacts, path+".artifacts", scope)

@@ -346,6 +346,10 @@ func CheckAxes(sw *Sweep, path string, vars Vars) ErrorList {
 	if sw != nil {
 		for _, a := range sw.Axes {
 			if _, ok := vars.Lookup(a.Name); ok {
+				if a.Name == RepeatAxis { // the repetition index (repeat: N), not a declared axis
+					errs.Add(a.Pos, path+".sweep.repeat", "a var is called repeat too; ${repeat} would be ambiguous")
+					continue
+				}
 				errs.Add(a.Pos, path+".sweep.axes."+a.Name, "axis name %q is also a var; ${%s} would be ambiguous", a.Name, a.Name)
 			}
 		}
