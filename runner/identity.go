@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/runexp/runexp/spec"
@@ -29,15 +30,15 @@ type identityInput struct {
 // identityValues are the sweep values a point's identity covers: all of
 // them but repetition 1, so that the first repetition of a point is the
 // point run once (raising repeat: keeps the run already done).
+// The values are returned as they are otherwise (nil stays nil), so that
+// the identities of points without repetitions are those runexp gave them
+// before repeat: existed, and their runs resume.
 func identityValues(values []NamedValue) []NamedValue {
-	out := make([]NamedValue, 0, len(values))
-	for _, v := range values {
-		if v.Name == spec.RepeatAxis && fmt.Sprint(v.Value) == "1" {
-			continue
-		}
-		out = append(out, v)
+	first := func(v NamedValue) bool { return v.Name == spec.RepeatAxis && fmt.Sprint(v.Value) == "1" }
+	if !slices.ContainsFunc(values, first) {
+		return values
 	}
-	return out
+	return slices.DeleteFunc(slices.Clone(values), first)
 }
 
 // setIdentities gives every point of p its identity.
