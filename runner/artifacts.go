@@ -18,14 +18,19 @@ type Row = results.Row
 // artifact.TemplateFuncs); validation parses templates with them.
 func TemplateFuncs() template.FuncMap { return artifact.TemplateFuncs() }
 
-// resultPoints hands the points' results to the result model.
-func resultPoints(points []*PointResult) []results.Point {
+// resultPoints hands the study's points' results to the result model. A
+// sweep with repeat: 1 runs each point as its one repetition: its rows say
+// repeat 1, so that the column a spec lists for repeat: N is filled.
+func resultPoints(s *StudyPlan, points []*PointResult) []results.Point {
 	out := make([]results.Point, len(points))
 	for i, pr := range points {
 		rp := results.Point{ID: pr.ID, Values: pr.Values, Tables: pr.Tables, Status: string(pr.Status),
 			Phase: pr.Phase, Error: pr.Error, Seconds: pr.Seconds}
 		for _, v := range pr.Sweep {
 			rp.Sweep = append(rp.Sweep, results.Field{Name: v.Name, Value: v.Value})
+		}
+		if s.Repeat == 1 {
+			rp.Sweep = append(rp.Sweep, results.Field{Name: spec.RepeatAxis, Value: 1})
 		}
 		out[i] = rp
 	}
@@ -38,7 +43,7 @@ func resultPoints(points []*PointResult) []results.Point {
 // finished points are in the journal and result.json files meanwhile.
 func writeArtifacts(p *Plan, s *StudyPlan, points []*PointResult, final bool) []error {
 	var errs []error
-	rps := resultPoints(points)
+	rps := resultPoints(s, points)
 	for _, a := range s.Artifacts {
 		// An unknown format (validation rejects it) fails with the data formats.
 		if f, _ := artifact.Lookup(string(a.Format)); f.Final != final {
@@ -57,7 +62,7 @@ func writeArtifacts(p *Plan, s *StudyPlan, points []*PointResult, final bool) []
 
 // encodeArtifact encodes one artifact of the study from its points.
 func encodeArtifact(p *Plan, s *StudyPlan, a spec.Artifact, points []results.Point) ([]byte, error) {
-	job := artifact.Job{Artifact: a, SpecDir: p.SpecDir, Axes: s.Axes, Data: func() artifact.TemplateData {
+	job := artifact.Job{Artifact: a, SpecDir: p.SpecDir, Axes: s.Axes, Repeated: s.Repeat > 1, Data: func() artifact.TemplateData {
 		d := artifact.TemplateData{Experiment: p.Experiment, Description: p.Description, Study: s.Name, RunDir: p.RunDir,
 			Vars: map[string]any{}, Tables: results.Tables(points)}
 		for _, v := range p.Vars {

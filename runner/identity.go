@@ -4,7 +4,11 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"fmt"
+	"slices"
 	"strings"
+
+	"github.com/runexp/runexp/spec"
 )
 
 // identityVersion changes when what the identity covers changes, so that
@@ -23,6 +27,20 @@ type identityInput struct {
 	Artifacts any          `json:"artifacts"`
 }
 
+// identityValues are the sweep values a point's identity covers: all of
+// them but repetition 1, so that the first repetition of a point is the
+// point run once (raising repeat: keeps the run already done).
+// The values are returned as they are otherwise (nil stays nil), so that
+// the identities of points without repetitions are those runexp gave them
+// before repeat: existed, and their runs resume.
+func identityValues(values []NamedValue) []NamedValue {
+	first := func(v NamedValue) bool { return v.Name == spec.RepeatAxis && fmt.Sprint(v.Value) == "1" }
+	if !slices.ContainsFunc(values, first) {
+		return values
+	}
+	return slices.DeleteFunc(slices.Clone(values), first)
+}
+
 // setIdentities gives every point of p its identity.
 func (p *Plan) setIdentities() {
 	for _, s := range p.Studies {
@@ -39,7 +57,7 @@ func (p *Plan) setIdentities() {
 // same folder and a dry run elsewhere agree, and a point whose id moved
 // keeps its identity.
 func pointIdentity(p *Plan, s *StudyPlan, pt *PointPlan) string {
-	data, err := json.Marshal(identityInput{Version: identityVersion, Study: s.Name, Sweep: pt.Values,
+	data, err := json.Marshal(identityInput{Version: identityVersion, Study: s.Name, Sweep: identityValues(pt.Values),
 		Steps: pt.Steps, Artifacts: s.Artifacts})
 	if err != nil {
 		// Every step configuration is printed by `runexp plan --json`; one

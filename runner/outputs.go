@@ -2,8 +2,10 @@ package runner
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 
+	"github.com/runexp/runexp/internal/artifact"
 	"github.com/runexp/runexp/internal/results"
 	"github.com/runexp/runexp/spec"
 	"github.com/runexp/runexp/steps"
@@ -24,7 +26,12 @@ type studyOutputs struct {
 func newStudyOutputs(sp *StudyPlan) *studyOutputs {
 	out := &studyOutputs{tables: map[string]*results.Names{}, axes: sp.Axes, ok: true}
 	out.points.Add(results.PointFields...)
-	out.points.Add(sp.Axes...)
+	if sp.Repeat > 0 {
+		// Declared with repeat: 1 too, so an artifact listing the column
+		// stays valid whatever N a --set gives.
+		out.axes = append(slices.Clone(sp.Axes), spec.RepeatAxis)
+	}
+	out.points.Add(out.axes...)
 	return out
 }
 
@@ -90,6 +97,13 @@ func checkOutputs(d *spec.Decoder, path string, sp *StudyPlan, outs *studyOutput
 		}
 		check := func(field, name string) {
 			if name == "" || names.Has(name) {
+				return
+			}
+			if base, stat := artifact.IsStatName(name); stat && (base == "" || names.Has(base)) {
+				if a.Aggregate == spec.AggregateRepeat {
+					return // n, or a statistic of a recorded value
+				}
+				errs.Add(at(field), ap+"."+field, "%s: add aggregate: repeat to fold each point's repetitions into it", missing(name))
 				return
 			}
 			errs.Add(at(field), ap+"."+field, "%s%s", missing(name), spec.DidYouMean(name, names.List()))

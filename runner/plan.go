@@ -7,7 +7,11 @@
 // before it is expanded, and one above the spec's max_points is refused at
 // its position; with Options.CountOnly (validate, plan) the points are
 // checked without being kept, and the plan prints them by compiling them
-// again one at a time. Environment values are shown as ${env.NAME} in what
+// again one at a time. A sweep's repeat: N makes every point N points, the
+// innermost axis repeat (1..N). Parallel points' slots without listed GPUs
+// get the host's, detected through the GPU backend the steps read once the
+// steps are compiled (the sim backend's are simulated), and the studies are
+// compiled again with them. Environment values are shown as ${env.NAME} in what
 // is printed or written about the plan (never in what the steps receive).
 // `runexp plan` prints the Plan; Execute runs exactly that value: steps in order per point, a cleanup
 // stack after every point, artifacts written atomically inside the run
@@ -65,6 +69,9 @@ type Plan struct {
 	// the slurm executor (executor.go).
 	Executor spec.ExecutorKind `json:"executor,omitempty"`
 	Slurm    *spec.Slurm       `json:"slurm,omitempty"`
+	// gpuBackends are the GPU backends the steps read (not host, none),
+	// sorted: slots without listed GPUs get theirs from the first.
+	gpuBackends []string
 
 	// declared are the spec's vars as written (select cases included), so
 	// preflight can say what to change in terms of them.
@@ -79,12 +86,15 @@ type NamedValue struct {
 
 // StudyPlan is one study's points and artifacts.
 type StudyPlan struct {
-	Name        string          `json:"name"`
-	Description string          `json:"description,omitempty"`
-	Dir         string          `json:"dir"`
-	Axes        []string        `json:"axes,omitempty"`
-	Points      []*PointPlan    `json:"points"`
-	Artifacts   []spec.Artifact `json:"artifacts,omitempty"`
+	Name        string   `json:"name"`
+	Description string   `json:"description,omitempty"`
+	Dir         string   `json:"dir"`
+	Axes        []string `json:"axes,omitempty"`
+	// Repeat is the sweep's repeat: N (0 when not given). Above 1, every
+	// point of Axes runs N times, as points with a repeat value 1..N.
+	Repeat    int             `json:"repeat,omitempty"`
+	Points    []*PointPlan    `json:"points"`
+	Artifacts []spec.Artifact `json:"artifacts,omitempty"`
 	// PointCount is the number of points, also when Options.CountOnly left
 	// Points empty.
 	PointCount int `json:"-"`
@@ -183,8 +193,11 @@ type Options struct {
 	Parallel int
 	// Executor, when set, overrides the spec's executor: (--executor).
 	Executor spec.ExecutorKind
-	// HostGPUs lists the host's GPU indices, for slots that list none.
-	HostGPUs func() ([]int, error)
+	// HostGPUs lists the host's GPU indices as the named GPU backend
+	// (nvml, nvidia-smi, auto) sees them, for slots that list none (the
+	// sim backend's simulated GPUs need no asking). Nil (validate): the
+	// GPUs of points run at once without slots are not checked.
+	HostGPUs func(backend string) ([]int, error)
 }
 
 // UsageError is a problem with the command line (a bad --set), not the file.
@@ -280,7 +293,7 @@ func Compile(x *spec.Experiment, reg *steps.Registry, opt Options) (*Plan, error
 		p.OnError = spec.ErrorContinue
 	}
 	d := &spec.Decoder{File: x.File}
-	slots, slotErrs := planSlots(x, d, opt)
+	slots, detectPer, slotErrs := planSlots(x, d, opt)
 	errs = append(errs, slotErrs...)
 	p.Slots, p.Parallel = slots, len(slots)
 	base := spec.NewScope(opt.Env)
@@ -294,16 +307,31 @@ func Compile(x *spec.Experiment, reg *steps.Registry, opt Options) (*Plan, error
 	if abs, err := filepath.Abs(p.SpecDir); err == nil {
 		base.SetString("spec.dir", abs)
 	}
-	for i := range x.Studies {
-		sp, e := compileStudy(d, reg, x, i, base, p, opt.CountOnly, axisSets, opt.Only)
-		errs = append(errs, e...)
-		if sp == skipped {
-			continue
+	compileStudies := func() (errs spec.ErrorList) {
+		p.Studies, p.gpuBackends = nil, nil
+		for i := range x.Studies {
+			sp, e := compileStudy(d, reg, x, i, base, p, opt.CountOnly, axisSets, opt.Only)
+			errs = append(errs, e...)
+			if sp == skipped {
+				continue
+			}
+			if sp != nil {
+				p.Studies = append(p.Studies, sp)
+			}
 		}
-		if sp != nil {
-			p.Studies = append(p.Studies, sp)
+		return errs
+	}
+	studyErrs := compileStudies()
+	if detectPer > 0 && len(errs)+len(studyErrs) == 0 {
+		// The GPUs are the backend's the steps read, so they are known once
+		// the steps are; compiled again so that ${slot.gpus} holds them.
+		slotErrs := detectGPUSlots(p.Slots, detectPer, !declaresGPUs(x), p.Executor == spec.ExecutorSlurm, p.gpuBackends, opt, slotKeyPos(x, d))
+		errs = append(errs, slotErrs...)
+		if len(slotErrs) == 0 && len(p.Slots[0].GPUs) > 0 {
+			studyErrs = compileStudies()
 		}
 	}
+	errs = append(errs, studyErrs...)
 	p.secrets = newRedactor(base.EnvValues())
 	for _, sp := range p.Studies {
 		for _, pt := range sp.Points {
@@ -348,7 +376,14 @@ func compileStudy(d *spec.Decoder, reg *steps.Registry, x *spec.Experiment, i in
 			}
 		}
 		for _, a := range sweep.Axes {
+			if sweep.Repeat > 1 && a.Name == spec.RepeatAxis {
+				continue // the repetitions are no axis of the results: they are aggregated over
+			}
 			sp.Axes = append(sp.Axes, a.Name)
+		}
+		sp.Repeat = sweep.Repeat
+		if _, isVar := x.Vars.Lookup(spec.RepeatAxis); isVar && sweep.Repeat == 1 { // above 1, CheckAxes says so
+			errs.Add(d.Pos(spec.ValueNode(rs.Sweep, "repeat")), path+".sweep.repeat", "a var is called repeat too; ${repeat} would be ambiguous")
 		}
 	}
 	if rs.Artifacts != nil {
@@ -426,7 +461,7 @@ func compileStudy(d *spec.Decoder, reg *steps.Registry, x *spec.Experiment, i in
 	// points are simply checked.
 	checked := map[[sha256.Size]byte]bool{}
 	const maxChecked = 1 << 16
-	varying := varyingRefs(rs.Steps, sp.Axes)
+	varying := varyingRefs(rs.Steps, append(slices.Clone(sp.Axes), spec.RepeatAxis))
 	stepErrs := 0
 	k := -1
 	sweep.Each(func(pt spec.Point) bool {
@@ -445,6 +480,7 @@ func compileStudy(d *spec.Decoder, reg *steps.Registry, x *spec.Experiment, i in
 		errs = append(errs, e...)
 		stepErrs += len(e)
 		outs.add(pp)
+		p.noteGPUBackends(pp)
 		if !countOnly {
 			sp.Points = append(sp.Points, pp)
 		}
@@ -547,6 +583,12 @@ func pointScope(scope *spec.Scope, sp *StudyPlan, pt spec.Point) (*PointPlan, *s
 	for _, v := range pt.Values {
 		ps.Set(v.Name, v.Value)
 		pp.Values = append(pp.Values, NamedValue{v.Name, nodeValue(v.Value)})
+	}
+	if sp.Repeat > 0 && len(pt.Values) == len(sp.Axes) {
+		// repeat: 1 runs each point once, as its first repetition: ${repeat}
+		// and the artifacts' repeat column are 1 (its folder, label and
+		// sweep values do not say so: it is the point of an unrepeated sweep).
+		ps.Set(spec.RepeatAxis, &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!int", Value: "1"})
 	}
 	ps.SetString("point.id", pp.ID)
 	ps.SetString("point.slug", pp.Slug)

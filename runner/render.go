@@ -7,8 +7,11 @@ import (
 	"fmt"
 	"io"
 	"reflect"
+	"slices"
 	"sort"
 	"strings"
+
+	"github.com/runexp/runexp/spec"
 )
 
 // WriteText prints the plan for humans: every point and, for each step,
@@ -36,8 +39,12 @@ func (p *Plan) WriteText(w io.Writer) error {
 	fmt.Fprintf(b, "%d studies, %d points\n", len(p.Studies), total)
 	for _, s := range p.Studies {
 		fmt.Fprintf(b, "\nstudy %s: %d points", s.Name, s.count())
-		if len(s.Axes) > 0 {
-			fmt.Fprintf(b, " over %s", strings.Join(s.Axes, " × "))
+		dims := slices.Clone(s.Axes)
+		if s.Repeat > 1 {
+			dims = append(dims, fmt.Sprintf("%d repetitions (repeat 1..%d, each run on its own)", s.Repeat, s.Repeat))
+		}
+		if len(dims) > 0 {
+			fmt.Fprintf(b, " over %s", strings.Join(dims, " × "))
 		}
 		b.WriteString("\n")
 		s.EachPoint(func(pt *PointPlan) bool {
@@ -65,6 +72,9 @@ func (p *Plan) WriteText(w io.Writer) error {
 			from := a.From
 			if from == "" {
 				from = "points"
+			}
+			if a.Aggregate == spec.AggregateRepeat {
+				from += ", repetitions folded into mean and 95 % CI"
 			}
 			fmt.Fprintf(b, "  artifact %s (%s from %s)\n", a.Path, a.Format, from)
 		}

@@ -52,7 +52,7 @@ func TestExperimentTemplatesRenderWithoutResults(t *testing.T) {
 					Vars: []NamedValue{{"engine", "sim"}, {"model", "m"}, {"gpu_memory_utilization", 0.92}}}
 				s := &StudyPlan{Name: "s"}
 				a := spec.Artifact{Path: "notes.md", Format: "markdown", Template: filepath.Base(path)}
-				out, err := encodeArtifact(p, s, a, resultPoints(points))
+				out, err := encodeArtifact(p, s, a, resultPoints(s, points))
 				if err != nil {
 					t.Fatalf("render: %v", err)
 				}

@@ -90,6 +90,9 @@ type Artifact struct {
 	Columns  []string       `yaml:"columns" json:"columns,omitempty" doc:"csv: columns in order (default: every key, in order of first appearance)"`
 	Template string         `yaml:"template" json:"template,omitempty" doc:"markdown: text/template file, relative to the spec file"`
 	Chart    *Chart         `yaml:"chart" json:"chart,omitempty" doc:"chart: what to plot"`
+	// Aggregate is a key of its own rather than a format, so that any data
+	// format (and a template's .Rows) can hold one row per point.
+	Aggregate Aggregation `yaml:"aggregate" json:"aggregate,omitempty" doc:"repeat: one row per point of a sweep with repeat: N (and per row of its table), its repetitions folded into n and, for each number, its mean (also under the plain name), <name>_mean, <name>_ci95_low and <name>_ci95_high (95 % Student-t interval)"`
 
 	Pos  Pos        `yaml:"-" json:"-"`
 	Node *yaml.Node `yaml:"-" json:"-"`
@@ -348,6 +351,10 @@ func CheckAxes(sw *Sweep, path string, vars Vars) ErrorList {
 	if sw != nil {
 		for _, a := range sw.Axes {
 			if _, ok := vars.Lookup(a.Name); ok {
+				if a.Name == RepeatAxis { // the repetition index (repeat: N), not a declared axis
+					errs.Add(a.Pos, path+".sweep.repeat", "a var is called repeat too; ${repeat} would be ambiguous")
+					continue
+				}
 				errs.Add(a.Pos, path+".sweep.axes."+a.Name, "axis name %q is also a var; ${%s} would be ambiguous", a.Name, a.Name)
 			}
 		}

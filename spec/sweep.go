@@ -15,7 +15,10 @@ import (
 // Sweep is an ordered set of axes. Points are the cartesian product in
 // declared order (the first axis varies slowest); axes named together in a
 // zip group advance together as one dimension placed at its first axis;
-// points matching an exclude entry are dropped.
+// points matching an exclude entry are dropped. With repeat: N (N > 1)
+// every point runs N times: the repetitions are an innermost axis called
+// repeat (values 1..N), so they are points of their own (their own server,
+// folder, row and identity) that follow each other.
 //
 //	sweep:
 //	  axes:
@@ -23,16 +26,24 @@ import (
 //	    parallel: [1, 4]
 //	  zip: [[a, b]]
 //	  exclude: [{max_model_len: 4096, parallel: 4}]
+//	  repeat: 3
 type Sweep struct {
 	Axes    []Axis
 	Zip     [][]string
 	Exclude []map[string]*yaml.Node
+	// Repeat is the sweep's repeat: (0 when not given); when above 1 the
+	// last of Axes is the repetition axis (RepeatAxis).
+	Repeat int
 
 	Pos Pos
 
 	// keep is --only: per axis, the values a point's value must be one of.
 	keep map[string][]*yaml.Node
 }
+
+// RepeatAxis names the repetition index of a sweep with repeat: N: the
+// last axis, valued 1..N, ${repeat} in steps and a column of every row.
+const RepeatAxis = "repeat"
 
 // Axis is one named list of values.
 type Axis struct {
@@ -48,12 +59,17 @@ func (s *Sweep) UnmarshalSpec(d *Decoder, n *yaml.Node, path string) ErrorList {
 		Axes    *yaml.Node              `yaml:"axes"`
 		Zip     [][]string              `yaml:"zip"`
 		Exclude []map[string]*yaml.Node `yaml:"exclude"`
+		Repeat  *yaml.Node              `yaml:"repeat"`
 	}
 	errs := d.Decode(n, path, &raw)
 	s.Pos = d.Pos(n)
+	repeat, repeatErrs := decodeRepeat(d, raw.Repeat, path+".repeat")
+	errs = append(errs, repeatErrs...)
 	axes := resolve(raw.Axes)
-	if axes == nil || axes.Kind != yaml.MappingNode || len(axes.Content) == 0 {
-		errs = append(errs, d.Errorf(n, path+".axes", "a sweep needs at least one axis: axes: {name: [values...]}")...)
+	if raw.Repeat != nil && axes == nil {
+		axes = &yaml.Node{Kind: yaml.MappingNode} // repeat alone: the one point, N times
+	} else if axes == nil || axes.Kind != yaml.MappingNode || len(axes.Content) == 0 {
+		errs = append(errs, d.Errorf(n, path+".axes", "a sweep needs at least one axis: axes: {name: [values...]} (or repeat: N alone)")...)
 		return errs
 	}
 	errs = append(errs, d.duplicateKeys(axes, path+".axes")...)
@@ -70,6 +86,10 @@ func (s *Sweep) UnmarshalSpec(d *Decoder, n *yaml.Node, path string) ErrorList {
 		}
 		if reservedRoot(k.Value) {
 			errs = append(errs, d.Errorf(k, ap, "%q is reserved for ${%s.…} references", k.Value, k.Value)...)
+			continue
+		}
+		if k.Value == RepeatAxis {
+			errs = append(errs, d.Errorf(k, ap, "%q is the repetition index: write repeat: N beside axes to run every point N times", k.Value)...)
 			continue
 		}
 		if v.Kind != yaml.SequenceNode {
@@ -93,6 +113,15 @@ func (s *Sweep) UnmarshalSpec(d *Decoder, n *yaml.Node, path string) ErrorList {
 			}
 			seen[valueKey(item)] = true
 			ax.Values = append(ax.Values, item)
+		}
+		index[ax.Name] = len(s.Axes)
+		s.Axes = append(s.Axes, ax)
+	}
+	s.Repeat = repeat
+	if repeat > 1 {
+		ax := Axis{Name: RepeatAxis, Pos: d.Pos(raw.Repeat)}
+		for i := 1; i <= repeat; i++ {
+			ax.Values = append(ax.Values, &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!int", Value: strconv.Itoa(i)})
 		}
 		index[ax.Name] = len(s.Axes)
 		s.Axes = append(s.Axes, ax)
@@ -158,6 +187,32 @@ func (s *Sweep) UnmarshalSpec(d *Decoder, n *yaml.Node, path string) ErrorList {
 	}
 	s.Exclude = raw.Exclude
 	return errs
+}
+
+// maxRepeat bounds repeat: a typo such as 1000000 is refused at its key
+// rather than counted against max_points with a less helpful message.
+const maxRepeat = 10000
+
+// decodeRepeat checks a sweep's repeat: an integer from 1 to maxRepeat; 0
+// when not given, 1 when wrong (so that ${repeat} is no second problem).
+func decodeRepeat(d *Decoder, n *yaml.Node, path string) (int, ErrorList) {
+	n = resolve(n)
+	if n == nil {
+		return 0, nil
+	}
+	r, err := strconv.Atoi(n.Value)
+	if n.Kind != yaml.ScalarNode || err != nil || r < 1 || r > maxRepeat {
+		return 1, d.Errorf(n, path, "want a whole number of repetitions from 1 to %d, got %s", maxRepeat, nodeText(n))
+	}
+	return r, nil
+}
+
+// nodeText is a node's value for a message: a scalar's text, else its kind.
+func nodeText(n *yaml.Node) string {
+	if n.Kind == yaml.ScalarNode {
+		return strconv.Quote(n.Value)
+	}
+	return kindName(n)
 }
 
 // Point is one element of an expanded sweep.

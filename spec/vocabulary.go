@@ -51,7 +51,23 @@ func (ChartKind) Values() []string {
 	return []string{string(ChartLine), string(ChartBox), string(ChartPareto)}
 }
 
+// Aggregation is how an artifact folds rows together (artifacts'
+// aggregate:).
+type Aggregation string
+
+// The aggregations.
+const (
+	// AggregateRepeat folds the repetitions of each point (sweep repeat: N)
+	// into one row: n, and each number's mean with its 95 % Student-t
+	// interval as <name>_mean, <name>_ci95_low, <name>_ci95_high.
+	AggregateRepeat Aggregation = "repeat"
+)
+
+// Values lists the aggregations.
+func (Aggregation) Values() []string { return []string{string(AggregateRepeat)} }
+
 var (
+	_ Enum = Aggregation("")
 	_ Enum = ErrorPolicy("")
 	_ Enum = ArtifactFormat("")
 	_ Enum = ChartKind("")

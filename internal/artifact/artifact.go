@@ -7,7 +7,10 @@
 // bytes; it writes nothing. The runner decides when each artifact is written
 // (data formats after every point, Final ones once at the end) and writes it
 // atomically inside the run directory. Encoding is deterministic: the same
-// rows give the same bytes.
+// rows give the same bytes. Rows that hold repetitions of points (a sweep's
+// repeat: N) are folded into one row per point, with n and each number's
+// mean and 95 % Student-t interval, for an artifact with aggregate: repeat
+// and for line charts (drawn as means with error bars).
 package artifact
 
 import (
@@ -32,6 +35,10 @@ type Job struct {
 	Columns  []string      // every name of Rows, in order of first appearance
 	SpecDir  string        // markdown templates resolve here
 	Axes     []string      // the study's sweep axes: a line chart's default series
+	// Repeated is true when the rows hold repetitions of points (a sweep
+	// with repeat: N > 1, their index in the repeat column): a line chart
+	// then draws each point's mean with its 95 % interval.
+	Repeated bool
 	// Data returns what a markdown template sees besides Rows; only the
 	// formats that need it call it.
 	Data func() TemplateData
@@ -71,6 +78,10 @@ func Encode(j Job) ([]byte, error) {
 	f, ok := Lookup(string(j.Artifact.Format))
 	if !ok {
 		return nil, fmt.Errorf("unknown format %q", j.Artifact.Format)
+	}
+	if j.Artifact.Aggregate == spec.AggregateRepeat {
+		j.Rows, j.Columns = foldRepeats(j.Rows, j.Columns, j.Axes)
+		j.Repeated = false
 	}
 	return f.Encode(j)
 }

@@ -109,6 +109,7 @@ func linePlots(c *spec.Chart, rows []results.Row) ([]*plot.Plot, error) {
 		var xs []float64
 		for k, s := range series {
 			var pts plotter.XYs
+			var bars intervals
 			for _, r := range s.rows {
 				xv, yv := num(r[c.X]), num(r[y])
 				if !finite(xv) || !finite(yv) {
@@ -116,6 +117,11 @@ func linePlots(c *spec.Chart, rows []results.Row) ([]*plot.Plot, error) {
 				}
 				pts = append(pts, plotter.XY{X: xv, Y: yv})
 				xs = append(xs, xv)
+				// A row folded from repetitions carries its mean's interval.
+				if lo, hi := num(r[y+"_ci95_low"]), num(r[y+"_ci95_high"]); finite(lo) && finite(hi) {
+					bars.XYs = append(bars.XYs, plotter.XY{X: xv, Y: yv})
+					bars.errs = append(bars.errs, struct{ Low, High float64 }{yv - lo, hi - yv})
+				}
 			}
 			if len(pts) == 0 {
 				continue
@@ -135,6 +141,14 @@ func linePlots(c *spec.Chart, rows []results.Row) ([]*plot.Plot, error) {
 			line.Color, points.Color = colour, colour
 			points.Shape = draw.CircleGlyph{}
 			p.Add(line, points)
+			if len(bars.XYs) > 0 {
+				eb, err := plotter.NewYErrorBars(bars)
+				if err != nil {
+					return nil, err
+				}
+				eb.Color = colour
+				p.Add(eb)
+			}
 			if s.name != "" {
 				p.Legend.Add(s.name, line, points)
 			}
@@ -155,6 +169,15 @@ func linePlots(c *spec.Chart, rows []results.Row) ([]*plot.Plot, error) {
 	}
 	return out, nil
 }
+
+// intervals are error bars: each point's distance down and up to the ends
+// of its 95 % interval.
+type intervals struct {
+	plotter.XYs
+	errs plotter.YErrors
+}
+
+func (iv intervals) YError(i int) (float64, float64) { return iv.errs.YError(i) }
 
 func boxPlot(c *spec.Chart, rows []results.Row) (*plot.Plot, error) {
 	groups := map[string]plotter.Values{}

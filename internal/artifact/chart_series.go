@@ -18,12 +18,20 @@ import (
 // different utilisations by one line would zig-zag.
 func encodeChart(j Job) ([]byte, error) {
 	a := j.Artifact
-	if c := a.Chart; c != nil && c.EffectiveKind() == spec.ChartLine && c.Series == nil {
-		cc := *c
-		cc.Series = defaultSeries(c, j.Axes, j.Rows)
-		a.Chart = &cc
+	rows := j.Rows
+	if c := a.Chart; c != nil && c.EffectiveKind() == spec.ChartLine {
+		if j.Repeated {
+			// One marker per point at its mean, with error bars, rather
+			// than a line zig-zagging through the repetitions.
+			rows, _ = foldRepeats(rows, j.Columns, j.Axes)
+		}
+		if c.Series == nil {
+			cc := *c
+			cc.Series = defaultSeries(c, j.Axes, rows)
+			a.Chart = &cc
+		}
 	}
-	return renderChart(a, j.Rows)
+	return renderChart(a, rows)
 }
 
 // defaultSeries lists the axes other than x (and the plotted columns)

@@ -19,12 +19,15 @@ import (
 //	repmean ROW METRIC         ROW's METRIC, or its <METRIC>_mean when ROW summarises repetitions (n > 1)
 //	ratioci A B METRIC PREC UNIT  A's METRIC over B's: "4.6×"; for repeated modes (n > 1)
 //	                           the ratio of the means with its 95 % CI: "4.6× (95 % CI 4.2–5.0, n=5)"
+//	meanci ROW METRIC PREC UNIT   ROW's METRIC with its unit; for a row folded from repetitions
+//	                           (n > 1) the mean with its 95 % CI: "31.2 s (95 % CI 30.1–32.3, n=3)"
 func textFuncs() map[string]any {
 	return map[string]any{
 		"withunit": withUnit,
 		"span":     span,
 		"ratioci":  ratioCI,
 		"repmean":  repMean,
+		"meanci":   meanCI,
 	}
 }
 
@@ -85,6 +88,19 @@ func ratioCI(a, b results.Row, metric string, prec int, unit string) string {
 	}
 	fixed := func(x float64) string { return strconv.FormatFloat(x, 'f', prec, 64) }
 	return fmt.Sprintf("%s%s (95 %% CI %s–%s, n=%s)", fixed(r), unit, fixed(lo), fixed(hi), n)
+}
+
+// meanCI words a row's metric: its mean with the 95 % interval when the
+// row folds repetitions (n > 1, <metric>_ci95_low and _high present),
+// else the value as withunit words it.
+func meanCI(r results.Row, metric string, prec int, unit string) string {
+	n := repetitions(r)
+	lo, hi := num(r[metric+"_ci95_low"]), num(r[metric+"_ci95_high"])
+	if n < 2 || !finite(lo) || !finite(hi) {
+		return withUnit(repMean(r, metric), prec, unit)
+	}
+	fixed := func(x float64) string { return strconv.FormatFloat(x, 'f', prec, 64) }
+	return fmt.Sprintf("%s (95 %% CI %s–%s, n=%d)", withUnit(repMean(r, metric), prec, unit), fixed(lo), fixed(hi), n)
 }
 
 func withUnit(x any, prec int, unit string) string {

@@ -71,12 +71,12 @@ func resume(plan *runner.Plan, ro runner.ResumeOptions, stdout, stderr io.Writer
 	return res.ExitCode()
 }
 
-// hostGPUs lists the indices of the host's GPUs through the GPU backends
-// runexp ships (nvml, then nvidia-smi), for slots that list none.
-func hostGPUs() ([]int, error) {
+// hostGPUs lists the indices of the host's GPUs through the named GPU
+// backend (auto: nvml, then nvidia-smi), for slots that list none.
+func hostGPUs(backend string) ([]int, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	b, err := open.Opener{}.Open(ctx, gpu.Request{Backend: "auto"})
+	b, err := open.Opener{}.Open(ctx, gpu.Request{Backend: backend})
 	if err != nil {
 		return nil, err
 	}

@@ -77,8 +77,9 @@ func (g *gen) typ(t reflect.Type) obj {
 		return obj{"type": "object", "additionalProperties": obj{"oneOf": []any{scalar, obj{"type": "array", "items": scalar}, sel}}}
 	case sweepType:
 		scalar := obj{"type": []string{"string", "number", "integer", "boolean"}}
-		return obj{"type": "object", "additionalProperties": false, "required": []string{"axes"},
+		return obj{"type": "object", "additionalProperties": false, "anyOf": []any{obj{"required": []string{"axes"}}, obj{"required": []string{"repeat"}}},
 			"properties": obj{
+				"repeat":  obj{"anyOf": []any{obj{"type": "integer", "minimum": 1, "maximum": 10000}, ref}, "description": "run every point N times, each repetition its own point (server, folder, row) with ${repeat} = 1..N; artifacts with aggregate: repeat fold them into mean and 95 % CI"},
 				"axes":    obj{"type": "object", "minProperties": 1, "description": "axis name: list of values; cartesian product in declared order", "additionalProperties": obj{"type": "array", "minItems": 1, "items": scalar}},
 				"zip":     obj{"type": "array", "description": "groups of axes whose values advance together", "items": obj{"type": "array", "minItems": 2, "items": obj{"type": "string"}}},
 				"exclude": obj{"type": "array", "description": "points to drop: axis: value entries", "items": obj{"type": "object", "additionalProperties": scalar}},
