@@ -58,6 +58,8 @@ type client struct {
 	rt       *http.Transport
 	tmpl     *http.Request
 	bodies   []promptBody
+	at       []time.Duration // replay: each request's send offset
+	metrics  *http.Client    // scrapes /metrics between modes
 	stream   bool
 	apiKey   string
 	timeout  time.Duration
@@ -77,8 +79,9 @@ type client struct {
 }
 
 type promptBody struct {
-	b       []byte
-	getBody func() (io.ReadCloser, error)
+	b            []byte
+	getBody      func() (io.ReadCloser, error)
+	promptTokens int // intended, as the server counts them; 0 unknown
 }
 
 // worker holds one request goroutine's state, reused across requests.
@@ -120,15 +123,21 @@ func newTransport(conns int) *http.Transport {
 	}
 }
 
-// requestBody builds the JSON body for one prompt.
-func requestBody(cfg Config, prompt string) ([]byte, error) {
+// requestBody builds the JSON body for one request.
+func requestBody(cfg Config, r Request) ([]byte, error) {
 	body := make(map[string]any, len(cfg.Extra)+6)
 	body["model"] = cfg.Model
 	body["max_tokens"] = cfg.MaxTokens
-	if cfg.API == APIChat {
-		body["messages"] = []map[string]string{{"role": "user", "content": prompt}}
-	} else {
-		body["prompt"] = prompt
+	if r.OutputLen > 0 {
+		body["max_tokens"] = r.OutputLen
+	}
+	switch {
+	case r.Messages != nil:
+		body["messages"] = r.Messages
+	case cfg.API == APIChat:
+		body["messages"] = []Message{{Role: "user", Content: r.Prompt}}
+	default:
+		body["prompt"] = r.Prompt
 	}
 	if cfg.Stream {
 		body["stream"] = true
@@ -140,7 +149,7 @@ func requestBody(cfg Config, prompt string) ([]byte, error) {
 	return json.Marshal(body)
 }
 
-func newClient(ctx context.Context, cfg Config, prompts []string, conns int) (*client, error) {
+func newClient(ctx context.Context, cfg Config, reqs []Request, conns int) (*client, error) {
 	path := "/v1/completions"
 	if cfg.API == APIChat {
 		path = "/v1/chat/completions"
@@ -170,15 +179,21 @@ func newClient(ctx context.Context, cfg Config, prompts []string, conns int) (*c
 		t0:       time.Now(),
 		stop:     make(chan struct{}),
 	}
-	c.bodies = make([]promptBody, len(prompts))
-	for i, p := range prompts {
-		b, err := requestBody(cfg, p)
+	c.metrics = &http.Client{Transport: newTransport(1)}
+	c.bodies = make([]promptBody, len(reqs))
+	for i, r := range reqs {
+		b, err := requestBody(cfg, r)
 		if err != nil {
 			return nil, fmt.Errorf("request body: %w", err)
 		}
 		// A *bytes.Reader body lets net/http write headers and body in one
 		// write (it flushes headers separately for unknown readers).
-		c.bodies[i] = promptBody{b: b, getBody: func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(b)), nil }}
+		c.bodies[i] = promptBody{b: b, getBody: func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(b)), nil },
+			promptTokens: r.PromptTokens}
+		c.at = append(c.at, r.At)
+		if r.OutputLen > 0 {
+			c.tokenCap = max(c.tokenCap, min(r.OutputLen, 4096))
+		}
 	}
 	go c.sweep(min(max(c.timeout/50, time.Millisecond), 50*time.Millisecond))
 	return c, nil
@@ -225,6 +240,7 @@ func (c *client) close() {
 	}
 	c.mu.Unlock()
 	c.rt.CloseIdleConnections()
+	c.metrics.CloseIdleConnections()
 }
 
 // sweep cancels the context of every worker whose request is past its
@@ -285,6 +301,7 @@ func (c *client) do(w *worker, idx int, r *RequestResult) {
 	ctx := c.begin(w)
 	defer c.end(w)
 	pb := &c.bodies[idx%len(c.bodies)]
+	r.IntendedPromptTokens = pb.promptTokens
 	req := c.tmpl.WithContext(ctx)
 	req.Body, _ = pb.getBody()
 	req.GetBody = pb.getBody

@@ -93,11 +93,24 @@ type Summary struct {
 	LagMaxms              float64 `json:"lag_max_ms"`
 	NLag                  int     `json:"n_lag"`
 
-	ErrorsByClass     map[string]int `json:"errors_by_class"`
-	TokensSource      string         `json:"tokens_source"` // "usage" | "chunks" | "none" | "mixed" | "" (no completed request)
-	FinishReasons     map[string]int `json:"finish_reasons"`
-	ErrorRate         float64        `json:"error_rate"` // failed / (completed + failed)
-	ThresholdExceeded bool           `json:"threshold_exceeded"`
+	ErrorsByClass map[string]int `json:"errors_by_class"`
+	TokensSource  string         `json:"tokens_source"` // "usage" | "chunks" | "none" | "mixed" | "" (no completed request)
+	// PromptTokenChecks counts the completed requests whose intended prompt
+	// length was known (a dataset's, counted by the server's tokenizer) and
+	// whose server reported usage; PromptTokenMismatches those whose
+	// reported prompt_tokens differ from it (goal: 0).
+	PromptTokenChecks     int `json:"prompt_token_checks"`
+	PromptTokenMismatches int `json:"prompt_token_mismatches"`
+	// The prefix-cache fields are the growth of the server's
+	// vllm:prefix_cache_queries and vllm:prefix_cache_hits counters
+	// (tokens) over the mode, and hits / queries; unset when the server
+	// exposes no such counters (Values omits them).
+	PrefixCacheQueries *float64       `json:"prefix_cache_queries,omitempty"`
+	PrefixCacheHits    *float64       `json:"prefix_cache_hits,omitempty"`
+	PrefixCacheHitRate *float64       `json:"prefix_cache_hit_rate,omitempty"`
+	FinishReasons      map[string]int `json:"finish_reasons"`
+	ErrorRate          float64        `json:"error_rate"` // failed / (completed + failed)
+	ThresholdExceeded  bool           `json:"threshold_exceeded"`
 	// Interrupted says the run's context was cancelled during this mode:
 	// its figures cover only the requests that ended before.
 	Interrupted bool `json:"interrupted"`
@@ -243,6 +256,12 @@ func Summarize(m Mode, rs []RequestResult, errorThreshold float64) Summary {
 			continue
 		}
 		s.Completed++
+		if r.IntendedPromptTokens > 0 && r.TokensSource == TokensUsage {
+			s.PromptTokenChecks++
+			if r.PromptTokens != r.IntendedPromptTokens {
+				s.PromptTokenMismatches++
+			}
+		}
 		s.TotalInputTokens += r.PromptTokens
 		s.TotalOutputTokens += r.CompletionTokens
 		sources[r.TokensSource] = true

@@ -1,0 +1,56 @@
+package load
+
+import (
+	"context"
+	"net/http"
+	"time"
+
+	"github.com/runexp/runexp/internal/promscrape"
+)
+
+// The vLLM V1 prefix-cache counters (vllm/v1/metrics/loggers.py: queries
+// and hits in tokens); the text exposition adds "_total".
+const (
+	metricPrefixCacheQueries = "vllm:prefix_cache_queries"
+	metricPrefixCacheHits    = "vllm:prefix_cache_hits"
+)
+
+// prefixCacheCounters is one reading of the counters; ok is false when
+// the server has no /metrics or no such counters.
+type prefixCacheCounters struct {
+	queries, hits float64
+	ok            bool
+}
+
+// scrapePrefixCache reads the counters from url, within a few seconds;
+// any failure reads as absent.
+func scrapePrefixCache(ctx context.Context, hc *http.Client, url string) prefixCacheCounters {
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	f, err := promscrape.Fetch(ctx, hc, url)
+	if err != nil {
+		return prefixCacheCounters{}
+	}
+	q, okQ := f.Value(metricPrefixCacheQueries, nil)
+	h, okH := f.Value(metricPrefixCacheHits, nil)
+	return prefixCacheCounters{queries: q, hits: h, ok: okQ && okH}
+}
+
+// setPrefixCache records on s the counters' growth from before to after
+// (the mode's own queries and hits, in tokens) and their ratio; absent
+// counters, or counters that went backwards (a restarted server), leave
+// the fields unset.
+func (s *Summary) setPrefixCache(before, after prefixCacheCounters) {
+	if !before.ok || !after.ok {
+		return
+	}
+	q, h := after.queries-before.queries, after.hits-before.hits
+	if q < 0 || h < 0 {
+		return
+	}
+	s.PrefixCacheQueries, s.PrefixCacheHits = &q, &h
+	if q > 0 {
+		rate := h / q
+		s.PrefixCacheHitRate = &rate
+	}
+}
