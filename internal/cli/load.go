@@ -83,6 +83,11 @@ var datasetFlags = []struct {
 	{"prefix-repetition-num-prefixes", []load.DatasetName{load.DatasetSharedPrefix}},
 	{"prefix-repetition-output-len", []load.DatasetName{load.DatasetSharedPrefix}},
 	{"trace-time-scale", []load.DatasetName{load.DatasetTrace}},
+	{"multi-turn-turns", []load.DatasetName{load.DatasetMultiTurn}},
+	{"multi-turn-input-len", []load.DatasetName{load.DatasetMultiTurn}},
+	{"multi-turn-output-len", []load.DatasetName{load.DatasetMultiTurn}},
+	{"multi-turn-think-time", []load.DatasetName{load.DatasetMultiTurn}},
+	{"multi-turn-think", []load.DatasetName{load.DatasetMultiTurn}},
 }
 
 func finiteRateFlag(r rateFlag) bool { return !math.IsInf(float64(r), 1) }
@@ -164,6 +169,11 @@ func cmdLoad(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		numPrefixes = fs.Int("prefix-repetition-num-prefixes", 0, "shared_prefix: number of groups (distinct prefixes, default 1)")
 		prefixOut   = fs.Int("prefix-repetition-output-len", 0, "shared_prefix: max_tokens")
 		timeScale   = fs.Float64("trace-time-scale", 0, "trace: multiplies the trace's send offsets (default 1)")
+		mtTurns     = fs.Int("multi-turn-turns", 0, "multi_turn: turns per session (default 4); a mode of N requests runs N/turns sessions")
+		mtInput     = fs.Int("multi-turn-input-len", 0, "multi_turn: tokens of each user turn")
+		mtOutput    = fs.Int("multi-turn-output-len", 0, "multi_turn: max_tokens of each turn")
+		mtThink     = fs.Duration("multi-turn-think-time", 0, "multi_turn: pause between a session's turns")
+		mtDist      = fs.String("multi-turn-think", "", "multi_turn: fixed (default) or exponential think times")
 		extra       = extraFlag{}
 		metadata    metadataFlag
 	)
@@ -224,8 +234,8 @@ func cmdLoad(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if *dsName != "" {
 		cfg.Dataset = &load.Dataset{Name: load.DatasetName(*dsName), Path: *dsPath, Seed: *seed, TimeScale: *timeScale}
 		d := cfg.Dataset
-		if set["requests"] || set["num-prompts"] {
-			d.NumPrompts = requests
+		if (set["requests"] || set["num-prompts"]) && d.Name != load.DatasetMultiTurn {
+			d.NumPrompts = requests // multi_turn: sessions follow from requests / turns
 		}
 		switch load.DatasetName(*dsName) {
 		case load.DatasetRandom:
@@ -236,6 +246,8 @@ func cmdLoad(ctx context.Context, args []string, stdout, stderr io.Writer) error
 			d.OutputLen = *customOut
 		case load.DatasetSharedPrefix:
 			d.PrefixLen, d.InputLen, d.Groups, d.OutputLen = *prefixLen, *suffixLen, *numPrefixes, *prefixOut
+		case load.DatasetMultiTurn:
+			d.Turns, d.InputLen, d.OutputLen, d.ThinkTime, d.Think = *mtTurns, *mtInput, *mtOutput, *mtThink, load.ThinkTime(*mtDist)
 		}
 		for _, f := range datasetFlags {
 			if set[f.flag] && !slices.Contains(f.datasets, d.Name) {

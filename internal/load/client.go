@@ -55,15 +55,23 @@ const (
 
 // client performs requests for one Run; it is safe for concurrent use.
 type client struct {
-	rt       *http.Transport
-	tmpl     *http.Request
-	bodies   []promptBody
-	at       []time.Duration // replay: each request's send offset
-	metrics  *http.Client    // scrapes /metrics between modes
-	stream   bool
-	apiKey   string
-	timeout  time.Duration
-	tokenCap int
+	rt      *http.Transport
+	tmpl    *http.Request
+	bodies  []promptBody
+	at      []time.Duration // replay: each request's send offset
+	metrics *http.Client    // scrapes /metrics between modes
+	// Multi-turn sessions (nil otherwise): request indices by session, each
+	// request's user message and max_tokens, the think time, and the run's
+	// configuration, to build each later turn's body from the history.
+	sessions  [][]int
+	prompts   []string
+	outputLen []int
+	think     thinkTime
+	cfg       Config
+	stream    bool
+	apiKey    string
+	timeout   time.Duration
+	tokenCap  int
 
 	// meter counts the current mode's measured requests (nil during
 	// warm-up or without OnProgress); set only while no request is in
@@ -95,6 +103,9 @@ type worker struct {
 	buf     []byte
 	ch      chunk
 	results []RequestResult // rate mode: results of the requests this worker ran
+	// answer, when not nil, collects the raw (JSON-escaped) text of the
+	// response (multi-turn sessions carry it into the next turn).
+	answer []byte
 
 	ctx      context.Context // written only by the worker's owner (under mu)
 	cancel   context.CancelCauseFunc
@@ -186,17 +197,31 @@ func newClient(ctx context.Context, cfg Config, reqs []Request, conns int) (*cli
 		if err != nil {
 			return nil, fmt.Errorf("request body: %w", err)
 		}
-		// A *bytes.Reader body lets net/http write headers and body in one
-		// write (it flushes headers separately for unknown readers).
-		c.bodies[i] = promptBody{b: b, getBody: func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(b)), nil },
-			promptTokens: r.PromptTokens}
+		c.bodies[i] = promptBody{b: b, getBody: bodyReader(b), promptTokens: r.PromptTokens}
 		c.at = append(c.at, r.At)
 		if r.OutputLen > 0 {
 			c.tokenCap = max(c.tokenCap, min(r.OutputLen, 4096))
 		}
 	}
+	if c.sessions = sessionsOf(reqs); c.sessions != nil {
+		c.cfg = cfg
+		for _, r := range reqs {
+			c.prompts = append(c.prompts, r.Prompt)
+			c.outputLen = append(c.outputLen, r.OutputLen)
+		}
+		if d := cfg.Dataset; d != nil {
+			c.think = thinkTime{d: d.ThinkTime, exponential: d.Think == ThinkExponential, seed: d.Seed}
+		}
+	}
 	go c.sweep(min(max(c.timeout/50, time.Millisecond), 50*time.Millisecond))
 	return c, nil
+}
+
+// bodyReader returns a GetBody for b: a *bytes.Reader body lets net/http
+// write headers and body in one write (it flushes headers separately for
+// unknown readers).
+func bodyReader(b []byte) func() (io.ReadCloser, error) {
+	return func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(b)), nil }
 }
 
 func (c *client) getWorker() *worker {
@@ -298,9 +323,13 @@ func (c *client) do(w *worker, idx int, r *RequestResult) {
 		m.inFlight.Add(1)
 		defer m.ended(r)
 	}
+	c.send(w, &c.bodies[idx%len(c.bodies)], r)
+}
+
+// send sends the request of body pb and fills r as do does.
+func (c *client) send(w *worker, pb *promptBody, r *RequestResult) {
 	ctx := c.begin(w)
 	defer c.end(w)
-	pb := &c.bodies[idx%len(c.bodies)]
 	r.IntendedPromptTokens = pb.promptTokens
 	req := c.tmpl.WithContext(ctx)
 	req.Body, _ = pb.getBody()
@@ -416,6 +445,9 @@ func (c *client) readStream(ctx context.Context, w *worker, r *RequestResult, bo
 		if len(ch.finish) > 0 {
 			r.FinishReason = finishString(ch.finish)
 		}
+		if w.answer != nil {
+			w.answer = append(w.answer, ch.text...)
+		}
 		if ch.content {
 			contentChunks++
 			if contentChunks == 1 {
@@ -469,6 +501,9 @@ func (c *client) readJSON(ctx context.Context, w *worker, r *RequestResult, body
 		return
 	}
 	r.FinishReason = finishString(ch.finish)
+	if w.answer != nil {
+		w.answer = append(w.answer, ch.text...)
+	}
 	if ch.hasUsage {
 		r.TokensSource = TokensUsage
 		r.PromptTokens, r.CompletionTokens = ch.promptTokens, ch.complTokens

@@ -252,7 +252,7 @@ func (c Config) Validate() error {
 		if c.Prompts.Fixed != "" || c.Prompts.File != "" || c.Prompts.SyntheticTokens != 0 || len(c.Prompts.List) > 0 {
 			p.Add("dataset", "set a dataset or prompts, not both")
 		}
-		p.Nest("", c.Dataset.validate("dataset.", c.API))
+		p.Nest("", c.Dataset.validate("dataset.", c.API, c.Modes))
 	}
 	if c.Warmup < 0 {
 		p.Add("warmup", "%d must be >= 0", c.Warmup)

@@ -101,7 +101,7 @@ func (d Dataset) needsFile() bool {
 }
 
 // validate reports every problem of d at its key under prefix ("dataset.").
-func (d *Dataset) validate(prefix string, api API) error {
+func (d *Dataset) validate(prefix string, api API, modes []Mode) error {
 	var p spec.Problems
 	if d == nil {
 		return nil
@@ -160,6 +160,13 @@ func (d *Dataset) validate(prefix string, api API) error {
 	only("think", d.Think != "" && n.Name != DatasetMultiTurn, "multi_turn")
 	if n.Name == DatasetMultiTurn && api != APIChat {
 		p.Add(at("name"), "multi_turn carries the conversation in messages: set api: chat")
+	}
+	if n.Name == DatasetMultiTurn {
+		for i, m := range modes {
+			if m.Kind != KindSequential && m.Kind != KindConcurrent {
+				p.Add(fmt.Sprintf("modes[%d].kind", i), "multi_turn runs closed-loop sessions: use kind sequential or concurrent")
+			}
+		}
 	}
 	if n.Name == DatasetSharedPrefix && d.PrefixLen == 0 {
 		p.Add(at("prefix_len"), "required for shared_prefix (tokens of each group's system prompt)")

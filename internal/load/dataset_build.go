@@ -23,6 +23,9 @@ type Request struct {
 	PromptTokens int
 	OutputLen    int           // max_tokens; 0 means Config.MaxTokens
 	At           time.Duration // trace: send offset from the mode's start (replay)
+	// Session and Turn (from 1) place a multi_turn request in its
+	// conversation; 0 for other datasets.
+	Session, Turn int
 }
 
 // Message is one chat message.
@@ -64,8 +67,10 @@ func BuildRequests(ctx context.Context, d Dataset, api API, n int, c Counter) (r
 		reqs, err = b.jsonl(ctx)
 	case DatasetTrace:
 		reqs, err = b.trace(ctx)
+	case DatasetMultiTurn:
+		reqs, err = b.multiTurn(ctx)
 	default:
-		return nil, 0, fmt.Errorf("dataset %s: requests are made per session, not built ahead", d.Name)
+		return nil, 0, fmt.Errorf("dataset %q: unknown", d.Name)
 	}
 	if b.fit != nil {
 		counts = b.fit.counts

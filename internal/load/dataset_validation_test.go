@@ -25,6 +25,8 @@ func TestDatasetProblemsAreReportedAtTheirKeys(t *testing.T) {
 			[]string{"dataset.prefix_len: required for shared_prefix", "dataset.input_len: required for shared_prefix"}},
 		{"multi turn over completions", load.Dataset{Name: load.DatasetMultiTurn, InputLen: 10}, load.APICompletions, seq,
 			[]string{"dataset.name: multi_turn carries the conversation in messages: set api: chat"}},
+		{"multi turn at a rate", load.Dataset{Name: load.DatasetMultiTurn, InputLen: 10}, load.APIChat, []load.Mode{{Kind: load.KindRate, Rate: 1, Requests: 2}},
+			[]string{"modes[0].kind: multi_turn runs closed-loop sessions: use kind sequential or concurrent"}},
 		{"replay without a trace", load.Dataset{Name: load.DatasetRandom}, "", []load.Mode{{Kind: load.KindReplay}},
 			[]string{"modes[0].kind: replay sends at a trace's times: it needs dataset trace"}},
 		{"replay with a rate", load.Dataset{Name: load.DatasetTrace, Path: "t.jsonl"}, "", []load.Mode{{Kind: load.KindReplay, Rate: 3}},

@@ -40,6 +40,10 @@ type RequestResult struct {
 	ErrorClass           string  `json:"error_class"` // "" on success; see Class* constants
 	Error                string  `json:"error"`
 	LagMs                float64 `json:"lag_ms"` // Start - IntendedStart: generator-side delay
+	// Session and Turn (from 1) place a multi_turn request in its
+	// conversation.
+	Session int `json:"session,omitempty"`
+	Turn    int `json:"turn,omitempty"`
 }
 
 // OK reports whether the request completed successfully.
@@ -156,7 +160,7 @@ func Run(ctx context.Context, cfg Config, onResult func(RequestResult)) ([]Summa
 		cl.meter = nil // warm-up requests are not progress
 		if cfg.Warmup > 0 {
 			wm := Mode{Name: "warmup", Kind: KindConcurrent, Requests: cfg.Warmup, Concurrency: min(cfg.Warmup, m.inFlight())}
-			runMode(ctx, cl, wm, nil)
+			runClosed(ctx, cl, wm, nil)
 		}
 		if ctx.Err() != nil {
 			return out, ctx.Err()
@@ -286,6 +290,9 @@ func (c *collector) finish() []RequestResult {
 }
 
 func runMode(ctx context.Context, cl *client, m Mode, onResult func(RequestResult)) []RequestResult {
+	if cl.sessions != nil {
+		return runSessions(ctx, cl, m, onResult)
+	}
 	switch m.Kind {
 	case KindRate:
 		return runRate(ctx, cl, m, Schedule(m), onResult)

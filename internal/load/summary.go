@@ -105,12 +105,18 @@ type Summary struct {
 	// vllm:prefix_cache_queries and vllm:prefix_cache_hits counters
 	// (tokens) over the mode, and hits / queries; unset when the server
 	// exposes no such counters (Values omits them).
-	PrefixCacheQueries *float64       `json:"prefix_cache_queries,omitempty"`
-	PrefixCacheHits    *float64       `json:"prefix_cache_hits,omitempty"`
-	PrefixCacheHitRate *float64       `json:"prefix_cache_hit_rate,omitempty"`
-	FinishReasons      map[string]int `json:"finish_reasons"`
-	ErrorRate          float64        `json:"error_rate"` // failed / (completed + failed)
-	ThresholdExceeded  bool           `json:"threshold_exceeded"`
+	PrefixCacheQueries *float64 `json:"prefix_cache_queries,omitempty"`
+	PrefixCacheHits    *float64 `json:"prefix_cache_hits,omitempty"`
+	PrefixCacheHitRate *float64 `json:"prefix_cache_hit_rate,omitempty"`
+	// The turn fields are a multi_turn mode's TTFT of first turns and of
+	// later turns (whose prompts carry the conversation); unset elsewhere.
+	MeanTTFTFirstTurnms    *float64       `json:"mean_ttft_first_turn_ms,omitempty"`
+	MedianTTFTFirstTurnms  *float64       `json:"median_ttft_first_turn_ms,omitempty"`
+	MeanTTFTLaterTurnsms   *float64       `json:"mean_ttft_later_turns_ms,omitempty"`
+	MedianTTFTLaterTurnsms *float64       `json:"median_ttft_later_turns_ms,omitempty"`
+	FinishReasons          map[string]int `json:"finish_reasons"`
+	ErrorRate              float64        `json:"error_rate"` // failed / (completed + failed)
+	ThresholdExceeded      bool           `json:"threshold_exceeded"`
 	// Interrupted says the run's context was cancelled during this mode:
 	// its figures cover only the requests that ended before.
 	Interrupted bool `json:"interrupted"`
@@ -285,6 +291,7 @@ func Summarize(m Mode, rs []RequestResult, errorThreshold float64) Summary {
 		s.OutputThroughput = float64(s.TotalOutputTokens) / s.Duration
 		s.TotalTokenThroughput = float64(s.TotalInputTokens+s.TotalOutputTokens) / s.Duration
 	}
+	s.turnTTFTs(rs)
 	st := ComputeStats(ttft)
 	s.MeanTTFTms, s.MedianTTFTms, s.StdTTFTms, s.P90TTFTms, s.P99TTFTms, s.NTTFT = st.Mean, st.Median, st.Std, st.P90, st.P99, st.N
 	st = ComputeStats(tpot)

@@ -9,6 +9,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/runexp/runexp/internal/load"
 )
 
 // wordServer is an OpenAI-compatible test server with its own
@@ -28,6 +30,7 @@ type wordServer struct {
 	prompts   []string
 	maxTokens []int
 	tokenizes int
+	chats     [][]load.Message // the messages of every chat request
 	queries   float64
 	hits      float64
 }
@@ -43,6 +46,16 @@ func wordTokens(s string) int {
 	return n
 }
 
+// chatTokens counts a conversation as the chat template would: 3 plus,
+// per message, 4 and its content's tokens.
+func chatTokens(msgs []load.Message) int {
+	n := 3
+	for _, m := range msgs {
+		n += 4 + wordTokens(m.Content)
+	}
+	return n
+}
+
 func newWordServer(t *testing.T, tokenize, metrics bool) *wordServer {
 	t.Helper()
 	s := &wordServer{tokenize: tokenize, metrics: metrics, start: time.Now()}
@@ -53,8 +66,9 @@ func newWordServer(t *testing.T, tokenize, metrics bool) *wordServer {
 			return
 		}
 		var req struct {
-			Model  string `json:"model"`
-			Prompt string `json:"prompt"`
+			Model    string         `json:"model"`
+			Prompt   string         `json:"prompt"`
+			Messages []load.Message `json:"messages"`
 		}
 		if err := json.NewDecoder(r.Body).Decode(&req); err != nil || req.Model == "" {
 			http.Error(w, "bad request", http.StatusBadRequest)
@@ -64,6 +78,9 @@ func newWordServer(t *testing.T, tokenize, metrics bool) *wordServer {
 		s.tokenizes++
 		s.mu.Unlock()
 		n := wordTokens(req.Prompt)
+		if req.Messages != nil {
+			n = chatTokens(req.Messages)
+		}
 		toks := make([]int, n)
 		json.NewEncoder(w).Encode(map[string]any{"count": n, "max_model_len": 4096, "tokens": toks})
 	})
@@ -76,6 +93,41 @@ func newWordServer(t *testing.T, tokenize, metrics bool) *wordServer {
 		defer s.mu.Unlock()
 		fmt.Fprintf(w, "# TYPE vllm:prefix_cache_queries counter\nvllm:prefix_cache_queries_total{engine=\"0\",model_name=\"m\"} %g\n", s.queries)
 		fmt.Fprintf(w, "# TYPE vllm:prefix_cache_hits counter\nvllm:prefix_cache_hits_total{engine=\"0\",model_name=\"m\"} %g\n", s.hits)
+	})
+	mux.HandleFunc("POST /v1/chat/completions", func(w http.ResponseWriter, r *http.Request) {
+		var req struct {
+			Messages  []load.Message `json:"messages"`
+			MaxTokens int            `json:"max_tokens"`
+			Stream    bool           `json:"stream"`
+		}
+		if err := json.NewDecoder(r.Body).Decode(&req); err != nil {
+			http.Error(w, "bad request", http.StatusBadRequest)
+			return
+		}
+		n := chatTokens(req.Messages)
+		s.mu.Lock()
+		s.chats = append(s.chats, req.Messages)
+		s.mu.Unlock()
+		// The answer names the conversation's length, so a test can check
+		// it comes back in the next turn.
+		answer := fmt.Sprintf("answer to %d messages \"quoted\"", len(req.Messages))
+		if !req.Stream {
+			json.NewEncoder(w).Encode(map[string]any{
+				"choices": []map[string]any{{"message": map[string]string{"role": "assistant", "content": answer}, "finish_reason": "stop"}},
+				"usage":   map[string]int{"prompt_tokens": n, "completion_tokens": 4},
+			})
+			return
+		}
+		w.Header().Set("Content-Type", "text/event-stream")
+		for i, part := range strings.SplitAfter(answer, " ") {
+			b, _ := json.Marshal(map[string]any{"choices": []map[string]any{{"index": 0, "delta": map[string]string{"content": part}}}})
+			fmt.Fprintf(w, "data: %s\n\n", b)
+			if i == 0 {
+				w.(http.Flusher).Flush()
+			}
+		}
+		b, _ := json.Marshal(map[string]any{"choices": []any{}, "usage": map[string]int{"prompt_tokens": n, "completion_tokens": 4}})
+		fmt.Fprintf(w, "data: %s\n\ndata: [DONE]\n\n", b)
 	})
 	mux.HandleFunc("POST /v1/completions", func(w http.ResponseWriter, r *http.Request) {
 		var req struct {
