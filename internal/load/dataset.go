@@ -168,9 +168,6 @@ func (d *Dataset) validate(prefix string, api API, modes []Mode) error {
 			}
 		}
 	}
-	if n.Name == DatasetSharedPrefix && d.PrefixLen == 0 {
-		p.Add(at("prefix_len"), "required for shared_prefix (tokens of each group's system prompt)")
-	}
 	if (n.Name == DatasetSharedPrefix || n.Name == DatasetMultiTurn) && d.InputLen == 0 {
 		p.Add(at("input_len"), "required for %s", d.Name)
 	}

@@ -168,12 +168,19 @@ func (b *datasetBuild) sharedPrefix(ctx context.Context) ([]Request, error) {
 	}
 	reqs := make([]Request, 0, groups*per)
 	for g := range groups {
-		sys, _, err := b.text(ctx, "", "system "+strconv.Itoa(g)+wordText(b.rng, d.PrefixLen), d.PrefixLen, 0)
-		if err != nil {
-			return nil, fmt.Errorf("dataset shared_prefix: group %d system prompt: %w", g, err)
+		// prefix_len 0 is the baseline: questions with nothing shared.
+		sys := ""
+		if d.PrefixLen > 0 {
+			var err error
+			if sys, _, err = b.text(ctx, "", "system "+strconv.Itoa(g)+wordText(b.rng, d.PrefixLen), d.PrefixLen, 0); err != nil {
+				return nil, fmt.Errorf("dataset shared_prefix: group %d system prompt: %w", g, err)
+			}
 		}
 		for q := range per {
-			src := "\nquestion " + strconv.Itoa(q) + wordText(b.rng, d.InputLen)
+			src := "\nquestion " + strconv.Itoa(g) + "." + strconv.Itoa(q) + wordText(b.rng, d.InputLen)
+			if sys == "" {
+				src = src[1:]
+			}
 			p, n, err := b.text(ctx, sys, src, d.PrefixLen+d.InputLen, d.PrefixLen)
 			if err != nil {
 				return nil, fmt.Errorf("dataset shared_prefix: group %d question %d: %w", g, q, err)

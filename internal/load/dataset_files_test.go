@@ -220,7 +220,7 @@ func TestTraceOutOfOrderLineIsAnErrorAtItsLine(t *testing.T) {
 	}
 }
 
-func TestPrefixCacheHitRateIsTheCountersGrowthOverTheMode(t *testing.T) {
+func TestPrefixCacheHitRateIsTheCountersGrowthOverTheModeAndKVUsageItsPeak(t *testing.T) {
 	srv := newWordServer(t, true, true)
 	d := load.Dataset{Name: load.DatasetRandom, InputLen: 20, OutputLen: 2}
 	sums, rs := runDataset(t, srv, d, load.Mode{Kind: load.KindSequential, Requests: 6}, func(c *load.Config) { c.MetricsPath = "/metrics" })
@@ -239,11 +239,14 @@ func TestPrefixCacheHitRateIsTheCountersGrowthOverTheMode(t *testing.T) {
 	if _, ok := s.Values()["prefix_cache_hit_rate"]; !ok {
 		t.Error("Values lacks prefix_cache_hit_rate")
 	}
+	if s.KVCacheUsageMax == nil || *s.KVCacheUsageMax != 0.25 {
+		t.Errorf("kv_cache_usage_max %v, want the gauge's 0.25", s.KVCacheUsageMax)
+	}
 
 	// A server without the counters: the fields stay unset, no error.
 	plain := newWordServer(t, true, false)
 	sums, _ = runDataset(t, plain, d, load.Mode{Kind: load.KindSequential, Requests: 2}, func(c *load.Config) { c.MetricsPath = "/metrics" })
-	if s := sums[0]; s.PrefixCacheQueries != nil || s.PrefixCacheHitRate != nil {
+	if s := sums[0]; s.PrefixCacheQueries != nil || s.PrefixCacheHitRate != nil || s.KVCacheUsageMax != nil {
 		t.Errorf("counters absent, yet queries %v rate %v", s.PrefixCacheQueries, s.PrefixCacheHitRate)
 	}
 	if _, ok := sums[0].Values()["prefix_cache_hit_rate"]; ok {

@@ -170,3 +170,21 @@ func TestSharedPrefixMakesGroupsOfQuestionsInShuffledOrder(t *testing.T) {
 		t.Error("requests come group by group: the order is not shuffled")
 	}
 }
+
+func TestSharedPrefixOfZeroTokensIsTheBaselineWithNothingShared(t *testing.T) {
+	d := load.Dataset{Name: load.DatasetSharedPrefix, Groups: 2, PerGroup: 3, InputLen: 20}
+	reqs, _, err := load.BuildRequests(context.Background(), d, load.APICompletions, 0, wordCounter{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, r := range reqs {
+		if wordTokens(r.Prompt) != 20 || strings.Contains(r.Prompt, "system") {
+			t.Errorf("request %d: %d tokens, %.30q; want 20 tokens and no system prompt", i, wordTokens(r.Prompt), r.Prompt)
+		}
+		for _, o := range reqs[i+1:] {
+			if strings.Fields(o.Prompt)[1] == strings.Fields(r.Prompt)[1] {
+				t.Errorf("two questions start alike: %.20q, %.20q", r.Prompt, o.Prompt)
+			}
+		}
+	}
+}

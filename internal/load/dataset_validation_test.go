@@ -22,7 +22,7 @@ func TestDatasetProblemsAreReportedAtTheirKeys(t *testing.T) {
 		{"key of another dataset", load.Dataset{Name: load.DatasetRandom, Groups: 2, TimeScale: 2}, "", seq,
 			[]string{"dataset.groups: applies to dataset shared_prefix only", "dataset.time_scale: applies to dataset trace only"}},
 		{"shared prefix lengths", load.Dataset{Name: load.DatasetSharedPrefix}, "", seq,
-			[]string{"dataset.prefix_len: required for shared_prefix", "dataset.input_len: required for shared_prefix"}},
+			[]string{"dataset.input_len: required for shared_prefix"}},
 		{"multi turn over completions", load.Dataset{Name: load.DatasetMultiTurn, InputLen: 10}, load.APICompletions, seq,
 			[]string{"dataset.name: multi_turn carries the conversation in messages: set api: chat"}},
 		{"multi turn at a rate", load.Dataset{Name: load.DatasetMultiTurn, InputLen: 10}, load.APIChat, []load.Mode{{Kind: load.KindRate, Rate: 1, Requests: 2}},

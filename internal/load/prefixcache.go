@@ -15,6 +15,56 @@ const (
 	metricPrefixCacheHits    = "vllm:prefix_cache_hits"
 )
 
+// metricKVUsage is vLLM's KV-cache usage gauge (0-1); older versions
+// name it vllm:gpu_cache_usage_perc.
+var metricKVUsage = []string{"vllm:kv_cache_usage_perc", "vllm:gpu_cache_usage_perc"}
+
+// kvUsageEvery is how often a mode's KV-cache usage is sampled.
+const kvUsageEvery = 250 * time.Millisecond
+
+// sampleKVUsage samples the KV-cache usage gauge at url every kvUsageEvery
+// until the returned stop is called, which returns the largest reading
+// (ok false when the gauge was never read).
+func sampleKVUsage(ctx context.Context, hc *http.Client, url string) (stop func() (peak float64, ok bool)) {
+	done, finished := make(chan struct{}), make(chan struct{})
+	var peak float64
+	var ok bool
+	read := func() {
+		ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		defer cancel()
+		f, err := promscrape.Fetch(ctx, hc, url)
+		if err != nil {
+			return
+		}
+		for _, name := range metricKVUsage {
+			if v, found := f.Max(name, nil); found {
+				peak, ok = max(peak, v), true
+				return
+			}
+		}
+	}
+	go func() {
+		defer close(finished)
+		t := time.NewTicker(kvUsageEvery)
+		defer t.Stop()
+		for {
+			read()
+			select {
+			case <-done:
+				return
+			case <-ctx.Done():
+				return
+			case <-t.C:
+			}
+		}
+	}()
+	return func() (float64, bool) {
+		close(done)
+		<-finished
+		return peak, ok
+	}
+}
+
 // prefixCacheCounters is one reading of the counters; ok is false when
 // the server has no /metrics or no such counters.
 type prefixCacheCounters struct {

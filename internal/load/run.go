@@ -180,8 +180,10 @@ func Run(ctx context.Context, cfg Config, onResult func(RequestResult)) ([]Summa
 				stopProgress = startProgress(cl, one, cfg)
 			}
 			var before prefixCacheCounters
+			var stopKV func() (float64, bool)
 			if cfg.MetricsPath != "" {
 				before = scrapePrefixCache(ctx, cl.metrics, cfg.BaseURL+cfg.MetricsPath)
+				stopKV = sampleKVUsage(ctx, cl.metrics, cfg.BaseURL+cfg.MetricsPath)
 			}
 			results := runMode(ctx, cl, one, onResult)
 			if stopProgress != nil {
@@ -189,6 +191,9 @@ func Run(ctx context.Context, cfg Config, onResult func(RequestResult)) ([]Summa
 			}
 			s := Summarize(one, results, cfg.ErrorThreshold)
 			if cfg.MetricsPath != "" {
+				if peak, ok := stopKV(); ok {
+					s.KVCacheUsageMax = &peak
+				}
 				s.setPrefixCache(before, scrapePrefixCache(ctx, cl.metrics, cfg.BaseURL+cfg.MetricsPath))
 			}
 			s.Interrupted = s.Interrupted || ctx.Err() != nil

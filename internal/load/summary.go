@@ -108,6 +108,10 @@ type Summary struct {
 	PrefixCacheQueries *float64 `json:"prefix_cache_queries,omitempty"`
 	PrefixCacheHits    *float64 `json:"prefix_cache_hits,omitempty"`
 	PrefixCacheHitRate *float64 `json:"prefix_cache_hit_rate,omitempty"`
+	// KVCacheUsageMax is the largest vllm:kv_cache_usage_perc (0-1) read
+	// from the server's metrics while the mode ran (sampled every 250 ms);
+	// unset without metrics.
+	KVCacheUsageMax *float64 `json:"kv_cache_usage_max,omitempty"`
 	// The turn fields are a multi_turn mode's TTFT of first turns and of
 	// later turns (whose prompts carry the conversation); unset elsewhere.
 	MeanTTFTFirstTurnms    *float64       `json:"mean_ttft_first_turn_ms,omitempty"`

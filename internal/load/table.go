@@ -71,7 +71,7 @@ func WriteTable(w io.Writer, sums []Summary) {
 	}
 	rows := tableRows
 	for _, k := range []string{"request_goodput", "slo_attainment", "slo_pass", "slo_binding",
-		"prefix_cache_queries", "prefix_cache_hits", "prefix_cache_hit_rate",
+		"prefix_cache_queries", "prefix_cache_hits", "prefix_cache_hit_rate", "kv_cache_usage_max",
 		"mean_ttft_first_turn_ms", "median_ttft_first_turn_ms", "mean_ttft_later_turns_ms", "median_ttft_later_turns_ms"} {
 		for _, v := range vals {
 			if _, ok := v[k]; ok {
