@@ -534,6 +534,7 @@ func PrepareRequests(ctx context.Context, cfg Config) (reqs []Request, note stri
 		}
 	}
 	reqs, counts, err := BuildRequests(ctx, *cfg.Dataset, cfg.API, max(n, 1), c)
+	closeIdle(c)
 	if err != nil {
 		return nil, "", err
 	}

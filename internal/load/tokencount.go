@@ -44,19 +44,20 @@ type tokenizeResponse struct {
 }
 
 func (t serverTokenizer) Count(ctx context.Context, prompt string) (int, error) {
-	body := map[string]any{"model": t.cfg.Model}
+	body := promptShaping(t.cfg.Extra)
+	body["model"] = t.cfg.Model
 	if t.cfg.API == APIChat {
 		body["messages"] = []map[string]string{{"role": "user", "content": prompt}}
 	} else {
 		body["prompt"] = prompt
 	}
 	var r tokenizeResponse
-	status, err := postJSON(ctx, t.hc, t.cfg, "/tokenize", body, &r)
+	status, msg, err := postJSON(ctx, t.hc, t.cfg, "/tokenize", body, &r)
 	if err != nil {
 		return 0, err
 	}
 	if status != http.StatusOK {
-		return 0, fmt.Errorf("POST /tokenize: HTTP %d", status)
+		return 0, fmt.Errorf("POST /tokenize: HTTP %d: %s", status, msg)
 	}
 	if r.Count == 0 && len(r.Tokens) > 0 {
 		r.Count = len(r.Tokens)
@@ -73,7 +74,7 @@ type probeCounter struct {
 
 func (p probeCounter) Count(ctx context.Context, prompt string) (int, error) {
 	probe := p.cfg
-	probe.MaxTokens, probe.Stream = 1, false
+	probe.MaxTokens, probe.Stream, probe.Extra = 1, false, promptShaping(p.cfg.Extra)
 	body, err := requestBody(probe, Request{Prompt: prompt})
 	if err != nil {
 		return 0, err
@@ -87,15 +88,15 @@ func (p probeCounter) Count(ctx context.Context, prompt string) (int, error) {
 			PromptTokens int `json:"prompt_tokens"`
 		} `json:"usage"`
 	}
-	status, err := postJSON(ctx, p.hc, p.cfg, path, json.RawMessage(body), &r)
+	status, msg, err := postJSON(ctx, p.hc, p.cfg, path, json.RawMessage(body), &r)
 	if err != nil {
 		return 0, err
 	}
-	if status == http.StatusBadRequest {
-		return 0, errTooLong // vLLM's answer to a prompt beyond max_model_len
+	if status == http.StatusBadRequest && tooLong(msg) {
+		return 0, errTooLong
 	}
 	if status != http.StatusOK {
-		return 0, fmt.Errorf("probe request: HTTP %d", status)
+		return 0, fmt.Errorf("probe request: HTTP %d: %s", status, msg)
 	}
 	if r.Usage == nil || r.Usage.PromptTokens == 0 {
 		return 0, errors.New("probe request: the response has no usage.prompt_tokens")
@@ -103,19 +104,45 @@ func (p probeCounter) Count(ctx context.Context, prompt string) (int, error) {
 	return r.Usage.PromptTokens, nil
 }
 
+// tooLong reports whether a 400's body is vLLM's (and the simulator's)
+// refusal of a prompt beyond max_model_len ("This model's maximum context
+// length is 4096 tokens. However, you requested ...").
+func tooLong(msg string) bool {
+	m := strings.ToLower(msg)
+	return strings.Contains(m, "maximum context length") || strings.Contains(m, "too long")
+}
+
+// promptShapingKeys are the request fields that change how a prompt is
+// tokenized (a chat template and its arguments, special tokens); counting
+// requests carry them from Extra and nothing else (min_tokens, say, would
+// make a max_tokens=1 probe invalid).
+var promptShapingKeys = []string{"chat_template", "chat_template_kwargs", "add_generation_prompt",
+	"continue_final_message", "add_special_tokens", "documents", "tools", "truncate_prompt_tokens"}
+
+// promptShaping returns a new body holding Extra's prompt-shaping fields.
+func promptShaping(extra map[string]any) map[string]any {
+	out := map[string]any{}
+	for _, k := range promptShapingKeys {
+		if v, ok := extra[k]; ok {
+			out[k] = v
+		}
+	}
+	return out
+}
+
 // postJSON posts body to cfg.BaseURL+path and decodes a 200 answer into
-// out; it returns the status and an error only for transport or decoding
-// failures (the API key redacted).
-func postJSON(ctx context.Context, hc *http.Client, cfg Config, path string, body, out any) (int, error) {
+// out; it returns the status, the start of any other answer's body, and an
+// error only for transport or decoding failures (the API key redacted).
+func postJSON(ctx context.Context, hc *http.Client, cfg Config, path string, body, out any) (int, string, error) {
 	b, err := json.Marshal(body)
 	if err != nil {
-		return 0, err
+		return 0, "", err
 	}
 	ctx, cancel := context.WithTimeout(ctx, time.Minute)
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, cfg.BaseURL+path, bytes.NewReader(b))
 	if err != nil {
-		return 0, err
+		return 0, "", err
 	}
 	req.Header.Set("Content-Type", "application/json")
 	if cfg.APIKey != "" {
@@ -123,20 +150,30 @@ func postJSON(ctx context.Context, hc *http.Client, cfg Config, path string, bod
 	}
 	resp, err := hc.Do(req)
 	if err != nil {
-		return 0, errors.New(redactIn(err.Error(), cfg.APIKey))
+		return 0, "", errors.New(redactIn(err.Error(), cfg.APIKey))
 	}
 	defer resp.Body.Close()
 	data, err := io.ReadAll(io.LimitReader(resp.Body, maxBody))
 	if err != nil {
-		return resp.StatusCode, fmt.Errorf("POST %s: %s", path, redactIn(err.Error(), cfg.APIKey))
+		return resp.StatusCode, "", fmt.Errorf("POST %s: %s", path, redactIn(err.Error(), cfg.APIKey))
 	}
 	if resp.StatusCode != http.StatusOK {
-		return resp.StatusCode, nil
+		return resp.StatusCode, redactIn(snippet(bytes.TrimSpace(data)), cfg.APIKey), nil
 	}
 	if err := json.Unmarshal(data, out); err != nil {
-		return resp.StatusCode, fmt.Errorf("POST %s: %v in %s", path, err, snippet(data))
+		return resp.StatusCode, "", fmt.Errorf("POST %s: %v in %s", path, err, redactIn(snippet(data), cfg.APIKey))
 	}
-	return resp.StatusCode, nil
+	return resp.StatusCode, "", nil
+}
+
+// closeIdle closes a counter's idle connections once a dataset is built.
+func closeIdle(c Counter) {
+	switch c := c.(type) {
+	case serverTokenizer:
+		c.hc.CloseIdleConnections()
+	case probeCounter:
+		c.hc.CloseIdleConnections()
+	}
 }
 
 // DetectCounter returns how to count prompt tokens as the server at
@@ -194,16 +231,16 @@ func (f *fitter) fit(ctx context.Context, before, src string, want int) (string,
 	}
 	lo, flo := 0, -1
 	hi, fhi := len(src)+1, -1 // hi: a cut known to count more (len+1: "beyond the text")
-	guess := min(len(src), int(float64(want)*f.charsPerToken))
+	base := 0                 // tokens of before alone
 	if before != "" {
 		n, err := f.c.Count(ctx, before)
 		if err != nil {
 			return "", 0, err
 		}
 		f.counts++
-		flo = n
-		guess = min(len(src), int(float64(want-n)*f.charsPerToken))
+		base, flo = n, n
 	}
+	guess := min(len(src), int(float64(want-base)*f.charsPerToken))
 	for range 64 {
 		k := guess
 		if k <= lo || k >= hi {
@@ -221,14 +258,8 @@ func (f *fitter) fit(ctx context.Context, before, src string, want int) (string,
 			return "", 0, err
 		}
 		if n == want {
-			if k > 0 && want > 0 {
-				tokens := want
-				if flo >= 0 && before != "" && lo == 0 {
-					tokens = want - flo
-				}
-				if tokens > 0 {
-					f.charsPerToken = 0.5*f.charsPerToken + 0.5*float64(k)/float64(tokens)
-				}
+			if tokens := want - base; k > 0 && tokens > 0 {
+				f.charsPerToken = 0.5*f.charsPerToken + 0.5*float64(k)/float64(tokens)
 			}
 			return before + src[:k], n, nil
 		}
