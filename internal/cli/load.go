@@ -132,7 +132,7 @@ func cmdLoad(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		arrival     = fs.String("arrival", string(load.ArrivalConstant), "rate mode: constant | poisson")
 		burstiness  = fs.Float64("burstiness", 1, "poisson arrivals: gamma shape, as vLLM (1 = Poisson, < 1 burstier, > 1 more even)")
 		maxConc     = fs.Int("max-concurrency", 0, "most requests in flight; more wait for a slot, as in vLLM (0: no limit)")
-		seed        = fs.Int64("seed", 0, "seed of the arrival schedule and synthetic prompts")
+		seed        = fs.Int64("seed", 0, "seed of the arrival schedule, synthetic prompts and --dataset-name sampling")
 		duration    = fs.Duration("duration", 0, "mode length: rate schedule length, or stop issuing after it")
 		maxInFlight = fs.Int("max-in-flight", 0, "rate mode: cap on requests in flight; more are dropped (default 1024)")
 		maxTokens   = fs.Int("max-tokens", load.DefaultMaxTokens, "max_tokens per request")
