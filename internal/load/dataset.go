@@ -48,16 +48,22 @@ var (
 
 // Dataset defaults and limits.
 const (
-	DefaultNumPrompts     = 1000      // vLLM's --num-prompts
-	DefaultMooncakeBlock  = 512       // tokens per hash id in Mooncake traces
-	MaxDatasetFileBytes   = 2 << 30   // a dataset file larger than this is refused
-	maxDatasetLineBytes   = 64 << 20  // one JSONL line
-	maxDatasetRequests    = 1_000_000 // requests kept from one file
-	sharegptMinLen        = 4         // vLLM is_valid_sequence: min prompt and output tokens
-	sharegptMaxPromptLen  = 1024      // vLLM: longest prompt kept
-	sharegptMaxTotalLen   = 2048      // vLLM: longest prompt + output kept
-	defaultRandomInputLen = 1024      // vLLM's --random-input-len
-	defaultRandomOutLen   = 128       // vLLM's --random-output-len
+	DefaultNumPrompts    = 1000      // vLLM's --num-prompts
+	DefaultMooncakeBlock = 512       // tokens per hash id in Mooncake traces
+	MaxDatasetFileBytes  = 2 << 30   // a dataset file larger than this is refused
+	maxDatasetLineBytes  = 64 << 20  // one JSONL line
+	maxDatasetRequests   = 1_000_000 // requests kept from one file
+	// MaxDatasetTokens bounds one length (input_len, prefix_len,
+	// output_len, a trace line's input_length) and MaxDatasetTotalTokens
+	// the prompt tokens of all generated requests, so that no spec makes
+	// the generator run out of memory.
+	MaxDatasetTokens      = 1 << 20
+	MaxDatasetTotalTokens = 1 << 26
+	sharegptMinLen        = 4    // vLLM is_valid_sequence: min prompt and output tokens
+	sharegptMaxPromptLen  = 1024 // vLLM: longest prompt kept
+	sharegptMaxTotalLen   = 2048 // vLLM: longest prompt + output kept
+	defaultRandomInputLen = 1024 // vLLM's --random-input-len
+	defaultRandomOutLen   = 128  // vLLM's --random-output-len
 )
 
 // Dataset is a load step's `dataset:` block (and `runexp load
@@ -130,6 +136,23 @@ func (d *Dataset) validate(prefix string, api API, modes []Mode) error {
 		if f.v < 0 {
 			p.Add(at(f.key), "%d must be >= 0", f.v)
 		}
+	}
+	for _, f := range []struct {
+		key string
+		v   int
+	}{{"input_len", d.InputLen}, {"output_len", d.OutputLen}, {"prefix_len", d.PrefixLen}, {"block_size", d.BlockSize}} {
+		if f.v > MaxDatasetTokens {
+			p.Add(at(f.key), "%d is more than %d tokens", f.v, MaxDatasetTokens)
+		}
+	}
+	if d.NumPrompts > maxDatasetRequests {
+		p.Add(at("num_prompts"), "%d is more than %d", d.NumPrompts, maxDatasetRequests)
+	}
+	if d.Turns > 1000 {
+		p.Add(at("turns"), "%d is more than 1000", d.Turns)
+	}
+	if per := int64(max(d.InputLen, 1))*max(int64(d.Turns), 1) + int64(d.PrefixLen); d.NumPrompts > 0 && int64(d.NumPrompts)*per > MaxDatasetTotalTokens {
+		p.Add(at("num_prompts"), "%d prompts of up to %d tokens are more than the %d tokens a dataset may generate", d.NumPrompts, per, MaxDatasetTotalTokens)
 	}
 	if d.RangeRatio < 0 || d.RangeRatio >= 1 {
 		p.Add(at("range_ratio"), "%v must be within [0, 1)", d.RangeRatio)

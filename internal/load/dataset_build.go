@@ -51,6 +51,11 @@ func BuildRequests(ctx context.Context, d Dataset, api API, n int, c Counter) (r
 	d = d.normalized()
 	if d.NumPrompts > 0 {
 		n = d.NumPrompts
+	} else {
+		// Without num_prompts the pool holds as many requests as a mode
+		// sends, within the generation bound (modes cycle through it).
+		per := max(d.InputLen, defaultRandomInputLen) + d.PrefixLen
+		n = max(min(n, MaxDatasetTotalTokens/per), 1)
 	}
 	b := &datasetBuild{d: d, n: n, api: api, rng: rand.New(rand.NewPCG(uint64(d.Seed), 0x2545f4914f6cdd1d))}
 	if c != nil {
@@ -427,6 +432,7 @@ func (b *datasetBuild) trace(ctx context.Context) ([]Request, error) {
 	}
 	var lines []mooncakeLine
 	var t0, prev float64
+	var total int64
 	stop := errors.New("enough")
 	err := eachLine(b.d.Path, func(line []byte, ln int) error {
 		if b.d.NumPrompts > 0 && len(lines) == b.d.NumPrompts {
@@ -441,10 +447,15 @@ func (b *datasetBuild) trace(ctx context.Context) ([]Request, error) {
 			return errors.New(`want "timestamp", "input_length" and "output_length" (Mooncake format)`)
 		case *m.InputLength < 1 || *m.OutputLength < 1:
 			return errors.New("input_length and output_length must be >= 1")
+		case *m.InputLength > MaxDatasetTokens || *m.OutputLength > MaxDatasetTokens:
+			return fmt.Errorf("input_length and output_length must be at most %d", MaxDatasetTokens)
 		case math.IsNaN(*m.Timestamp) || math.IsInf(*m.Timestamp, 0):
 			return errors.New("timestamp is not a number")
 		case len(lines) > 0 && *m.Timestamp < prev:
 			return fmt.Errorf("timestamp %v is before the previous line's %v (a trace is in time order)", *m.Timestamp, prev)
+		}
+		if total += int64(*m.InputLength); total > MaxDatasetTotalTokens {
+			return fmt.Errorf("the trace so far asks for more than %d prompt tokens (set num_prompts)", MaxDatasetTotalTokens)
 		}
 		if len(lines) == 0 {
 			t0 = *m.Timestamp
@@ -479,6 +490,8 @@ func (b *datasetBuild) trace(ctx context.Context) ([]Request, error) {
 // filler words per hash id, each seeded by the id (so it is the same
 // wherever the id appears), then filler in case the blocks count short.
 func traceText(seed int64, ids []int64, block, inputLen int) string {
+	// Blocks past the input length would be cut anyway.
+	ids = ids[:min(len(ids), inputLen/block+2)]
 	var buf []byte
 	for j, id := range ids {
 		r := rand.New(rand.NewPCG(uint64(seed), uint64(id)))

@@ -210,6 +210,16 @@ func TestTraceReplaySendsAtTheTracesOffsetsScaled(t *testing.T) {
 	}
 }
 
+func TestTraceLineAskingForAHugePromptIsAnErrorAtItsLine(t *testing.T) {
+	path := writeTrace(t,
+		`{"timestamp": 0, "input_length": 6, "output_length": 4, "hash_ids": [1]}`,
+		`{"timestamp": 5, "input_length": 9999999999, "output_length": 4, "hash_ids": [1]}`)
+	_, _, err := load.BuildRequests(context.Background(), load.Dataset{Name: load.DatasetTrace, Path: path}, load.APICompletions, 0, nil)
+	if err == nil || !strings.Contains(err.Error(), path+":2: input_length and output_length must be at most") {
+		t.Fatalf("err = %v", err)
+	}
+}
+
 func TestTraceOutOfOrderLineIsAnErrorAtItsLine(t *testing.T) {
 	path := writeTrace(t,
 		`{"timestamp": 10, "input_length": 6, "output_length": 4, "hash_ids": [1]}`,
