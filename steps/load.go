@@ -104,6 +104,7 @@ func (l *Load) Validate() error {
 	var recorded results.Names // what its rows hold already
 	recorded.Add(load.SummaryNames()...)
 	recorded.Add(loadRequestColumns...)
+	recorded.Add(loadDatasetColumns...)
 	recorded.Add(results.PointFields...)
 	for _, k := range results.SortedKeys(l.Metadata) {
 		if recorded.Has(k) || k == "" {
@@ -186,6 +187,14 @@ func (l *Load) Run(ctx context.Context, env *Env) error {
 		row.Set("completion_tokens", r.CompletionTokens)
 		row.Set("finish_reason", r.FinishReason)
 		row.Set("error_class", r.ErrorClass)
+		if l.Dataset != nil {
+			row.Set("prompt_tokens", r.PromptTokens)
+			row.Set("intended_prompt_tokens", r.IntendedPromptTokens)
+			if r.Turn > 0 {
+				row.Set("session", r.Session)
+				row.Set("turn", r.Turn)
+			}
+		}
 		for _, k := range meta {
 			row.Set(k, l.Metadata[k])
 		}

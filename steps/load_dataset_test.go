@@ -53,6 +53,13 @@ func TestShareGPTFileDrivesALoadStep(t *testing.T) {
 			t.Errorf("intended %v, server %v prompt tokens", r["intended_prompt_tokens"], r["prompt_tokens"])
 		}
 	}
+	for _, row := range env.Tables()["load.requests"] {
+		got, _ := row.Get("prompt_tokens")
+		want, _ := row.Get("intended_prompt_tokens")
+		if got == nil || got != want {
+			t.Errorf("load.requests row: prompt_tokens %v, intended %v", got, want)
+		}
+	}
 	if v := mustValue(t, env, "sequential_prompt_token_mismatches"); v != 0 {
 		t.Errorf("sequential_prompt_token_mismatches %v, want 0", v)
 	}
