@@ -125,6 +125,7 @@ func (c *client) session(ctx context.Context, w *worker, label string, s int, lo
 	var history []Message
 	timer := time.NewTimer(time.Hour)
 	defer timer.Stop()
+	defer func() { w.answer = nil }() // other modes' requests collect no answer
 	for k, idx := range turns {
 		if k > 0 {
 			pause := c.think.d
@@ -166,7 +167,6 @@ func (c *client) session(ctx context.Context, w *worker, label string, s int, lo
 		}
 		col.add(local, &r)
 		if !r.OK() {
-			w.answer = nil
 			return // the conversation cannot go on without the answer
 		}
 		var answer string
@@ -175,7 +175,6 @@ func (c *client) session(ctx context.Context, w *worker, label string, s int, lo
 		}
 		history = append(history, Message{Role: "assistant", Content: answer})
 	}
-	w.answer = nil
 }
 
 // thinkTime is how a client pauses between a session's turns.
