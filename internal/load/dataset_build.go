@@ -470,9 +470,21 @@ func (b *datasetBuild) trace(ctx context.Context) ([]Request, error) {
 	if b.d.NumPrompts > 0 && len(lines) < b.d.NumPrompts {
 		return nil, fmt.Errorf("%s: %d requests, fewer than num_prompts %d", b.d.Path, len(lines), b.d.NumPrompts)
 	}
+	// A block's text is blockChars long whatever request it is in, so equal
+	// ids give equal text; its length is block tokens' worth, learned
+	// once from the server before any request is built.
+	blockChars := 0
+	if b.fit != nil {
+		r := rand.New(rand.NewPCG(uint64(b.d.Seed), 0x6a09e667f3bcc908))
+		cal, _, err := b.text(ctx, "", wordText(r, block), block, 0)
+		if err != nil {
+			return nil, fmt.Errorf("dataset trace: calibrating a %d-token block: %w", block, err)
+		}
+		blockChars = len(cal)
+	}
 	reqs := make([]Request, len(lines))
 	for i, m := range lines {
-		src := traceText(b.d.Seed, m.HashIDs, block, *m.InputLength)
+		src := traceText(b.d.Seed, m.HashIDs, block, blockChars, *m.InputLength)
 		p, n, err := b.text(ctx, "", src, *m.InputLength, 0)
 		if err != nil {
 			return nil, fmt.Errorf("dataset trace: request %d: %w", i, err)
@@ -487,9 +499,10 @@ func (b *datasetBuild) trace(ctx context.Context) ([]Request, error) {
 }
 
 // traceText is the text of a trace request before its cut: one block of
-// filler words per hash id, each seeded by the id (so it is the same
-// wherever the id appears), then filler in case the blocks count short.
-func traceText(seed int64, ids []int64, block, inputLen int) string {
+// filler per hash id, each seeded by the id (so it is the same wherever
+// the id appears) and blockChars long (block words when 0), then filler in
+// case the blocks count short.
+func traceText(seed int64, ids []int64, block, blockChars, inputLen int) string {
 	// Blocks past the input length would be cut anyway.
 	ids = ids[:min(len(ids), inputLen/block+2)]
 	var buf []byte
@@ -498,7 +511,11 @@ func traceText(seed int64, ids []int64, block, inputLen int) string {
 		if j == 0 {
 			buf = append(buf, "block"...)
 		}
-		buf = append(buf, wordTextWords(r, block)...)
+		if blockChars > 0 {
+			buf = append(buf, wordText(r, blockChars)[:blockChars]...)
+		} else {
+			buf = append(buf, wordTextWords(r, block)...)
+		}
 	}
 	tail := rand.New(rand.NewPCG(uint64(seed)^0xabcdef, uint64(len(ids))))
 	buf = append(buf, wordText(tail, inputLen)...)
