@@ -253,6 +253,14 @@ func TestPrefixCacheHitRateIsTheCountersGrowthOverTheModeAndKVUsageItsPeak(t *te
 		t.Errorf("kv_cache_usage_max %v, want the gauge's 0.25", s.KVCacheUsageMax)
 	}
 
+	// vLLM's earlier names serve as well.
+	old := newWordServer(t, true, true)
+	old.oldNames = true
+	sums, _ = runDataset(t, old, d, load.Mode{Kind: load.KindSequential, Requests: 2}, func(c *load.Config) { c.MetricsPath = "/metrics" })
+	if sums[0].PrefixCacheHitRate == nil {
+		t.Error("vllm:gpu_prefix_cache_* counters not read")
+	}
+
 	// A server without the counters: the fields stay unset, no error.
 	plain := newWordServer(t, true, false)
 	sums, _ = runDataset(t, plain, d, load.Mode{Kind: load.KindSequential, Requests: 2}, func(c *load.Config) { c.MetricsPath = "/metrics" })

@@ -8,12 +8,14 @@ import (
 	"github.com/runexp/runexp/internal/promscrape"
 )
 
-// The vLLM V1 prefix-cache counters (vllm/v1/metrics/loggers.py: queries
-// and hits in tokens); the text exposition adds "_total".
-const (
-	metricPrefixCacheQueries = "vllm:prefix_cache_queries"
-	metricPrefixCacheHits    = "vllm:prefix_cache_hits"
-)
+// prefixCacheMetrics are vLLM V1's prefix-cache counters (queries and
+// hits, in tokens; the text exposition adds "_total"), then the names
+// vLLM exposed before renaming them, still served beside the new ones for
+// a while.
+var prefixCacheMetrics = [][2]string{
+	{"vllm:prefix_cache_queries", "vllm:prefix_cache_hits"},
+	{"vllm:gpu_prefix_cache_queries", "vllm:gpu_prefix_cache_hits"},
+}
 
 // metricKVUsage is vLLM's KV-cache usage gauge (0-1); older versions
 // name it vllm:gpu_cache_usage_perc.
@@ -81,9 +83,14 @@ func scrapePrefixCache(ctx context.Context, hc *http.Client, url string) prefixC
 	if err != nil {
 		return prefixCacheCounters{}
 	}
-	q, okQ := f.Value(metricPrefixCacheQueries, nil)
-	h, okH := f.Value(metricPrefixCacheHits, nil)
-	return prefixCacheCounters{queries: q, hits: h, ok: okQ && okH}
+	for _, names := range prefixCacheMetrics {
+		q, okQ := f.Value(names[0], nil)
+		h, okH := f.Value(names[1], nil)
+		if okQ && okH {
+			return prefixCacheCounters{queries: q, hits: h, ok: true}
+		}
+	}
+	return prefixCacheCounters{}
 }
 
 // setPrefixCache records on s the counters' growth from before to after

@@ -23,6 +23,7 @@ type wordServer struct {
 	*httptest.Server
 	tokenize bool // serve POST /tokenize
 	metrics  bool // serve /metrics with the prefix-cache counters
+	oldNames bool // under the names vLLM used before (vllm:gpu_prefix_cache_*)
 
 	mu        sync.Mutex
 	start     time.Time
@@ -91,9 +92,13 @@ func newWordServer(t *testing.T, tokenize, metrics bool) *wordServer {
 		}
 		s.mu.Lock()
 		defer s.mu.Unlock()
-		fmt.Fprintf(w, "# TYPE vllm:prefix_cache_queries counter\nvllm:prefix_cache_queries_total{engine=\"0\",model_name=\"m\"} %g\n", s.queries)
+		name := "vllm:prefix_cache_"
+		if s.oldNames {
+			name = "vllm:gpu_prefix_cache_"
+		}
+		fmt.Fprintf(w, "# TYPE %squeries counter\n%squeries_total{engine=\"0\",model_name=\"m\"} %g\n", name, name, s.queries)
 		fmt.Fprintf(w, "# TYPE vllm:kv_cache_usage_perc gauge\nvllm:kv_cache_usage_perc{engine=\"0\",model_name=\"m\"} 0.25\n")
-		fmt.Fprintf(w, "# TYPE vllm:prefix_cache_hits counter\nvllm:prefix_cache_hits_total{engine=\"0\",model_name=\"m\"} %g\n", s.hits)
+		fmt.Fprintf(w, "# TYPE %shits counter\n%shits_total{engine=\"0\",model_name=\"m\"} %g\n", name, name, s.hits)
 	})
 	mux.HandleFunc("POST /v1/chat/completions", func(w http.ResponseWriter, r *http.Request) {
 		var req struct {
