@@ -1,6 +1,7 @@
 package load
 
 import (
+	"encoding/json"
 	"fmt"
 	"strings"
 	"time"
@@ -217,4 +218,18 @@ func (d Dataset) String() string {
 	add("range_ratio", d.RangeRatio, d.RangeRatio != 0)
 	add("seed", d.Seed, d.Seed != 0)
 	return b.String()
+}
+
+// MarshalJSON writes ThinkTime as text ("2s"), as a spec writes it (plans
+// print datasets this way).
+func (d Dataset) MarshalJSON() ([]byte, error) {
+	type plain Dataset // drops this method
+	var think string
+	if d.ThinkTime != 0 {
+		think = d.ThinkTime.String()
+	}
+	return json.Marshal(struct {
+		plain
+		ThinkTime string `json:"think_time,omitempty"`
+	}{plain(d), think})
 }
