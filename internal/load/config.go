@@ -324,7 +324,7 @@ func (c Config) Validate() error {
 				p.Add(at(".arrival"), "applies to kind rate only")
 			}
 			if m.MaxInFlight != 0 {
-				p.Add(at(".max_in_flight"), "applies to kind rate only")
+				p.Add(at(".max_in_flight"), "applies to kinds rate and replay only")
 			}
 			if m.Burstiness != 0 {
 				p.Add(at(".burstiness"), "applies to kind rate only")
