@@ -106,6 +106,28 @@ func TestShippedOllamaCPURunsOnARealOllama(t *testing.T) {
 	if b := readFile(t, filepath.Join(run, "batching", "batching_benchmark.md")); !strings.Contains(b, "sequential_s = ") {
 		t.Errorf("batching_benchmark.md:\n%s", b)
 	}
+
+	// The shared-prefix study: both modes complete with the prompt lengths
+	// Ollama itself reports; the notes quote both TTFTs (what Ollama's slot
+	// cache shows is reported, not assumed).
+	prefix := readCSVMaps(t, filepath.Join(run, "prefix", "prefix_summary.csv"))
+	if len(prefix) != 2 {
+		t.Fatalf("prefix_summary.csv: %d rows, want shared-prefix and no-prefix", len(prefix))
+	}
+	notes = readFile(t, filepath.Join(run, "prefix", "prefix_notes.md"))
+	for _, s := range prefix {
+		if s["completed"] != "6" || s["failed"] != "0" || s["prompt_token_checks"] != "6" || s["prompt_token_mismatches"] != "0" {
+			t.Errorf("mode %v: completed %v failed %v, %v of %v prompt lengths differ from Ollama's count", s["mode"], s["completed"], s["failed"],
+				s["prompt_token_mismatches"], s["prompt_token_checks"])
+		}
+		v, _ := strconv.ParseFloat(s["median_ttft_ms"].(string), 64)
+		// The notes write 2245.0 as 2245, as the template's f does.
+		want := strings.TrimSuffix(strings.TrimRight(strconv.FormatFloat(v, 'f', 1, 64), "0"), ".")
+		if !strings.Contains(notes, "| "+want+" |") {
+			t.Errorf("prefix_notes.md does not quote %v's TTFT p50 %s:\n%s", s["mode"], want, notes)
+		}
+	}
+	t.Logf("prefix_notes.md:\n%s", notes)
 	assertNoOllama(t, bin)
 }
 

@@ -36,6 +36,8 @@ type Load struct {
 	PromptFile      string            `yaml:"prompt_file" json:"prompt_file,omitempty" doc:"file of prompts: one per line, or JSONL with a prompt field"`
 	SyntheticTokens int               `yaml:"synthetic_tokens" json:"synthetic_tokens,omitempty" doc:"generate distinct prompts of about this many tokens"`
 	Seed            int64             `yaml:"seed" json:"seed,omitempty" doc:"seed of synthetic prompts"`
+	Metrics         string            `yaml:"metrics" json:"metrics,omitempty" doc:"the server's Prometheus path (vLLM: /metrics), scraped before and after each mode: prefix_cache_queries, prefix_cache_hits and prefix_cache_hit_rate on the mode's summary row (left empty when the server has no such counters)"`
+	Dataset         *load.Dataset     `yaml:"dataset" json:"dataset,omitempty" doc:"requests from a dataset instead of prompts (vLLM's dataset names): random, sharegpt, jsonl, trace, shared_prefix; prompt lengths are fitted to the server's own token count"`
 	Warmup          int               `yaml:"warmup" json:"warmup" doc:"requests before each mode, excluded from results"`
 	RequestTimeout  spec.Duration     `yaml:"request_timeout" json:"request_timeout" doc:"timeout of one request, stream included"`
 	ErrorThreshold  float64           `yaml:"error_threshold" json:"error_threshold" doc:"fraction of failed requests a mode tolerates before the step fails (0: any error fails)"`
@@ -73,10 +75,14 @@ func newLoad() Step {
 func (l *Load) SetID(id string) { l.ID = id }
 
 func (l *Load) config(baseURL string) load.Config {
-	c := load.Config{BaseURL: baseURL, API: l.API, Model: l.Model, Stream: l.Stream, MaxTokens: l.MaxTokens,
+	c := load.Config{BaseURL: baseURL, API: l.API, MetricsPath: l.Metrics, Model: l.Model, Stream: l.Stream, MaxTokens: l.MaxTokens,
 		Extra: l.Extra, Warmup: l.Warmup, RequestTimeout: l.RequestTimeout.D(), ErrorThreshold: l.ErrorThreshold, SLO: l.SLO,
 		Prompts: load.Prompts{Fixed: l.Prompt, List: l.Prompts, File: l.PromptFile, SyntheticTokens: l.SyntheticTokens, Seed: l.Seed}}
 	c.Modes = slices.Clone(l.Modes)
+	if l.Dataset != nil {
+		d := *l.Dataset
+		c.Dataset = &d
+	}
 	return c
 }
 
@@ -98,6 +104,7 @@ func (l *Load) Validate() error {
 	var recorded results.Names // what its rows hold already
 	recorded.Add(load.SummaryNames()...)
 	recorded.Add(loadRequestColumns...)
+	recorded.Add(loadDatasetColumns...)
 	recorded.Add(results.PointFields...)
 	for _, k := range results.SortedKeys(l.Metadata) {
 		if recorded.Has(k) || k == "" {
@@ -140,6 +147,19 @@ func (l *Load) Run(ctx context.Context, env *Env) error {
 	if l.PromptFile != "" && !filepath.IsAbs(l.PromptFile) {
 		cfg.Prompts.File = filepath.Join(env.SpecDir, l.PromptFile)
 	}
+	if cfg.Dataset != nil && cfg.Dataset.Path != "" && !filepath.IsAbs(cfg.Dataset.Path) {
+		cfg.Dataset.Path = filepath.Join(env.SpecDir, cfg.Dataset.Path)
+	}
+	// A dataset is built once (its lengths counted on the server) for
+	// every mode.
+	reqs, note, err := load.PrepareRequests(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	cfg.Prepared = reqs
+	if note != "" {
+		fmt.Fprintln(env.Log, note)
+	}
 	f, err := openInPoint(env, l.Requests, os.O_WRONLY|os.O_CREATE|os.O_TRUNC)
 	if err != nil {
 		return err
@@ -167,6 +187,14 @@ func (l *Load) Run(ctx context.Context, env *Env) error {
 		row.Set("completion_tokens", r.CompletionTokens)
 		row.Set("finish_reason", r.FinishReason)
 		row.Set("error_class", r.ErrorClass)
+		if l.Dataset != nil {
+			row.Set("prompt_tokens", r.PromptTokens)
+			row.Set("intended_prompt_tokens", r.IntendedPromptTokens)
+			if r.Turn > 0 {
+				row.Set("session", r.Session)
+				row.Set("turn", r.Turn)
+			}
+		}
 		for _, k := range meta {
 			row.Set(k, l.Metadata[k])
 		}
@@ -208,6 +236,12 @@ func (l *Load) Run(ctx context.Context, env *Env) error {
 		env.Set(p+"p99_ttft_ms", s.P99TTFTms)
 		env.Set(p+"mean_e2el_ms", s.MeanE2ELms)
 		env.Set(p+"max_concurrent_requests", s.MaxConcurrentRequests)
+		if s.PromptTokenChecks > 0 {
+			env.Set(p+"prompt_token_mismatches", s.PromptTokenMismatches)
+		}
+		if s.PrefixCacheHitRate != nil {
+			env.Set(p+"prefix_cache_hit_rate", *s.PrefixCacheHitRate)
+		}
 		fmt.Fprintf(env.Log, "%s: %d ok, %d failed in %.2fs (%.1f req/s, %.1f tok/s, TTFT p50 %.1f ms)\n",
 			s.Mode, s.Completed, s.Failed, s.Duration, s.RequestThroughput, s.OutputThroughput, s.MedianTTFTms)
 		if s.ThresholdExceeded {

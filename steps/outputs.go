@@ -79,6 +79,11 @@ var loadRepeatValues = []string{
 // loadRequestColumns are the columns of a load.requests row, before metadata.
 var loadRequestColumns = []string{"mode", "index", "ttft_ms", "e2el_ms", "completion_tokens", "finish_reason", "error_class"}
 
+// loadDatasetColumns are the columns a load.requests row adds with a
+// dataset: the server's and the intended prompt tokens, and a multi_turn
+// request's session and turn.
+var loadDatasetColumns = []string{"prompt_tokens", "intended_prompt_tokens", "session", "turn"}
+
 // Outputs declares per mode <mode>_s, <mode>_output_throughput, ...; the metadata
 // names; the tables load.requests and load.summary.
 func (l *Load) Outputs(string) results.Outputs {
@@ -95,12 +100,21 @@ func (l *Load) Outputs(string) results.Outputs {
 			continue
 		}
 		o.AddValues(results.Prefixed(name+"_", loadModeValues...)...)
+		if l.Dataset != nil {
+			o.AddValues(name + "_prompt_token_mismatches")
+		}
+		if l.Metrics != "" {
+			o.AddValues(name + "_prefix_cache_hit_rate")
+		}
 		if m.Repeat > 1 {
 			o.AddValues(name + "_n")
 			o.AddValues(results.Prefixed(name+"_", loadRepeatValues...)...)
 		}
 	}
 	o.AddTable("load.requests", loadRequestColumns...)
+	if l.Dataset != nil {
+		o.AddTable("load.requests", loadDatasetColumns...)
+	}
 	o.AddTable("load.requests", meta...)
 	o.AddTable("load.summary", load.SummaryNames()...)
 	o.AddTable("load.summary", meta...)

@@ -67,6 +67,31 @@ func (r *rateFlag) Set(s string) error {
 	return nil
 }
 
+// datasetFlags are the flags of one dataset, with the datasets they apply to.
+var datasetFlags = []struct {
+	flag     string
+	datasets []load.DatasetName
+}{
+	{"random-input-len", []load.DatasetName{load.DatasetRandom}},
+	{"random-output-len", []load.DatasetName{load.DatasetRandom}},
+	{"random-range-ratio", []load.DatasetName{load.DatasetRandom}},
+	{"random-prefix-len", []load.DatasetName{load.DatasetRandom}},
+	{"sharegpt-output-len", []load.DatasetName{load.DatasetShareGPT}},
+	{"custom-output-len", []load.DatasetName{load.DatasetJSONL, load.DatasetCustom}},
+	{"prefix-repetition-prefix-len", []load.DatasetName{load.DatasetSharedPrefix}},
+	{"prefix-repetition-suffix-len", []load.DatasetName{load.DatasetSharedPrefix}},
+	{"prefix-repetition-num-prefixes", []load.DatasetName{load.DatasetSharedPrefix}},
+	{"prefix-repetition-output-len", []load.DatasetName{load.DatasetSharedPrefix}},
+	{"trace-time-scale", []load.DatasetName{load.DatasetTrace}},
+	{"multi-turn-turns", []load.DatasetName{load.DatasetMultiTurn}},
+	{"multi-turn-input-len", []load.DatasetName{load.DatasetMultiTurn}},
+	{"multi-turn-output-len", []load.DatasetName{load.DatasetMultiTurn}},
+	{"multi-turn-think-time", []load.DatasetName{load.DatasetMultiTurn}},
+	{"multi-turn-think", []load.DatasetName{load.DatasetMultiTurn}},
+}
+
+func finiteRateFlag(r rateFlag) bool { return !math.IsInf(float64(r), 1) }
+
 // errThreshold is returned when a mode failed more requests than its error
 // threshold allows (each mode already reported).
 var errThreshold = exitcode.Reported(errors.New("error threshold exceeded"))
@@ -107,7 +132,7 @@ func cmdLoad(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		arrival     = fs.String("arrival", string(load.ArrivalConstant), "rate mode: constant | poisson")
 		burstiness  = fs.Float64("burstiness", 1, "poisson arrivals: gamma shape, as vLLM (1 = Poisson, < 1 burstier, > 1 more even)")
 		maxConc     = fs.Int("max-concurrency", 0, "most requests in flight; more wait for a slot, as in vLLM (0: no limit)")
-		seed        = fs.Int64("seed", 0, "seed of the arrival schedule and synthetic prompts")
+		seed        = fs.Int64("seed", 0, "seed of the arrival schedule, synthetic prompts and --dataset-name sampling")
 		duration    = fs.Duration("duration", 0, "mode length: rate schedule length, or stop issuing after it")
 		maxInFlight = fs.Int("max-in-flight", 0, "rate mode: cap on requests in flight; more are dropped (default 1024)")
 		maxTokens   = fs.Int("max-tokens", load.DefaultMaxTokens, "max_tokens per request")
@@ -130,6 +155,25 @@ func cmdLoad(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		pctMetrics  = fs.String("percentile-metrics", "ttft,tpot,itl", "metrics with percentiles in the result file and the console: ttft, tpot, itl, e2el")
 		pcts        = fs.String("metric-percentiles", "99", "percentiles of those metrics, e.g. 50,90,95,99")
 		noProgress  = fs.Bool("no-progress", false, "no progress line on stderr while a mode runs")
+		metricsPath = fs.String("metrics", "", "the server's Prometheus path (vLLM: /metrics), scraped around each mode for the prefix-cache hit rate")
+		dsName      = fs.String("dataset-name", "", "requests from a dataset, as vLLM: random, sharegpt, jsonl (custom), trace, shared_prefix (default: --prompt/--prompt-file)")
+		dsPath      = fs.String("dataset-path", "", "sharegpt, jsonl, trace: the dataset file")
+		randIn      = fs.Int("random-input-len", 0, "random: prompt tokens after the prefix, as the server counts them (default 1024)")
+		randOut     = fs.Int("random-output-len", 0, "random: max_tokens (default 128)")
+		randRatio   = fs.Float64("random-range-ratio", 0, "random: lengths uniform within [len x (1-r), len x (1+r)], r in [0, 1)")
+		randPrefix  = fs.Int("random-prefix-len", 0, "random: tokens of a prefix shared by every prompt")
+		sgptOut     = fs.Int("sharegpt-output-len", 0, "sharegpt: max_tokens instead of each answer's length")
+		customOut   = fs.Int("custom-output-len", 0, "jsonl: max_tokens instead of each line's output_len")
+		prefixLen   = fs.Int("prefix-repetition-prefix-len", 0, "shared_prefix: tokens of each group's system prompt")
+		suffixLen   = fs.Int("prefix-repetition-suffix-len", 0, "shared_prefix: tokens of each question")
+		numPrefixes = fs.Int("prefix-repetition-num-prefixes", 0, "shared_prefix: number of groups (distinct prefixes, default 1)")
+		prefixOut   = fs.Int("prefix-repetition-output-len", 0, "shared_prefix: max_tokens")
+		timeScale   = fs.Float64("trace-time-scale", 0, "trace: multiplies the trace's send offsets (default 1)")
+		mtTurns     = fs.Int("multi-turn-turns", 0, "multi_turn: turns per session (default 4); a mode of N requests runs N/turns sessions")
+		mtInput     = fs.Int("multi-turn-input-len", 0, "multi_turn: tokens of each user turn")
+		mtOutput    = fs.Int("multi-turn-output-len", 0, "multi_turn: max_tokens of each turn")
+		mtThink     = fs.Duration("multi-turn-think-time", 0, "multi_turn: pause between a session's turns")
+		mtDist      = fs.String("multi-turn-think", "", "multi_turn: fixed (default) or exponential think times")
 		extra       = extraFlag{}
 		metadata    metadataFlag
 	)
@@ -186,6 +230,36 @@ func cmdLoad(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if len(extra) > 0 {
 		cfg.Extra = extra
 	}
+	cfg.MetricsPath = *metricsPath
+	if *dsName != "" {
+		cfg.Dataset = &load.Dataset{Name: load.DatasetName(*dsName), Path: *dsPath, Seed: *seed, TimeScale: *timeScale}
+		d := cfg.Dataset
+		if (set["requests"] || set["num-prompts"]) && d.Name != load.DatasetMultiTurn {
+			d.NumPrompts = requests // multi_turn: sessions follow from requests / turns
+		}
+		switch load.DatasetName(*dsName) {
+		case load.DatasetRandom:
+			d.InputLen, d.OutputLen, d.RangeRatio, d.PrefixLen = *randIn, *randOut, *randRatio, *randPrefix
+		case load.DatasetShareGPT:
+			d.OutputLen = *sgptOut
+		case load.DatasetJSONL, load.DatasetCustom:
+			d.OutputLen = *customOut
+		case load.DatasetSharedPrefix:
+			d.PrefixLen, d.InputLen, d.Groups, d.OutputLen = *prefixLen, *suffixLen, *numPrefixes, *prefixOut
+		case load.DatasetMultiTurn:
+			d.Turns, d.InputLen, d.OutputLen, d.ThinkTime, d.Think = *mtTurns, *mtInput, *mtOutput, *mtThink, load.ThinkTime(*mtDist)
+		}
+		for _, f := range datasetFlags {
+			if set[f.flag] && !slices.Contains(f.datasets, d.Name) {
+				return exitcode.UsageError(fmt.Errorf("--%s applies to --dataset-name %s", f.flag, f.datasets[0]))
+			}
+		}
+		if d.Name == load.DatasetTrace && !set["mode"] && !finiteRateFlag(rate) {
+			*modes = string(load.KindReplay) // a trace brings its own send times
+		}
+	} else if *dsPath != "" {
+		return exitcode.UsageError(errors.New("--dataset-path needs --dataset-name"))
+	}
 	if *ignoreEOS {
 		if cfg.Extra == nil {
 			cfg.Extra = map[string]any{}
@@ -204,6 +278,9 @@ func cmdLoad(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	n := requests
 	if set["duration"] && !set["requests"] && !set["num-prompts"] {
 		n = 0
+	}
+	if cfg.Dataset != nil && cfg.Dataset.Name == load.DatasetTrace && !set["requests"] && !set["num-prompts"] {
+		n = 0 // replay the whole trace
 	}
 	kinds := *modes
 	finiteRate := !math.IsInf(float64(rate), 1)
@@ -231,6 +308,11 @@ func cmdLoad(ctx context.Context, args []string, stdout, stderr io.Writer) error
 			if m.Concurrency == 0 {
 				m.Concurrency = n
 			}
+		case load.KindReplay:
+			m.MaxInFlight = *maxInFlight
+			if *maxConc > 0 {
+				m.MaxInFlight, m.WaitForSlot = *maxConc, true
+			}
 		case load.KindRate:
 			m.Rate, m.Arrival, m.Seed, m.MaxInFlight = *rateOld, load.Arrival(*arrival), *seed, *maxInFlight
 			if finiteRate {
@@ -254,8 +336,18 @@ func cmdLoad(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if err := cfg.Validate(); err != nil {
 		return exitcode.UsageError(fmt.Errorf("invalid configuration:\n  %s", strings.ReplaceAll(err.Error(), "\n", "\n  ")))
 	}
-	if _, err := cfg.Prompts.Load(); err != nil {
-		return exitcode.UsageError(fmt.Errorf("prompts: %w", err))
+	if cfg.Dataset == nil {
+		if _, err := cfg.Prompts.Load(); err != nil {
+			return exitcode.UsageError(fmt.Errorf("prompts: %w", err))
+		}
+	} else {
+		reqs, note, err := load.PrepareRequests(ctx, cfg)
+		if err != nil {
+			fmt.Fprintf(stderr, "load: %v\n", err)
+			return exitcode.Reported(err)
+		}
+		cfg.Prepared = reqs
+		fmt.Fprintf(stderr, "load: %s\n", note)
 	}
 
 	if !*noProgress {

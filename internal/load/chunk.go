@@ -10,6 +10,7 @@ import (
 type chunk struct {
 	choices      int    // number of elements in "choices"
 	content      bool   // some choice has non-empty text / delta.content / delta.reasoning(_content) / message.content
+	text         []byte // raw (JSON-escaped) text / content of the last choice that had one (aliases the input)
 	finish       []byte // raw finish_reason of the last choice that had one (aliases the input)
 	hasUsage     bool   // "usage" is an object
 	promptTokens int
@@ -334,6 +335,12 @@ func (s *scanner) choices(c *chunk) bool {
 		return s.object(func(key []byte) bool {
 			switch string(key) {
 			case "text":
+				if s.peek() == '"' {
+					v, ok := s.str()
+					c.text = v
+					c.content = c.content || len(v) > 0
+					return ok
+				}
 				ne, ok := s.nonEmptyString()
 				c.content = c.content || ne
 				return ok
@@ -343,7 +350,17 @@ func (s *scanner) choices(c *chunk) bool {
 				}
 				return s.object(func(k []byte) bool {
 					switch string(k) {
-					case "content", "reasoning_content", "reasoning":
+					case "content":
+						if s.peek() == '"' {
+							v, ok := s.str()
+							c.text = v
+							c.content = c.content || len(v) > 0
+							return ok
+						}
+						ne, ok := s.nonEmptyString()
+						c.content = c.content || ne
+						return ok
+					case "reasoning_content", "reasoning":
 						ne, ok := s.nonEmptyString()
 						c.content = c.content || ne
 						return ok

@@ -55,13 +55,23 @@ const (
 
 // client performs requests for one Run; it is safe for concurrent use.
 type client struct {
-	rt       *http.Transport
-	tmpl     *http.Request
-	bodies   []promptBody
-	stream   bool
-	apiKey   string
-	timeout  time.Duration
-	tokenCap int
+	rt      *http.Transport
+	tmpl    *http.Request
+	bodies  []promptBody
+	at      []time.Duration // replay: each request's send offset
+	metrics *http.Client    // scrapes /metrics between modes
+	// Multi-turn sessions (nil otherwise): request indices by session, each
+	// request's user message and max_tokens, the think time, and the run's
+	// configuration, to build each later turn's body from the history.
+	sessions  [][]int
+	prompts   []string
+	outputLen []int
+	think     thinkTime
+	cfg       Config
+	stream    bool
+	apiKey    string
+	timeout   time.Duration
+	tokenCap  int
 
 	// meter counts the current mode's measured requests (nil during
 	// warm-up or without OnProgress); set only while no request is in
@@ -77,8 +87,9 @@ type client struct {
 }
 
 type promptBody struct {
-	b       []byte
-	getBody func() (io.ReadCloser, error)
+	b            []byte
+	getBody      func() (io.ReadCloser, error)
+	promptTokens int // intended, as the server counts them; 0 unknown
 }
 
 // worker holds one request goroutine's state, reused across requests.
@@ -92,6 +103,9 @@ type worker struct {
 	buf     []byte
 	ch      chunk
 	results []RequestResult // rate mode: results of the requests this worker ran
+	// answer, when not nil, collects the raw (JSON-escaped) text of the
+	// response (multi-turn sessions carry it into the next turn).
+	answer []byte
 
 	ctx      context.Context // written only by the worker's owner (under mu)
 	cancel   context.CancelCauseFunc
@@ -120,15 +134,21 @@ func newTransport(conns int) *http.Transport {
 	}
 }
 
-// requestBody builds the JSON body for one prompt.
-func requestBody(cfg Config, prompt string) ([]byte, error) {
+// requestBody builds the JSON body for one request.
+func requestBody(cfg Config, r Request) ([]byte, error) {
 	body := make(map[string]any, len(cfg.Extra)+6)
 	body["model"] = cfg.Model
 	body["max_tokens"] = cfg.MaxTokens
-	if cfg.API == APIChat {
-		body["messages"] = []map[string]string{{"role": "user", "content": prompt}}
-	} else {
-		body["prompt"] = prompt
+	if r.OutputLen > 0 {
+		body["max_tokens"] = r.OutputLen
+	}
+	switch {
+	case r.Messages != nil:
+		body["messages"] = r.Messages
+	case cfg.API == APIChat:
+		body["messages"] = []Message{{Role: "user", Content: r.Prompt}}
+	default:
+		body["prompt"] = r.Prompt
 	}
 	if cfg.Stream {
 		body["stream"] = true
@@ -140,7 +160,7 @@ func requestBody(cfg Config, prompt string) ([]byte, error) {
 	return json.Marshal(body)
 }
 
-func newClient(ctx context.Context, cfg Config, prompts []string, conns int) (*client, error) {
+func newClient(ctx context.Context, cfg Config, reqs []Request, conns int) (*client, error) {
 	path := "/v1/completions"
 	if cfg.API == APIChat {
 		path = "/v1/chat/completions"
@@ -170,18 +190,38 @@ func newClient(ctx context.Context, cfg Config, prompts []string, conns int) (*c
 		t0:       time.Now(),
 		stop:     make(chan struct{}),
 	}
-	c.bodies = make([]promptBody, len(prompts))
-	for i, p := range prompts {
-		b, err := requestBody(cfg, p)
+	c.metrics = &http.Client{Transport: newTransport(1)}
+	c.bodies = make([]promptBody, len(reqs))
+	for i, r := range reqs {
+		b, err := requestBody(cfg, r)
 		if err != nil {
 			return nil, fmt.Errorf("request body: %w", err)
 		}
-		// A *bytes.Reader body lets net/http write headers and body in one
-		// write (it flushes headers separately for unknown readers).
-		c.bodies[i] = promptBody{b: b, getBody: func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(b)), nil }}
+		c.bodies[i] = promptBody{b: b, getBody: bodyReader(b), promptTokens: r.PromptTokens}
+		c.at = append(c.at, r.At)
+		if r.OutputLen > 0 {
+			c.tokenCap = max(c.tokenCap, min(r.OutputLen, 4096))
+		}
+	}
+	if c.sessions = sessionsOf(reqs); c.sessions != nil {
+		c.cfg = cfg
+		for _, r := range reqs {
+			c.prompts = append(c.prompts, r.Prompt)
+			c.outputLen = append(c.outputLen, r.OutputLen)
+		}
+		if d := cfg.Dataset; d != nil {
+			c.think = thinkTime{d: d.ThinkTime, exponential: d.Think == ThinkExponential, seed: d.Seed}
+		}
 	}
 	go c.sweep(min(max(c.timeout/50, time.Millisecond), 50*time.Millisecond))
 	return c, nil
+}
+
+// bodyReader returns a GetBody for b: a *bytes.Reader body lets net/http
+// write headers and body in one write (it flushes headers separately for
+// unknown readers).
+func bodyReader(b []byte) func() (io.ReadCloser, error) {
+	return func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(b)), nil }
 }
 
 func (c *client) getWorker() *worker {
@@ -225,6 +265,7 @@ func (c *client) close() {
 	}
 	c.mu.Unlock()
 	c.rt.CloseIdleConnections()
+	c.metrics.CloseIdleConnections()
 }
 
 // sweep cancels the context of every worker whose request is past its
@@ -284,10 +325,15 @@ func (c *client) do(w *worker, idx int, r *RequestResult) {
 		m.inFlight.Add(1)
 		defer m.ended(r)
 	}
+	c.send(w, &c.bodies[idx%len(c.bodies)], r)
+}
+
+// send sends the request of body pb and fills r as do does.
+func (c *client) send(w *worker, pb *promptBody, r *RequestResult) {
 	r.Start = time.Now()
 	ctx := c.begin(w, r.Start)
 	defer c.end(w)
-	pb := &c.bodies[idx%len(c.bodies)]
+	r.IntendedPromptTokens = pb.promptTokens
 	req := c.tmpl.WithContext(ctx)
 	req.Body, _ = pb.getBody()
 	req.GetBody = pb.getBody
@@ -401,6 +447,9 @@ func (c *client) readStream(ctx context.Context, w *worker, r *RequestResult, bo
 		if len(ch.finish) > 0 {
 			r.FinishReason = finishString(ch.finish)
 		}
+		if w.answer != nil {
+			w.answer = append(w.answer, ch.text...)
+		}
 		if ch.content {
 			contentChunks++
 			if contentChunks == 1 {
@@ -454,6 +503,9 @@ func (c *client) readJSON(ctx context.Context, w *worker, r *RequestResult, body
 		return
 	}
 	r.FinishReason = finishString(ch.finish)
+	if w.answer != nil {
+		w.answer = append(w.answer, ch.text...)
+	}
 	if ch.hasUsage {
 		r.TokensSource = TokensUsage
 		r.PromptTokens, r.CompletionTokens = ch.promptTokens, ch.complTokens

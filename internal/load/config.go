@@ -32,11 +32,12 @@ const (
 	KindConcurrent ModeKind = "concurrent" // closed loop: Concurrency requests in flight
 	KindRate       ModeKind = "rate"       // open loop: Rate requests per second
 	KindSearch     ModeKind = "search"     // probes of concurrency or rate for the highest level meeting SLOs
+	KindReplay     ModeKind = "replay"     // open loop at a trace dataset's own send times
 )
 
 // Values lists the mode kinds.
 func (ModeKind) Values() []string {
-	return []string{string(KindSequential), string(KindConcurrent), string(KindRate), string(KindSearch)}
+	return []string{string(KindSequential), string(KindConcurrent), string(KindRate), string(KindSearch), string(KindReplay)}
 }
 
 // SearchOver is the load level a search varies.
@@ -97,7 +98,19 @@ type Config struct {
 	MaxTokens int            // max_tokens; default DefaultMaxTokens
 	Extra     map[string]any // merged into the JSON body (ignore_eos, min_tokens, temperature, stream_options...)
 	Prompts   Prompts        // default: the seed's fixed prompt
-	Warmup    int            // requests sent (closed loop) before each mode, excluded from results
+	// Dataset, instead of Prompts, makes the requests (see Dataset);
+	// their lengths are fitted with Counter, or with what DetectCounter
+	// finds on the server when Counter is nil.
+	Dataset *Dataset
+	Counter Counter
+	// Prepared, when not nil, are the requests to send (PrepareRequests'
+	// answer), so that a dataset is built once for several runs.
+	Prepared []Request
+	// MetricsPath, when set (vLLM: "/metrics"), is scraped before and
+	// after each mode for vLLM's prefix-cache counters
+	// (Summary.PrefixCacheHitRate).
+	MetricsPath string
+	Warmup      int // requests sent (closed loop) before each mode, excluded from results
 	// OnModeStart, if not nil, is called with a mode's name after its
 	// warm-up, just before its first measured request (telemetry marks
 	// mode windows with it, so warm-up traffic stays out of them).
@@ -195,7 +208,7 @@ func (m Mode) inFlight() int {
 	switch m.Kind {
 	case KindConcurrent:
 		return m.Concurrency
-	case KindRate:
+	case KindRate, KindReplay:
 		if m.MaxInFlight > 0 {
 			return m.MaxInFlight
 		}
@@ -235,8 +248,17 @@ func (c Config) Validate() error {
 		}
 	}
 	p.Nest("", c.Prompts.validate())
+	if c.Dataset != nil {
+		if c.Prompts.Fixed != "" || c.Prompts.File != "" || c.Prompts.SyntheticTokens != 0 || len(c.Prompts.List) > 0 {
+			p.Add("dataset", "set a dataset or prompts, not both")
+		}
+		p.Nest("", c.Dataset.validate("dataset.", c.API, c.Modes))
+	}
 	if c.Warmup < 0 {
 		p.Add("warmup", "%d must be >= 0", c.Warmup)
+	}
+	if c.MetricsPath != "" && !strings.HasPrefix(c.MetricsPath, "/") {
+		p.Add("metrics", "%q must be a path on the server starting with /", c.MetricsPath)
 	}
 	if c.RequestTimeout < 0 {
 		p.Add("request_timeout", "%v must be >= 0", c.RequestTimeout)
@@ -302,7 +324,7 @@ func (c Config) Validate() error {
 				p.Add(at(".arrival"), "applies to kind rate only")
 			}
 			if m.MaxInFlight != 0 {
-				p.Add(at(".max_in_flight"), "applies to kind rate only")
+				p.Add(at(".max_in_flight"), "applies to kinds rate and replay only")
 			}
 			if m.Burstiness != 0 {
 				p.Add(at(".burstiness"), "applies to kind rate only")
@@ -333,6 +355,22 @@ func (c Config) Validate() error {
 			}
 			if m.Rate > 0 && m.Requests == 0 && m.Duration > 0 && m.Rate*m.Duration.Seconds() > 1e7 {
 				p.Add(at(""), "rate x duration schedules more than 10M requests")
+			}
+		case KindReplay:
+			if c.Dataset == nil || c.Dataset.normalized().Name != DatasetTrace {
+				p.Add(at(".kind"), "replay sends at a trace's times: it needs dataset trace")
+			}
+			for _, f := range []struct {
+				key string
+				set bool
+			}{{".rate", m.Rate != 0}, {".arrival", m.Arrival != ""}, {".concurrency", m.Concurrency != 0}, {".duration", m.Duration != 0},
+				{".burstiness", m.Burstiness != 0}} {
+				if f.set {
+					p.Add(at(f.key), "does not apply to kind replay (the trace sets the times)")
+				}
+			}
+			if m.MaxInFlight < 0 {
+				p.Add(at(".max_in_flight"), "%d must be >= 0", m.MaxInFlight)
 			}
 		case "":
 			p.Add(at(".kind"), "required (one of %s)", strings.Join(m.Kind.Values(), ", "))

@@ -21,6 +21,8 @@
 //   - concurrent: closed loop, Concurrency workers each sending its next
 //     request when the previous one ends. IntendedStart is the moment the
 //     worker became free, so LagMs is the generator's own overhead.
+//   - replay: open loop at a trace dataset's own send offsets (see
+//     Datasets), otherwise as rate.
 //   - rate: open loop. Schedule(mode) fixes every intended send time in
 //     advance (constant 1/Rate gaps, or exponential gaps from a PCG
 //     generator seeded with Seed; with Burstiness b, gamma gaps of shape b
@@ -43,6 +45,35 @@
 // all their requests with N and RepeatStats: <metric>_mean,
 // <metric>_ci95_low and <metric>_ci95_high of each RepeatMetrics value
 // across repetitions (Student t, MeanCI95).
+//
+// # Datasets
+//
+// Config.Dataset (instead of Prompts) makes the requests, with vLLM's
+// dataset names (DatasetName): random (input_len after a shared
+// prefix_len, lengths ± range_ratio as vLLM's RandomDataset), sharegpt
+// (vLLM's ShareGPT sampling and length filters), jsonl/custom (prompt or
+// messages per line, optional output_len), trace (Mooncake JSONL: a block
+// of text per hash id, sent by KindReplay modes at the trace's offsets x
+// time_scale), shared_prefix (groups of questions after one system prompt
+// each, shuffled) and multi_turn (chat sessions whose turns carry the
+// conversation with the server's own answers, think time between turns;
+// Summary gets TTFT of first vs later turns). Everything is seeded, read
+// locally and bounded (MaxDatasetFileBytes, MaxDatasetTokens,
+// MaxDatasetTotalTokens). PrepareRequests builds them once for several
+// runs (Config.Prepared).
+//
+// Lengths are tokens as the server counts them: each prompt is cut to the
+// exact length with a Counter, the server's POST /tokenize (vLLM's
+// TokenizeRequest/Response) when DetectCounter finds it, else max_tokens=1
+// probes read back as usage.prompt_tokens. RequestResult carries
+// IntendedPromptTokens; Summary.PromptTokenChecks and
+// PromptTokenMismatches compare it with the server's usage.
+//
+// With Config.MetricsPath ("/metrics") each mode's Summary gets the growth
+// of vLLM's vllm:prefix_cache_queries and vllm:prefix_cache_hits counters
+// and their ratio (PrefixCacheHitRate), and the peak of
+// vllm:kv_cache_usage_perc sampled every 250 ms (KVCacheUsageMax); a server
+// without them leaves the fields unset.
 //
 // # SLOs and goodput
 //

@@ -27,16 +27,23 @@ type RequestResult struct {
 	Start         time.Time `json:"start"`   // just before the request was written (zero if dropped)
 	TTFTms        float64   `json:"ttft_ms"` // Start → first chunk with non-empty content (streaming only, else 0)
 	// ITLms holds every gap between consecutive content chunks (streaming).
-	ITLms            []float64 `json:"itl_ms"`
-	E2ELms           float64   `json:"e2el_ms"` // Start → [DONE] (stream) / end of body; for failures, → the failure
-	PromptTokens     int       `json:"prompt_tokens"`
-	CompletionTokens int       `json:"completion_tokens"`
-	TokensSource     string    `json:"tokens_source"` // "usage" | "chunks" | "none"
-	FinishReason     string    `json:"finish_reason"`
-	HTTPStatus       int       `json:"http_status"`
-	ErrorClass       string    `json:"error_class"` // "" on success; see Class* constants
-	Error            string    `json:"error"`
-	LagMs            float64   `json:"lag_ms"` // Start - IntendedStart: generator-side delay
+	ITLms        []float64 `json:"itl_ms"`
+	E2ELms       float64   `json:"e2el_ms"`       // Start → [DONE] (stream) / end of body; for failures, → the failure
+	PromptTokens int       `json:"prompt_tokens"` // as the server reported them (usage)
+	// IntendedPromptTokens is the prompt's length as the dataset meant it,
+	// counted by the server's tokenizer; 0 when unknown.
+	IntendedPromptTokens int     `json:"intended_prompt_tokens,omitempty"`
+	CompletionTokens     int     `json:"completion_tokens"`
+	TokensSource         string  `json:"tokens_source"` // "usage" | "chunks" | "none"
+	FinishReason         string  `json:"finish_reason"`
+	HTTPStatus           int     `json:"http_status"`
+	ErrorClass           string  `json:"error_class"` // "" on success; see Class* constants
+	Error                string  `json:"error"`
+	LagMs                float64 `json:"lag_ms"` // Start - IntendedStart: generator-side delay
+	// Session and Turn (from 1) place a multi_turn request in its
+	// conversation.
+	Session int `json:"session,omitempty"`
+	Turn    int `json:"turn,omitempty"`
 }
 
 // OK reports whether the request completed successfully.
@@ -125,15 +132,18 @@ func Run(ctx context.Context, cfg Config, onResult func(RequestResult)) ([]Summa
 		return nil, err
 	}
 	cfg = cfg.withDefaults()
-	prompts, err := cfg.Prompts.Load()
-	if err != nil {
-		return nil, fmt.Errorf("prompts: %w", err)
+	reqs := cfg.Prepared
+	if reqs == nil {
+		var err error
+		if reqs, _, err = PrepareRequests(ctx, cfg); err != nil {
+			return nil, err
+		}
 	}
 	conns := 1
 	for _, m := range cfg.Modes {
 		conns = max(conns, m.inFlight())
 	}
-	cl, err := newClient(ctx, cfg, prompts, conns)
+	cl, err := newClient(ctx, cfg, reqs, conns)
 	if err != nil {
 		return nil, err
 	}
@@ -150,7 +160,7 @@ func Run(ctx context.Context, cfg Config, onResult func(RequestResult)) ([]Summa
 		cl.meter = nil // warm-up requests are not progress
 		if cfg.Warmup > 0 {
 			wm := Mode{Name: "warmup", Kind: KindConcurrent, Requests: cfg.Warmup, Concurrency: min(cfg.Warmup, m.inFlight())}
-			runMode(ctx, cl, wm, nil)
+			runClosed(ctx, cl, wm, nil)
 		}
 		if ctx.Err() != nil {
 			return out, ctx.Err()
@@ -169,11 +179,23 @@ func Run(ctx context.Context, cfg Config, onResult func(RequestResult)) ([]Summa
 			if cfg.OnProgress != nil {
 				stopProgress = startProgress(cl, one, cfg)
 			}
+			var before prefixCacheCounters
+			var stopKV func() (float64, bool)
+			if cfg.MetricsPath != "" {
+				before = scrapePrefixCache(ctx, cl.metrics, cfg.BaseURL+cfg.MetricsPath)
+				stopKV = sampleKVUsage(ctx, cl.metrics, cfg.BaseURL+cfg.MetricsPath)
+			}
 			results := runMode(ctx, cl, one, onResult)
 			if stopProgress != nil {
 				stopProgress()
 			}
 			s := Summarize(one, results, cfg.ErrorThreshold)
+			if cfg.MetricsPath != "" {
+				if peak, ok := stopKV(); ok {
+					s.KVCacheUsageMax = &peak
+				}
+				s.setPrefixCache(before, scrapePrefixCache(ctx, cl.metrics, cfg.BaseURL+cfg.MetricsPath))
+			}
 			s.Interrupted = s.Interrupted || ctx.Err() != nil
 			if m.Repeat <= 1 {
 				out = append(out, s)
@@ -273,8 +295,14 @@ func (c *collector) finish() []RequestResult {
 }
 
 func runMode(ctx context.Context, cl *client, m Mode, onResult func(RequestResult)) []RequestResult {
-	if m.Kind == KindRate {
-		return runRate(ctx, cl, m, onResult)
+	if cl.sessions != nil {
+		return runSessions(ctx, cl, m, onResult)
+	}
+	switch m.Kind {
+	case KindRate:
+		return runRate(ctx, cl, m, Schedule(m), onResult)
+	case KindReplay:
+		return runRate(ctx, cl, m, cl.replaySchedule(m), onResult)
 	}
 	return runClosed(ctx, cl, m, onResult)
 }
@@ -329,14 +357,13 @@ func runClosed(ctx context.Context, cl *client, m Mode, onResult func(RequestRes
 	return col.finish()
 }
 
-// runRate is the open loop: one dispatcher sends request i at t0+Schedule[i]
+// runRate is the open loop: one dispatcher sends request i at t0+sched[i]
 // on its own goroutine, never waiting for responses. If MaxInFlight requests
 // are in flight at that moment the request is recorded as dropped, or with
 // WaitForSlot sent as soon as one ends (later ones then catch up); the
 // schedule is never shifted. When the dispatcher is late it sends at once
 // (catching up), and the lateness shows in LagMs.
-func runRate(ctx context.Context, cl *client, m Mode, onResult func(RequestResult)) []RequestResult {
-	sched := Schedule(m)
+func runRate(ctx context.Context, cl *client, m Mode, sched []time.Duration, onResult func(RequestResult)) []RequestResult {
 	col := newCollector(len(sched), onResult)
 	col.results = make([]RequestResult, 0, len(sched))
 	var dropped []RequestResult

@@ -93,11 +93,34 @@ type Summary struct {
 	LagMaxms              float64 `json:"lag_max_ms"`
 	NLag                  int     `json:"n_lag"`
 
-	ErrorsByClass     map[string]int `json:"errors_by_class"`
-	TokensSource      string         `json:"tokens_source"` // "usage" | "chunks" | "none" | "mixed" | "" (no completed request)
-	FinishReasons     map[string]int `json:"finish_reasons"`
-	ErrorRate         float64        `json:"error_rate"` // failed / (completed + failed)
-	ThresholdExceeded bool           `json:"threshold_exceeded"`
+	ErrorsByClass map[string]int `json:"errors_by_class"`
+	TokensSource  string         `json:"tokens_source"` // "usage" | "chunks" | "none" | "mixed" | "" (no completed request)
+	// PromptTokenChecks counts the completed requests whose intended prompt
+	// length was known (a dataset's, counted by the server's tokenizer) and
+	// whose server reported usage; PromptTokenMismatches those whose
+	// reported prompt_tokens differ from it (goal: 0).
+	PromptTokenChecks     int `json:"prompt_token_checks"`
+	PromptTokenMismatches int `json:"prompt_token_mismatches"`
+	// The prefix-cache fields are the growth of the server's
+	// vllm:prefix_cache_queries and vllm:prefix_cache_hits counters
+	// (tokens) over the mode, and hits / queries; unset when the server
+	// exposes no such counters (Values omits them).
+	PrefixCacheQueries *float64 `json:"prefix_cache_queries,omitempty"`
+	PrefixCacheHits    *float64 `json:"prefix_cache_hits,omitempty"`
+	PrefixCacheHitRate *float64 `json:"prefix_cache_hit_rate,omitempty"`
+	// KVCacheUsageMax is the largest vllm:kv_cache_usage_perc (0-1) read
+	// from the server's metrics while the mode ran (sampled every 250 ms);
+	// unset without metrics.
+	KVCacheUsageMax *float64 `json:"kv_cache_usage_max,omitempty"`
+	// The turn fields are a multi_turn mode's TTFT of first turns and of
+	// later turns (whose prompts carry the conversation); unset elsewhere.
+	MeanTTFTFirstTurnms    *float64       `json:"mean_ttft_first_turn_ms,omitempty"`
+	MedianTTFTFirstTurnms  *float64       `json:"median_ttft_first_turn_ms,omitempty"`
+	MeanTTFTLaterTurnsms   *float64       `json:"mean_ttft_later_turns_ms,omitempty"`
+	MedianTTFTLaterTurnsms *float64       `json:"median_ttft_later_turns_ms,omitempty"`
+	FinishReasons          map[string]int `json:"finish_reasons"`
+	ErrorRate              float64        `json:"error_rate"` // failed / (completed + failed)
+	ThresholdExceeded      bool           `json:"threshold_exceeded"`
 	// Interrupted says the run's context was cancelled during this mode:
 	// its figures cover only the requests that ended before.
 	Interrupted bool `json:"interrupted"`
@@ -243,6 +266,12 @@ func Summarize(m Mode, rs []RequestResult, errorThreshold float64) Summary {
 			continue
 		}
 		s.Completed++
+		if r.IntendedPromptTokens > 0 && r.TokensSource == TokensUsage {
+			s.PromptTokenChecks++
+			if r.PromptTokens != r.IntendedPromptTokens {
+				s.PromptTokenMismatches++
+			}
+		}
 		s.TotalInputTokens += r.PromptTokens
 		s.TotalOutputTokens += r.CompletionTokens
 		sources[r.TokensSource] = true
@@ -266,6 +295,7 @@ func Summarize(m Mode, rs []RequestResult, errorThreshold float64) Summary {
 		s.OutputThroughput = float64(s.TotalOutputTokens) / s.Duration
 		s.TotalTokenThroughput = float64(s.TotalInputTokens+s.TotalOutputTokens) / s.Duration
 	}
+	s.turnTTFTs(rs)
 	st := ComputeStats(ttft)
 	s.MeanTTFTms, s.MedianTTFTms, s.StdTTFTms, s.P90TTFTms, s.P99TTFTms, s.NTTFT = st.Mean, st.Median, st.Std, st.P90, st.P99, st.N
 	st = ComputeStats(tpot)

@@ -70,12 +70,20 @@ func WriteTable(w io.Writer, sums []Summary) {
 		vals[i] = s.Values()
 	}
 	rows := tableRows
-	for _, k := range []string{"request_goodput", "slo_attainment", "slo_pass", "slo_binding"} {
+	for _, k := range []string{"request_goodput", "slo_attainment", "slo_pass", "slo_binding",
+		"prefix_cache_queries", "prefix_cache_hits", "prefix_cache_hit_rate", "kv_cache_usage_max",
+		"mean_ttft_first_turn_ms", "median_ttft_first_turn_ms", "mean_ttft_later_turns_ms", "median_ttft_later_turns_ms"} {
 		for _, v := range vals {
 			if _, ok := v[k]; ok {
-				rows = append(rows[:len(rows):len(rows)], k) // only when a mode has SLOs
+				rows = append(rows[:len(rows):len(rows)], k) // only when a mode has SLOs / the server the counters
 				break
 			}
+		}
+	}
+	for _, s := range sums {
+		if s.PromptTokenChecks > 0 {
+			rows = append(rows[:len(rows):len(rows)], "prompt_token_checks", "prompt_token_mismatches") // only for datasets
+			break
 		}
 	}
 	for _, k := range rows {

@@ -66,7 +66,7 @@ func TestSchemaHasAStringEnumForEveryClosedVocabulary(t *testing.T) {
 		}
 	}
 	mode := prop(with["load"], "modes")["items"]
-	if got := enumAt(t, prop(mode, "kind")); !slices.Equal(got, []string{"sequential", "concurrent", "rate", "search"}) {
+	if got := enumAt(t, prop(mode, "kind")); !slices.Equal(got, []string{"sequential", "concurrent", "rate", "search", "replay"}) {
 		t.Errorf("mode kind %v", got)
 	}
 	if got := enumAt(t, prop(mode, "arrival")); !slices.Equal(got, []string{"constant", "poisson"}) {
