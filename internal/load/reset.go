@@ -11,8 +11,8 @@ import (
 // ResetPrefixCache asks the server to drop its prefix cache (vLLM's
 // POST /reset_prefix_cache), so that a mode does not find the previous
 // mode's prompts cached. supported is false when the engine has no such
-// endpoint (404 or 405: llama.cpp, Ollama, the simulator, which caches no
-// prefixes); err is any other failure.
+// endpoint (404 or 405: llama.cpp, Ollama, and vLLM or the simulator
+// unless started with VLLM_SERVER_DEV_MODE=1); err is any other failure.
 func ResetPrefixCache(ctx context.Context, cfg Config) (supported bool, err error) {
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
