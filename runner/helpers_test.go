@@ -22,6 +22,10 @@ var (
 	binDir     string
 	fakeServer string
 	runexpBin  string
+	// ownProcesses marks every process this test binary starts (and
+	// theirs), so leftover checks of shared binaries (Ollama) count only
+	// ours on a machine shared with other work.
+	ownProcesses string
 )
 
 func TestMain(m *testing.M) { os.Exit(testMain(m)) }
@@ -33,6 +37,7 @@ func testMain(m *testing.M) int {
 	}
 	defer os.RemoveAll(dir)
 	binDir = dir
+	ownProcesses = testutil.MarkOwnProcesses()
 	// Simulated GPUs of this package's servers only: other packages' tests,
 	// run at the same time by go test, keep their own.
 	os.Setenv("RUNEXP_SIM_GPU_DIR", filepath.Join(dir, "simgpu"))

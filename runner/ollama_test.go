@@ -29,14 +29,15 @@ func ollamaBin(t *testing.T) string {
 	return bin
 }
 
-// ollamaLeftovers lists live processes running the Ollama binary.
+// ollamaLeftovers lists live processes running the Ollama binary that this
+// test binary started (another test or user may run the same binary).
 func ollamaLeftovers(bin string) []string {
-	return testutil.Processes(testutil.CmdlineStartsWith(bin))
+	return testutil.OwnProcesses(testutil.OwnedBy(ownProcesses, testutil.CmdlineStartsWith(bin)))
 }
 
 func assertNoOllama(t *testing.T, bin string) {
 	t.Helper()
-	testutil.AssertNoProcesses(t, testutil.CmdlineStartsWith(bin), 5*time.Second)
+	testutil.AssertNoOwnProcesses(t, testutil.OwnedBy(ownProcesses, testutil.CmdlineStartsWith(bin)), 5*time.Second)
 }
 
 // The shipped ollama-cpu experiment on a real Ollama: host memory and the KV

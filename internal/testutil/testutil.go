@@ -58,9 +58,54 @@ func CmdlineStartsWith(prog string) func(cmdline []byte) bool {
 	return func(cmdline []byte) bool { return bytes.HasPrefix(cmdline, []byte(prog+"\x00")) }
 }
 
+// OwnerEnv is the environment variable MarkOwnProcesses sets.
+const OwnerEnv = "RUNEXP_TEST_OWNER"
+
+// MarkOwnProcesses puts OwnerEnv=<this pid> into this test binary's
+// environment, which every process it starts (and theirs) inherits, and
+// returns the entry: OwnedBy(entry) then tells this binary's processes
+// from those of other tests or users on a shared machine. Call it from
+// TestMain.
+func MarkOwnProcesses() string {
+	v := strconv.Itoa(os.Getpid())
+	os.Setenv(OwnerEnv, v)
+	return OwnerEnv + "=" + v
+}
+
+// OwnedBy narrows match to processes whose environment holds entry (see
+// MarkOwnProcesses). A process whose environment cannot be read does not
+// match.
+func OwnedBy(entry string, match func(cmdline []byte) bool) func(pid int, cmdline []byte) bool {
+	return func(pid int, cmdline []byte) bool {
+		if !match(cmdline) {
+			return false
+		}
+		environ, err := os.ReadFile(filepath.Join("/proc", strconv.Itoa(pid), "environ"))
+		if err != nil {
+			return false
+		}
+		for e := range bytes.SplitSeq(environ, []byte{0}) {
+			if string(e) == entry {
+				return true
+			}
+		}
+		return false
+	}
+}
+
 // Processes lists live (not zombie) processes other than this one whose
 // command line matches, as "pid argv...".
 func Processes(match func(cmdline []byte) bool) []string {
+	return processes(func(_ int, cmdline []byte) bool { return match(cmdline) })
+}
+
+// OwnProcesses lists live processes other than this one that match (see
+// OwnedBy), as "pid argv...".
+func OwnProcesses(match func(pid int, cmdline []byte) bool) []string {
+	return processes(match)
+}
+
+func processes(match func(pid int, cmdline []byte) bool) []string {
 	var out []string
 	entries, _ := os.ReadDir("/proc")
 	for _, e := range entries {
@@ -69,7 +114,7 @@ func Processes(match func(cmdline []byte) bool) []string {
 			continue
 		}
 		cmdline, err := os.ReadFile(filepath.Join("/proc", e.Name(), "cmdline"))
-		if err != nil || !match(cmdline) {
+		if err != nil || !match(pid, cmdline) {
 			continue
 		}
 		stat, _ := os.ReadFile(filepath.Join("/proc", e.Name(), "stat"))
@@ -84,9 +129,20 @@ func Processes(match func(cmdline []byte) bool) []string {
 // AssertNoProcesses fails unless, within wait, no matching process is left.
 func AssertNoProcesses(t testing.TB, match func(cmdline []byte) bool, wait time.Duration) {
 	t.Helper()
+	assertNone(t, func() []string { return Processes(match) }, wait)
+}
+
+// AssertNoOwnProcesses is AssertNoProcesses for a matcher of OwnedBy.
+func AssertNoOwnProcesses(t testing.TB, match func(pid int, cmdline []byte) bool, wait time.Duration) {
+	t.Helper()
+	assertNone(t, func() []string { return OwnProcesses(match) }, wait)
+}
+
+func assertNone(t testing.TB, list func() []string, wait time.Duration) {
+	t.Helper()
 	deadline := time.Now().Add(wait)
 	for {
-		left := Processes(match)
+		left := list()
 		if len(left) == 0 {
 			return
 		}
