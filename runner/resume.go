@@ -8,8 +8,10 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -86,7 +88,7 @@ func reopenRunFolder(ctx context.Context, p *Plan, opt ExecOptions, ro ResumeOpt
 	if err := stopEarlierJobs(ctx, old, opt); err != nil {
 		return nil, nil, err
 	}
-	if rec.Reaped, err = reapLeftovers(ctx, p.RunDir, opt.Out); err != nil {
+	if rec.Reaped, err = reapLeftovers(ctx, p.RunDir, old.Executor, opt.Out); err != nil {
 		return nil, nil, err
 	}
 	kept, err := keepEarlierPoints(p, old, ro, &rec)
@@ -124,18 +126,31 @@ func reopenRunFolder(ctx context.Context, p *Plan, opt ExecOptions, ro ResumeOpt
 }
 
 // reapLeftovers stops every process the run's ledger names that is still
-// alive, saying which first.
-func reapLeftovers(ctx context.Context, runDir string, out io.Writer) ([]int, error) {
+// alive on this machine, saying which first, and names the launches of
+// other machines (a cluster executor's nodes, or this one before a
+// reboot), whose pids mean nothing here: cancelling the earlier jobs
+// (stopEarlierJobs) ended those.
+func reapLeftovers(ctx context.Context, runDir string, earlier *ExecutorRecord, out io.Writer) ([]int, error) {
 	path := filepath.Join(runDir, proc.LedgerName)
 	entries, err := proc.ReadLedger(path)
 	if err != nil {
 		return nil, err
 	}
+	elsewhere := map[string]int{}
 	for _, e := range entries {
-		if left := e.Leftovers(); len(left) > 0 {
+		if where := e.Elsewhere(); where != "" {
+			elsewhere[where]++
+		} else if left := e.Leftovers(); len(left) > 0 {
 			fmt.Fprintf(out, "stopping what the earlier run left of %s (launched as pid %d%s): pid(s) %s\n",
 				e.Argv0, e.PID, portNote(e.Port), joinInts(left))
 		}
+	}
+	for _, where := range slices.Sorted(maps.Keys(elsewhere)) {
+		fate := "stop them there if they still run"
+		if earlier != nil && len(earlier.Jobs) > 0 {
+			fate = fmt.Sprintf("cancelling the earlier %s jobs ended their tasks", earlier.Name)
+		}
+		fmt.Fprintf(out, "%d process(es) recorded on %s were not checked from here; %s\n", elsewhere[where], where, fate)
 	}
 	pids, err := proc.ReapLedger(ctx, path)
 	if err != nil {
