@@ -283,11 +283,10 @@ func cmdRun(args []string, stdout, stderr io.Writer, planOnly bool) int {
 		fmt.Fprintln(stderr, "runexp:", err)
 		return ExitUsage
 	}
-	// A cluster's tasks check their own nodes; the submit host needs no GPU.
-	if plan.Executor != spec.ExecutorSlurm {
-		if code := preflight(plan, stderr); code != ExitOK {
-			return code // before the run folder exists
-		}
+	// With a cluster executor this checks only what does not depend on the
+	// node (the environment); the submit host needs no GPU.
+	if code := preflight(plan, stderr); code != ExitOK {
+		return code // before the run folder exists
 	}
 	return execute(plan, compileRun, stdout, stderr)
 }
