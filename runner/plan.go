@@ -294,6 +294,8 @@ func Compile(x *spec.Experiment, reg *steps.Registry, opt Options) (*Plan, error
 	if abs, err := filepath.Abs(p.SpecDir); err == nil {
 		base.SetString("spec.dir", abs)
 	}
+	slurm, slurmErrs := x.Slurm.Resolve(d, base) // `partition: ${partition}`
+	p.Slurm, errs = slurm, append(errs, slurmErrs...)
 	for i := range x.Studies {
 		sp, e := compileStudy(d, reg, x, i, base, p, opt.CountOnly, axisSets, opt.Only)
 		errs = append(errs, e...)

@@ -3,6 +3,7 @@ package spec
 import (
 	"fmt"
 	"regexp"
+	"slices"
 	"strings"
 
 	"go.yaml.in/yaml/v3"
@@ -44,18 +45,57 @@ type Slurm struct {
 
 var slurmMemory = regexp.MustCompile(`^[0-9]+[KMGT]?$`)
 
-// checkExecutor checks the executor: and slurm: keys.
-func (x *Experiment) checkExecutor(d *Decoder, doc *yaml.Node) ErrorList {
-	var errs ErrorList
-	if x.Slurm == nil {
+// UnmarshalSpec keeps the block's node and decodes it, unless it refers
+// to vars (`partition: ${partition}`): then it is decoded by Resolve once
+// their values (and --set) are known.
+func (s *Slurm) UnmarshalSpec(d *Decoder, n *yaml.Node, path string) ErrorList {
+	if len(References(n)) > 0 {
+		s.Node = n
 		return nil
 	}
-	s := x.Slurm
+	return d.Decode(n, path, (*slurmFields)(s))
+}
+
+// slurmFields is Slurm without its UnmarshalSpec, for the decoder.
+type slurmFields Slurm
+
+// Resolve returns the block with every ${...} substituted through sc and
+// decoded and checked as a block without references is when the spec is
+// read; problems are positioned at the referring key. A block without
+// references is returned as it is.
+func (s *Slurm) Resolve(d *Decoder, sc *Scope) (*Slurm, ErrorList) {
+	if s == nil || len(References(s.Node)) == 0 {
+		return s, nil
+	}
+	n, errs := d.Substitute(s.Node, "slurm", sc)
+	out := &Slurm{}
+	decodeErrs := d.Decode(n, "slurm", (*slurmFields)(out))
+	// One problem per key: a reference that did not resolve is reported as
+	// such, a value that does not decode is not checked again.
+	for _, e := range append(decodeErrs, out.check(d)...) {
+		if !slices.ContainsFunc(errs, func(r *Error) bool { return r.Pos == e.Pos }) {
+			errs = append(errs, e)
+		}
+	}
+	return out, errs
+}
+
+// checkExecutor checks the slurm: block (executor: is an Enum, checked by
+// the decoder); one with references is checked by Resolve.
+func (x *Experiment) checkExecutor(d *Decoder) ErrorList {
+	if x.Slurm == nil || len(References(x.Slurm.Node)) > 0 {
+		return nil
+	}
+	return x.Slurm.check(d)
+}
+
+func (s *Slurm) check(d *Decoder) ErrorList {
+	var errs ErrorList
 	at := func(key string) Pos {
 		if n := ValueNode(s.Node, key); n != nil {
 			return d.Pos(n)
 		}
-		return d.Pos(ValueNode(doc, "slurm"))
+		return d.Pos(s.Node)
 	}
 	for _, f := range []struct {
 		key string
