@@ -85,6 +85,7 @@ type StudyPlan struct {
 	Axes        []string        `json:"axes,omitempty"`
 	Points      []*PointPlan    `json:"points"`
 	Artifacts   []spec.Artifact `json:"artifacts,omitempty"`
+	Submit      []string        `json:"submit,omitempty"` // a cluster executor's command for the study, less its job script (planSubmissions)
 	// PointCount is the number of points, also when Options.CountOnly left
 	// Points empty.
 	PointCount int `json:"-"`
@@ -318,6 +319,7 @@ func Compile(x *spec.Experiment, reg *steps.Registry, opt Options) (*Plan, error
 		return nil, err
 	}
 	p.applySlots()
+	p.planSubmissions()
 	p.setIdentities()
 	return p, nil
 }

@@ -2,9 +2,12 @@ package spec
 
 import (
 	"fmt"
+	"path/filepath"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
+	"time"
 
 	"go.yaml.in/yaml/v3"
 )
@@ -123,4 +126,51 @@ func (s *Slurm) check(d *Decoder) ErrorList {
 		}
 	}
 	return errs
+}
+
+// ArrayJobArgs are the sbatch options of the array job of a study of the
+// experiment with points points (task i runs point i), its task logs in
+// logDir: the block's options, and at most the block's array_limit points
+// at once, else parallel (the run's --parallel: the same spec means the
+// same concurrency on either executor), else 1.
+func (s *Slurm) ArrayJobArgs(experiment, study, logDir string, points, parallel int) []string {
+	if s == nil {
+		s = &Slurm{}
+	}
+	limit := s.ArrayLimit
+	if limit == 0 {
+		limit = max(parallel, 1)
+	}
+	args := []string{fmt.Sprintf("--array=0-%d%%%d", points-1, limit),
+		"--job-name=runexp-" + experiment + "-" + study,
+		"--output=" + filepath.Join(logDir, "%A_%a.log"),
+		"--open-mode=append"}
+	add := func(flag, v string) {
+		if v != "" {
+			args = append(args, flag+"="+v)
+		}
+	}
+	add("--partition", s.Partition)
+	add("--account", s.Account)
+	add("--qos", s.QOS)
+	if s.Time > 0 {
+		add("--time", slurmTime(s.Time.D()))
+	}
+	if s.GPUsPerPoint > 0 {
+		add("--gpus", strconv.Itoa(s.GPUsPerPoint))
+	}
+	add("--gres", s.Gres)
+	if s.CPUs > 0 {
+		add("--cpus-per-task", strconv.Itoa(s.CPUs))
+	}
+	add("--mem", s.Memory)
+	add("--constraint", s.Constraint)
+	return append(args, s.SbatchArgs...)
+}
+
+// slurmTime writes d as sbatch's "minutes:seconds" (Slurm rounds a limit
+// up to whole minutes).
+func slurmTime(d time.Duration) string {
+	secs := int((d + time.Second - 1) / time.Second)
+	return fmt.Sprintf("%d:%02d", secs/60, secs%60)
 }
