@@ -1,6 +1,7 @@
 package runner_test
 
 import (
+	"slices"
 	"testing"
 	"time"
 
@@ -10,7 +11,7 @@ import (
 // TestSlurmBlockTakesVarsAndSetValues: ${var} in the slurm: block is
 // substituted like anywhere else in a spec, with --set values, keeping the
 // type of a whole reference (an int var for gpus_per_point, a duration for
-// time); a block without references is used as written.
+// time) and "$$" for a literal $; a block without a $ is used as written.
 func TestSlurmBlockTakesVarsAndSetValues(t *testing.T) {
 	path := writeSpec(t, `version: runexp/v1
 name: slurm-vars
@@ -23,7 +24,7 @@ slurm:
   partition: ${partition}
   gpus_per_point: ${gpus}
   time: ${limit}
-  sbatch_args: ["--comment=${partition}", --exclusive]
+  sbatch_args: ["--comment=${partition}", --exclusive, "--comment=a$$b"]
 studies:
   - name: s
     steps:
@@ -32,8 +33,8 @@ studies:
 	p := compile(t, path, t.TempDir(), spec.Override{Name: "partition", Value: "gpu"}, spec.Override{Name: "gpus", Value: "2"})
 	s := p.Slurm
 	if s == nil || s.Partition != "gpu" || s.GPUsPerPoint != 2 || s.Time != spec.Duration(5*time.Minute) ||
-		len(s.SbatchArgs) != 2 || s.SbatchArgs[0] != "--comment=gpu" || s.SbatchArgs[1] != "--exclusive" {
-		t.Errorf("slurm block %+v, want partition gpu, 2 GPUs, 5m, [--comment=gpu --exclusive]", s)
+		!slices.Equal(s.SbatchArgs, []string{"--comment=gpu", "--exclusive", "--comment=a$b"}) {
+		t.Errorf("slurm block %+v, want partition gpu, 2 GPUs, 5m, [--comment=gpu --exclusive --comment=a$b]", s)
 	}
 
 	literal := compile(t, writeSpec(t, `version: runexp/v1

@@ -48,26 +48,46 @@ type Slurm struct {
 
 var slurmMemory = regexp.MustCompile(`^[0-9]+[KMGT]?$`)
 
-// UnmarshalSpec keeps the block's node and decodes it, unless it refers
-// to vars (`partition: ${partition}`): then it is decoded by Resolve once
-// their values (and --set) are known.
+// UnmarshalSpec keeps the block's node and decodes it, unless a value has
+// a $ (`partition: ${partition}`, "$$", a stray $HOME): then it is decoded
+// by Resolve once the vars' values (and --set) are known, under the rules
+// of every other substitution.
 func (s *Slurm) UnmarshalSpec(d *Decoder, n *yaml.Node, path string) ErrorList {
-	if len(References(n)) > 0 {
+	if hasDollar(n) {
 		s.Node = n
 		return nil
 	}
 	return d.Decode(n, path, (*slurmFields)(s))
 }
 
+// hasDollar reports whether a scalar under n has a $, which substitution
+// rewrites or rejects. Each node is visited once, aliases included.
+func hasDollar(n *yaml.Node) bool {
+	seen := map[*yaml.Node]bool{}
+	var walk func(*yaml.Node) bool
+	walk = func(n *yaml.Node) bool {
+		n = resolve(n)
+		if n == nil || seen[n] {
+			return false
+		}
+		seen[n] = true
+		if n.Kind == yaml.ScalarNode {
+			return strings.Contains(n.Value, "$")
+		}
+		return slices.ContainsFunc(n.Content, walk)
+	}
+	return walk(n)
+}
+
 // slurmFields is Slurm without its UnmarshalSpec, for the decoder.
 type slurmFields Slurm
 
 // Resolve returns the block with every ${...} substituted through sc and
-// decoded and checked as a block without references is when the spec is
-// read; problems are positioned at the referring key. A block without
-// references is returned as it is.
+// decoded and checked as a block without a $ is when the spec is read;
+// problems are positioned at their key. A block without a $ is returned as
+// it is.
 func (s *Slurm) Resolve(d *Decoder, sc *Scope) (*Slurm, ErrorList) {
-	if s == nil || len(References(s.Node)) == 0 {
+	if s == nil || !hasDollar(s.Node) {
 		return s, nil
 	}
 	n, errs := d.Substitute(s.Node, "slurm", sc)
@@ -84,9 +104,9 @@ func (s *Slurm) Resolve(d *Decoder, sc *Scope) (*Slurm, ErrorList) {
 }
 
 // checkExecutor checks the slurm: block (executor: is an Enum, checked by
-// the decoder); one with references is checked by Resolve.
+// the decoder); one with a $ is checked by Resolve.
 func (x *Experiment) checkExecutor(d *Decoder) ErrorList {
-	if x.Slurm == nil || len(References(x.Slurm.Node)) > 0 {
+	if x.Slurm == nil || hasDollar(x.Slurm.Node) {
 		return nil
 	}
 	return x.Slurm.check(d)
