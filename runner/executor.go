@@ -137,13 +137,14 @@ func (rf *runFolder) submitted(executor string, job ExecutorJob) {
 	rf.m.write(rf.plan.RunDir)
 }
 
-// stopEarlierJobs asks opt's executor to stop the jobs old records.
-func stopEarlierJobs(ctx context.Context, old *Manifest, opt ExecOptions) error {
+// stopEarlierJobs asks opt's executor to stop the jobs old records and
+// returns its name when it did.
+func stopEarlierJobs(ctx context.Context, old *Manifest, opt ExecOptions) (cancelled string, err error) {
 	js, ok := opt.Executor.(JobStopper)
 	if !ok || old.Executor == nil || len(old.Executor.Jobs) == 0 {
-		return nil
+		return "", nil
 	}
-	return js.StopJobs(ctx, old.Executor.Jobs, opt.Out)
+	return old.Executor.Name, js.StopJobs(ctx, old.Executor.Jobs, opt.Out)
 }
 
 // ErrNoSuchPoint is returned by RunOnePoint for a point the plan lacks.

@@ -85,10 +85,11 @@ func reopenRunFolder(ctx context.Context, p *Plan, opt ExecOptions, ro ResumeOpt
 		}
 	}()
 	rec := ResumeRecord{Time: time.Now().UTC(), PreviousStatus: old.Status}
-	if err := stopEarlierJobs(ctx, old, opt); err != nil {
+	cancelled, err := stopEarlierJobs(ctx, old, opt)
+	if err != nil {
 		return nil, nil, err
 	}
-	if rec.Reaped, err = reapLeftovers(ctx, p.RunDir, old.Executor, opt.Out); err != nil {
+	if rec.Reaped, err = reapLeftovers(ctx, p.RunDir, cancelled, opt.Out); err != nil {
 		return nil, nil, err
 	}
 	kept, err := keepEarlierPoints(p, old, ro, &rec)
@@ -128,9 +129,9 @@ func reopenRunFolder(ctx context.Context, p *Plan, opt ExecOptions, ro ResumeOpt
 // reapLeftovers stops every process the run's ledger names that is still
 // alive on this machine, saying which first, and names the launches of
 // other machines (a cluster executor's nodes, or this one before a
-// reboot), whose pids mean nothing here: cancelling the earlier jobs
-// (stopEarlierJobs) ended those.
-func reapLeftovers(ctx context.Context, runDir string, earlier *ExecutorRecord, out io.Writer) ([]int, error) {
+// reboot), whose pids mean nothing here: cancelling the earlier jobs of
+// the executor named cancelled (stopEarlierJobs) ended those.
+func reapLeftovers(ctx context.Context, runDir, cancelled string, out io.Writer) ([]int, error) {
 	path := filepath.Join(runDir, proc.LedgerName)
 	entries, err := proc.ReadLedger(path)
 	if err != nil {
@@ -147,8 +148,8 @@ func reapLeftovers(ctx context.Context, runDir string, earlier *ExecutorRecord, 
 	}
 	for _, where := range slices.Sorted(maps.Keys(elsewhere)) {
 		fate := "stop them there if they still run"
-		if earlier != nil && len(earlier.Jobs) > 0 {
-			fate = fmt.Sprintf("cancelling the earlier %s jobs ended their tasks", earlier.Name)
+		if cancelled != "" {
+			fate = fmt.Sprintf("cancelling the earlier %s jobs ended their tasks", cancelled)
 		}
 		fmt.Fprintf(out, "%d process(es) recorded on %s were not checked from here; %s\n", elsewhere[where], where, fate)
 	}

@@ -333,7 +333,7 @@ func TestResumeStopsTheLeftoversTheLedgerNames(t *testing.T) {
 	if want := fmt.Sprintf("stopping what the earlier run left of sleep (launched as pid %d)", left.Process.Pid); !strings.Contains(buf.String(), want) {
 		t.Errorf("resume output lacks %q:\n%s", want, buf.String())
 	}
-	if want := fmt.Sprintf("1 process(es) recorded on host %s were not checked from here", onNode.Host); !strings.Contains(buf.String(), want) {
+	if want := fmt.Sprintf("1 process(es) recorded on host %s were not checked from here; stop them there if they still run", onNode.Host); !strings.Contains(buf.String(), want) {
 		t.Errorf("resume output lacks %q:\n%s", want, buf.String())
 	}
 	select {
