@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/runexp/runexp/internal/gpu/open"
+	"github.com/runexp/runexp/spec"
 	"github.com/runexp/runexp/steps"
 )
 
@@ -66,6 +67,34 @@ type ExecutorRecord struct {
 	Jobs []ExecutorJob `json:"jobs"`
 }
 
+// SubmitDir is the folder of a study's submissions to executor (job
+// scripts, task logs, markers): <study dir>/.<executor>, absolute, since
+// the tasks do not start in this process's folder.
+func (p *Plan) SubmitDir(s *StudyPlan, executor spec.ExecutorKind) (string, error) {
+	dir := filepath.Join(s.Dir, "."+string(executor))
+	if s.Dir == "" {
+		dir = filepath.Join(p.RunDir, s.Name, "."+string(executor))
+	}
+	return filepath.Abs(dir)
+}
+
+// planSubmissions records, for a cluster executor, the command each
+// study's job is submitted with (followed by the job script it writes
+// then), which the executor builds the same way (for all points; a resume
+// submits those left): runexp plan shows what runexp run submits.
+func (p *Plan) planSubmissions() {
+	if p.Executor != spec.ExecutorSlurm {
+		return
+	}
+	for _, s := range p.Studies {
+		dir, err := p.SubmitDir(s, p.Executor)
+		if err != nil {
+			continue // the run reports it when it submits
+		}
+		s.Submit = append([]string{"sbatch", "--parsable"}, p.Slurm.ArrayJobArgs(p.Experiment, s.Name, dir, s.count(), p.Parallel)...)
+	}
+}
+
 // runElsewhere hands the points of s that still need running to opt's
 // executor and returns their results; kept points and, when the run was
 // interrupted or aborted, every point are left to the caller.
@@ -108,13 +137,14 @@ func (rf *runFolder) submitted(executor string, job ExecutorJob) {
 	rf.m.write(rf.plan.RunDir)
 }
 
-// stopEarlierJobs asks opt's executor to stop the jobs old records.
-func stopEarlierJobs(ctx context.Context, old *Manifest, opt ExecOptions) error {
+// stopEarlierJobs asks opt's executor to stop the jobs old records and
+// returns its name when it did.
+func stopEarlierJobs(ctx context.Context, old *Manifest, opt ExecOptions) (cancelled string, err error) {
 	js, ok := opt.Executor.(JobStopper)
 	if !ok || old.Executor == nil || len(old.Executor.Jobs) == 0 {
-		return nil
+		return "", nil
 	}
-	return js.StopJobs(ctx, old.Executor.Jobs, opt.Out)
+	return old.Executor.Name, js.StopJobs(ctx, old.Executor.Jobs, opt.Out)
 }
 
 // ErrNoSuchPoint is returned by RunOnePoint for a point the plan lacks.

@@ -95,6 +95,7 @@ type StudyPlan struct {
 	Repeat    int             `json:"repeat,omitempty"`
 	Points    []*PointPlan    `json:"points"`
 	Artifacts []spec.Artifact `json:"artifacts,omitempty"`
+	Submit    []string        `json:"submit,omitempty"` // a cluster executor's command for the study, less its job script (planSubmissions)
 	// PointCount is the number of points, also when Options.CountOnly left
 	// Points empty.
 	PointCount int `json:"-"`
@@ -307,6 +308,8 @@ func Compile(x *spec.Experiment, reg *steps.Registry, opt Options) (*Plan, error
 	if abs, err := filepath.Abs(p.SpecDir); err == nil {
 		base.SetString("spec.dir", abs)
 	}
+	slurm, slurmErrs := x.Slurm.Resolve(d, base) // `partition: ${partition}`
+	p.Slurm, errs = slurm, append(errs, slurmErrs...)
 	compileStudies := func() (errs spec.ErrorList) {
 		p.Studies, p.gpuBackends = nil, nil
 		for i := range x.Studies {
@@ -344,6 +347,7 @@ func Compile(x *spec.Experiment, reg *steps.Registry, opt Options) (*Plan, error
 		return nil, err
 	}
 	p.applySlots()
+	p.planSubmissions()
 	p.setIdentities()
 	return p, nil
 }

@@ -50,8 +50,12 @@ func (e *PreflightError) Unwrap() error { return e.Err }
 // what a run needs of this machine: every launch and exec program resolves
 // (on PATH, or an absolute path), every GPU backend a step reads opens,
 // every fixed launch port is free, and every api_key_env variable is set.
-// (Templates are read when the spec is compiled.) It returns a
-// *PreflightError listing every problem, or nil.
+// (Templates are read when the spec is compiled.) With a cluster executor
+// (Plan.Executor slurm) the points run on nodes that the submit host cannot
+// look at, so programs, ports and GPUs are left to each task there; only
+// the environment variables are checked, since the tasks inherit the
+// submitter's environment. It returns a *PreflightError listing every
+// problem, or nil.
 func Preflight(ctx context.Context, p *Plan, opt PreflightOptions) error {
 	if opt.LookPath == nil {
 		opt.LookPath = exec.LookPath
@@ -62,7 +66,7 @@ func Preflight(ctx context.Context, p *Plan, opt PreflightOptions) error {
 	if opt.Timeout == 0 {
 		opt.Timeout = 5 * time.Second
 	}
-	c := &preflight{plan: p, opt: opt, seen: map[string]bool{}}
+	c := &preflight{plan: p, opt: opt, seen: map[string]bool{}, onNodes: p.Executor != "" && p.Executor != spec.ExecutorLocal}
 	for _, sp := range p.Studies {
 		sp.EachPoint(func(pt *PointPlan) bool {
 			for _, st := range pt.Steps {
@@ -82,6 +86,9 @@ type preflight struct {
 	opt  PreflightOptions
 	seen map[string]bool // each check once per run
 	errs *multierror.Error
+	// onNodes: the points run on a cluster's nodes, which check their
+	// programs, ports and GPUs themselves.
+	onNodes bool
 }
 
 func (c *preflight) once(key string) bool {
@@ -101,17 +108,24 @@ func (c *preflight) fail(format string, args ...any) {
 func (c *preflight) step(ctx context.Context, st *StepPlan) {
 	if r, ok := st.With.(steps.Requirer); ok {
 		req := r.Requirements()
+		if c.onNodes {
+			req.Program, req.Port = "", 0
+		}
 		c.program(st.ID, req.Program)
 		if req.Port > 0 && c.once("port|"+req.Host+"|"+strconv.Itoa(req.Port)) {
 			c.port(st.ID, req.Host, req.Port)
 		}
 		if req.EnvVar != "" && c.once("env|"+req.EnvVar) {
 			if _, ok := c.opt.Env(req.EnvVar); !ok {
-				c.fail("step %s: %s %s is not set in the environment; export %s=... before the run", st.ID, req.EnvKey, req.EnvVar, req.EnvVar)
+				inherit := ""
+				if c.onNodes {
+					inherit = fmt.Sprintf(" (the %s tasks inherit it from here)", c.plan.Executor)
+				}
+				c.fail("step %s: %s %s is not set in the environment; export %s=... before the run%s", st.ID, req.EnvKey, req.EnvVar, req.EnvVar, inherit)
 			}
 		}
 	}
-	if s, ok := st.With.(steps.DeviceReader); ok {
+	if s, ok := st.With.(steps.DeviceReader); ok && !c.onNodes {
 		g := s.DeviceSelection()
 		if g.GPU == steps.GPUNone || c.opt.GPUs == nil || !c.once("gpu|"+g.Request().Backend+"|"+g.Device+"|"+string(g.Fallback)+"|"+g.SimGPU) {
 			return

@@ -133,3 +133,37 @@ studies:
 		t.Errorf("a shell builtin was looked up: %s", msg)
 	}
 }
+
+// TestPreflightOfASlurmRunChecksOnlyTheEnvironment: with the slurm
+// executor the points run on nodes, so a program missing here, a port
+// busy here or a GPU absent here is the node's business; an unset
+// api_key_env variable is not, since the tasks inherit this environment.
+func TestPreflightOfASlurmRunChecksOnlyTheEnvironment(t *testing.T) {
+	held, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer held.Close()
+	p := compile(t, writeSpec(t, fmt.Sprintf(`version: runexp/v1
+name: pf
+executor: slurm
+studies:
+  - name: s
+    steps:
+      - {id: baseline, type: measure, with: {gpu: nvml}}
+      - {id: server, type: launch, with: {command: [vllm, serve, m], port: %d}}
+      - {type: load, with: {url: "http://127.0.0.1:1", model: m, api_key_env: PF_TEST_KEY, modes: [{name: a, kind: sequential, requests: 1}]}}
+`, held.Addr().(*net.TCPAddr).Port)), t.TempDir())
+	unset := func(string) (string, bool) { return "", false }
+	msg := preflightErr(t, p, runner.PreflightOptions{LookPath: onlyOnPath(), GPUs: failingGPUs{}, Env: unset})
+	if !strings.Contains(msg, "api_key_env PF_TEST_KEY is not set in the environment; export PF_TEST_KEY=... before the run (the slurm tasks inherit it from here)") {
+		t.Errorf("message lacks the unset variable:\n%s", msg)
+	}
+	if !strings.HasPrefix(msg, "preflight: 1 problem(s)") {
+		t.Errorf("the submit host's programs, ports or GPUs were checked:\n%s", msg)
+	}
+	set := func(string) (string, bool) { return "k", true }
+	if err := runner.Preflight(context.Background(), p, runner.PreflightOptions{LookPath: onlyOnPath(), GPUs: failingGPUs{}, Env: set}); err != nil {
+		t.Errorf("with the key set: %v", err)
+	}
+}

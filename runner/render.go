@@ -23,6 +23,9 @@ func (p *Plan) WriteText(w io.Writer) error {
 	fmt.Fprintf(b, "experiment %s (%s, sha256 %s)\n", p.Experiment, p.File, short(p.SpecSHA256))
 	fmt.Fprintf(b, "run dir    %s\n", p.RunDir)
 	fmt.Fprintf(b, "on_error   %s\n", p.OnError)
+	if p.Executor != "" && p.Executor != spec.ExecutorLocal {
+		fmt.Fprintf(b, "executor   %s\n", p.Executor)
+	}
 	for _, o := range p.Only {
 		fmt.Fprintf(b, "only       %s=%s\n", o.Name, o.Value)
 	}
@@ -47,6 +50,9 @@ func (p *Plan) WriteText(w io.Writer) error {
 			fmt.Fprintf(b, " over %s", strings.Join(dims, " × "))
 		}
 		b.WriteString("\n")
+		if len(s.Submit) > 0 {
+			fmt.Fprintf(b, "  submit %s\n", strings.Join(s.Submit, " "))
+		}
 		s.EachPoint(func(pt *PointPlan) bool {
 			label := pt.Label
 			if label == "" {

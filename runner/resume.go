@@ -8,8 +8,10 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -83,10 +85,11 @@ func reopenRunFolder(ctx context.Context, p *Plan, opt ExecOptions, ro ResumeOpt
 		}
 	}()
 	rec := ResumeRecord{Time: time.Now().UTC(), PreviousStatus: old.Status}
-	if err := stopEarlierJobs(ctx, old, opt); err != nil {
+	cancelled, err := stopEarlierJobs(ctx, old, opt)
+	if err != nil {
 		return nil, nil, err
 	}
-	if rec.Reaped, err = reapLeftovers(ctx, p.RunDir, opt.Out); err != nil {
+	if rec.Reaped, err = reapLeftovers(ctx, p.RunDir, cancelled, opt.Out); err != nil {
 		return nil, nil, err
 	}
 	kept, err := keepEarlierPoints(p, old, ro, &rec)
@@ -124,18 +127,31 @@ func reopenRunFolder(ctx context.Context, p *Plan, opt ExecOptions, ro ResumeOpt
 }
 
 // reapLeftovers stops every process the run's ledger names that is still
-// alive, saying which first.
-func reapLeftovers(ctx context.Context, runDir string, out io.Writer) ([]int, error) {
+// alive on this machine, saying which first, and names the launches of
+// other machines (a cluster executor's nodes, or this one before a
+// reboot), whose pids mean nothing here: cancelling the earlier jobs of
+// the executor named cancelled (stopEarlierJobs) ended those.
+func reapLeftovers(ctx context.Context, runDir, cancelled string, out io.Writer) ([]int, error) {
 	path := filepath.Join(runDir, proc.LedgerName)
 	entries, err := proc.ReadLedger(path)
 	if err != nil {
 		return nil, err
 	}
+	elsewhere := map[string]int{}
 	for _, e := range entries {
-		if left := e.Leftovers(); len(left) > 0 {
+		if where := e.Elsewhere(); where != "" {
+			elsewhere[where]++
+		} else if left := e.Leftovers(); len(left) > 0 {
 			fmt.Fprintf(out, "stopping what the earlier run left of %s (launched as pid %d%s): pid(s) %s\n",
 				e.Argv0, e.PID, portNote(e.Port), joinInts(left))
 		}
+	}
+	for _, where := range slices.Sorted(maps.Keys(elsewhere)) {
+		fate := "stop them there if they still run"
+		if cancelled != "" {
+			fate = fmt.Sprintf("cancelling the earlier %s jobs ended their tasks", cancelled)
+		}
+		fmt.Fprintf(out, "%d process(es) recorded on %s were not checked from here; %s\n", elsewhere[where], where, fate)
 	}
 	pids, err := proc.ReapLedger(ctx, path)
 	if err != nil {

@@ -293,7 +293,9 @@ func TestRunResumeWithAnInsertedAxisValueRunsOnlyTheNewPoint(t *testing.T) {
 
 // TestResumeStopsTheLeftoversTheLedgerNames: a process the earlier run's
 // ledger records and that is still alive is stopped before anything runs,
-// and named.
+// and named. A launch the ledger records on another host (a cluster node
+// sharing the run folder) is named as not checked, and the local process
+// its pid and start time happen to match is left alone.
 func TestResumeStopsTheLeftoversTheLedgerNames(t *testing.T) {
 	f := newResumeFixture(t, "1")
 	f.touch("release", "")
@@ -302,18 +304,27 @@ func TestResumeStopsTheLeftoversTheLedgerNames(t *testing.T) {
 		t.Fatalf("first run: exit %d\n%s", code, buf.String())
 	}
 	runDir := f.runDir()
-	left := exec.Command("sleep", "60")
-	left.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	if err := left.Start(); err != nil {
-		t.Fatal(err)
+	start := func() (*exec.Cmd, proc.LedgerEntry, chan struct{}) {
+		c := exec.Command("sleep", "60")
+		c.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+		if err := c.Start(); err != nil {
+			t.Fatal(err)
+		}
+		exited := make(chan struct{})
+		go func() { c.Wait(); close(exited) }()
+		t.Cleanup(func() { c.Process.Kill() })
+		st, _ := proc.ReadStat(c.Process.Pid)
+		return c, proc.LedgerEntry{Time: time.Now(), Argv0: "sleep", PID: c.Process.Pid, PGID: c.Process.Pid,
+			StartTicks: st.StartTicks, StopSignal: int(syscall.SIGTERM), StopGrace: time.Second}, exited
 	}
-	exited := make(chan struct{})
-	go func() { left.Wait(); close(exited) }()
-	st, _ := proc.ReadStat(left.Process.Pid)
-	e := proc.LedgerEntry{Time: time.Now(), Argv0: "sleep", PID: left.Process.Pid, PGID: left.Process.Pid,
-		StartTicks: st.StartTicks, StopSignal: int(syscall.SIGTERM), StopGrace: time.Second}
-	if err := proc.AppendLedger(filepath.Join(runDir, proc.LedgerName), e); err != nil {
-		t.Fatal(err)
+	left, e, exited := start()
+	bystander, onNode, bystanderExited := start()
+	host, _ := os.Hostname()
+	onNode.Host = host + "-node7"
+	for _, e := range []proc.LedgerEntry{e, onNode} {
+		if err := proc.AppendLedger(filepath.Join(runDir, proc.LedgerName), e); err != nil {
+			t.Fatal(err)
+		}
 	}
 	again, buf := startRunexp(t, "resume", runDir)
 	if code := exitCode(t, again); code != 0 {
@@ -322,10 +333,17 @@ func TestResumeStopsTheLeftoversTheLedgerNames(t *testing.T) {
 	if want := fmt.Sprintf("stopping what the earlier run left of sleep (launched as pid %d)", left.Process.Pid); !strings.Contains(buf.String(), want) {
 		t.Errorf("resume output lacks %q:\n%s", want, buf.String())
 	}
+	if want := fmt.Sprintf("1 process(es) recorded on host %s were not checked from here; stop them there if they still run", onNode.Host); !strings.Contains(buf.String(), want) {
+		t.Errorf("resume output lacks %q:\n%s", want, buf.String())
+	}
 	select {
 	case <-exited:
 	case <-time.After(5 * time.Second):
-		left.Process.Kill()
 		t.Error("the leftover is still alive after the resume")
+	}
+	select {
+	case <-bystanderExited:
+		t.Errorf("the resume stopped pid %d, which only an entry of another host matched", bystander.Process.Pid)
+	default:
 	}
 }

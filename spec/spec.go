@@ -329,7 +329,7 @@ func (x *Experiment) check(d *Decoder, doc *yaml.Node) ErrorList {
 		errs.Add(at("max_points"), "max_points", "must be at least 1, got %d", x.MaxPoints)
 	}
 	errs = append(errs, x.Vars.check(d)...)
-	errs = append(errs, x.checkExecutor(d, doc)...)
+	errs = append(errs, x.checkExecutor(d)...)
 	return errs
 }
 

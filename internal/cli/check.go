@@ -11,6 +11,7 @@ import (
 	"github.com/runexp/runexp/internal/exitcode"
 	"github.com/runexp/runexp/internal/gpu/open"
 	"github.com/runexp/runexp/runner"
+	"github.com/runexp/runexp/spec"
 	"github.com/runexp/runexp/steps"
 )
 
@@ -39,6 +40,10 @@ func cmdCheck(args []string, stdout, stderr io.Writer) int {
 	}
 	if code := preflight(plan, stderr); code != ExitOK {
 		return code
+	}
+	if plan.Executor == spec.ExecutorSlurm {
+		fmt.Fprintf(stdout, "%s: ready to submit from this host (each node checks its programs, ports and GPUs)\n", files[0])
+		return ExitOK
 	}
 	fmt.Fprintf(stdout, "%s: ready to run on this machine\n", files[0])
 	return ExitOK

@@ -225,7 +225,7 @@ func cmdRun(args []string, stdout, stderr io.Writer, planOnly bool) int {
 	parallel := fs.Int("parallel", 0, "points run at once, each on its own slot (overrides the spec's parallel:)")
 	failed := fs.Bool("failed", false, "with --resume: also run again the points that failed")
 	var executor executorFlag
-	fs.Var(&executor, "executor", "run: where points run: local or slurm (overrides the spec's executor:)")
+	fs.Var(&executor, "executor", "where points run: local or slurm (overrides the spec's executor:); plan shows each study's sbatch command")
 	files, err := parseInterleaved(fs, args)
 	if err != nil {
 		return exitcode.Of(parseFlagsError(err))
@@ -258,7 +258,7 @@ func cmdRun(args []string, stdout, stderr io.Writer, planOnly bool) int {
 	if planOnly {
 		// Checked first without holding the points, then printed one point
 		// at a time: a plan's memory does not grow with its sweep.
-		plan, err := runner.Load(files[0], steps.Builtin(), runner.Options{Overrides: sets, Only: only, OutDir: *out, CountOnly: true, Parallel: *parallel, HostGPUs: hostGPUs})
+		plan, err := runner.Load(files[0], steps.Builtin(), runner.Options{Overrides: sets, Only: only, OutDir: *out, CountOnly: true, Parallel: *parallel, HostGPUs: hostGPUs, Executor: spec.ExecutorKind(executor)})
 		if err != nil {
 			return reportSpecError(err, stderr)
 		}
@@ -283,11 +283,10 @@ func cmdRun(args []string, stdout, stderr io.Writer, planOnly bool) int {
 		fmt.Fprintln(stderr, "runexp:", err)
 		return ExitUsage
 	}
-	// A cluster's tasks check their own nodes; the submit host needs no GPU.
-	if plan.Executor != spec.ExecutorSlurm {
-		if code := preflight(plan, stderr); code != ExitOK {
-			return code // before the run folder exists
-		}
+	// With a cluster executor this checks only what does not depend on the
+	// node (the environment); the submit host needs no GPU.
+	if code := preflight(plan, stderr); code != ExitOK {
+		return code // before the run folder exists
 	}
 	return execute(plan, compileRun, stdout, stderr)
 }

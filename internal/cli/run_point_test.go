@@ -91,3 +91,52 @@ func TestSlurmExecutorNeedsSlurmsToolsOnTheSubmitHost(t *testing.T) {
 		t.Errorf("a run folder was made: %v", dirs)
 	}
 }
+
+// TestSlurmRunStopsOnAnUnsetAPIKeyBeforeSubmitting: the submit host's
+// preflight checks what the tasks inherit from it (api_key_env), and not
+// the programs the nodes run; nothing is submitted and no run folder made.
+func TestSlurmRunStopsOnAnUnsetAPIKeyBeforeSubmitting(t *testing.T) {
+	bin := t.TempDir()
+	for _, tool := range []string{"sbatch", "scontrol", "scancel"} {
+		script := "#!/bin/sh\necho \"$0 must not run\" >&2\nexit 1\n"
+		if err := os.WriteFile(filepath.Join(bin, tool), []byte(script), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	t.Setenv("PATH", bin)
+	out := t.TempDir()
+	code, _, stderr := run(writeSpec(t, `version: runexp/v1
+name: cli
+studies:
+  - name: s
+    steps:
+      - {id: server, type: launch, with: {command: [no-such-engine, serve, --port, "{port}"], port: auto}}
+      - {type: load, with: {url: "http://127.0.0.1:1", model: m, api_key_env: RUNEXP_TEST_UNSET_KEY, modes: [{name: a, kind: sequential, requests: 1}]}}
+`), "--executor", "slurm", "--out", out)
+	if code != ExitUsage || !strings.Contains(stderr, "api_key_env RUNEXP_TEST_UNSET_KEY is not set") {
+		t.Errorf("exit %d, want %d and the unset variable named: %s", code, ExitUsage, stderr)
+	}
+	if strings.Contains(stderr, "no-such-engine") || strings.Contains(stderr, "must not run") {
+		t.Errorf("the node's program was checked on the submit host, or a job was submitted: %s", stderr)
+	}
+	if dirs, _ := filepath.Glob(filepath.Join(out, "*")); len(dirs) != 0 {
+		t.Errorf("a run folder was made: %v", dirs)
+	}
+}
+
+// TestCheckOfASlurmSpecLeavesTheProgramsToTheNodes: runexp check on the
+// submit host of a slurm spec does not fail on a program only the nodes
+// have, and says what it checked.
+func TestCheckOfASlurmSpecLeavesTheProgramsToTheNodes(t *testing.T) {
+	code, stdout, stderr := run("check", writeSpec(t, `version: runexp/v1
+name: cli
+executor: slurm
+studies:
+  - name: s
+    steps:
+      - {id: server, type: launch, with: {command: [no-such-engine, serve, --port, "{port}"], port: auto}}
+`))
+	if code != ExitOK || !strings.Contains(stdout, "ready to submit from this host (each node checks its programs, ports and GPUs)") {
+		t.Errorf("exit %d: %s%s", code, stdout, stderr)
+	}
+}

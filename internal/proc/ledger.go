@@ -10,6 +10,8 @@ import (
 	"io/fs"
 	"os"
 	"slices"
+	"strings"
+	"sync"
 	"syscall"
 	"time"
 )
@@ -21,9 +23,14 @@ const LedgerName = "launched.jsonl"
 // LedgerEntry is one launched server as recorded in a ledger: enough to
 // find what is left of it after runexp was killed, and no more. Start
 // times (clock ticks after boot, /proc/PID/stat field 22) tell a live
-// process from a later one that got a recycled pid.
+// process from a later one that got a recycled pid. Host and boot id tell
+// this machine from another node sharing the run folder (a cluster
+// executor's tasks), or from this node before a reboot: a pid means
+// nothing there.
 type LedgerEntry struct {
 	Time       time.Time     `json:"time"`
+	Host       string        `json:"host,omitempty"`    // os.Hostname of the launching machine; empty in ledgers of older runexps
+	BootID     string        `json:"boot_id,omitempty"` // its /proc/sys/kernel/random/boot_id; empty where there is none
 	Argv0      string        `json:"argv0"`
 	PID        int           `json:"pid"`  // the leader, as runexp records it in <id>_pid
 	PGID       int           `json:"pgid"` // the leader's group (equal to PID)
@@ -36,8 +43,9 @@ type LedgerEntry struct {
 }
 
 func (p *Process) ledgerEntry(argv0 string, port int) LedgerEntry {
+	host, boot := thisMachine()
 	e := LedgerEntry{
-		Time: time.Now().UTC(), Argv0: argv0, PID: p.pid, PGID: p.pid, StartTicks: p.startTicks,
+		Time: time.Now().UTC(), Host: host, BootID: boot, Argv0: argv0, PID: p.pid, PGID: p.pid, StartTicks: p.startTicks,
 		Port: port, StopSignal: int(p.stopSignal), StopGrace: p.stopGrace,
 	}
 	if g := p.GuardPID(); g > 0 {
@@ -47,6 +55,30 @@ func (p *Process) ledgerEntry(argv0 string, port int) LedgerEntry {
 		}
 	}
 	return e
+}
+
+// thisMachine is the host name and boot id that ledger entries record.
+var thisMachine = sync.OnceValues(func() (host, boot string) {
+	host, _ = os.Hostname()
+	b, _ := os.ReadFile("/proc/sys/kernel/random/boot_id")
+	return host, strings.TrimSpace(string(b))
+})
+
+// Elsewhere names where e was launched when that is not this machine as
+// it runs now: "host NAME", or "host NAME before its reboot"; "" when e
+// was launched here or does not say where (a ledger of an older runexp,
+// which is taken as local, as it was then).
+func (e LedgerEntry) Elsewhere() string {
+	host, boot := thisMachine()
+	switch {
+	case e.Host == "" || host == "":
+		return ""
+	case e.Host != host:
+		return "host " + e.Host
+	case e.BootID != "" && boot != "" && e.BootID != boot:
+		return "host " + e.Host + " before its reboot"
+	}
+	return ""
 }
 
 // AppendLedger appends e to the ledger at path as one JSON line, written
@@ -100,8 +132,12 @@ func ReadLedger(path string) ([]LedgerEntry, error) {
 // descendants, and the members of its group (with their descendants) that
 // started no earlier than the leader. Processes are matched by pid and
 // start time, so a recycled pid is never named; a group whose number now
-// belongs to a later leader is left alone.
+// belongs to a later leader is left alone. An entry launched Elsewhere has
+// no leftovers here: its pids are another machine's.
 func (e LedgerEntry) Leftovers() []int {
+	if e.Elsewhere() != "" {
+		return nil
+	}
 	s := scanProcs()
 	if s == nil {
 		return nil
@@ -150,7 +186,8 @@ func (e LedgerEntry) leftoversIn(s *snapshot) []int {
 }
 
 // ReapLedger stops what is left of every launch recorded in the ledger at
-// path (a run that runexp did not finish): each entry's stop signal, then,
+// path (a run that runexp did not finish), of the entries launched on this
+// machine (see Elsewhere): each entry's stop signal, then,
 // after its stop grace or when ctx is done, SIGKILL, and at most KillWait
 // more for everything to disappear. It returns the pids it found; the
 // error names any that survived.

@@ -5,6 +5,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"slices"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -34,6 +35,71 @@ func TestStartRecordsTheLaunchInTheLedger(t *testing.T) {
 	}
 	if got := e.Leftovers(); !slices.Contains(got, p.PID()) || slices.Contains(got, f.p.PID()) {
 		t.Errorf("Leftovers = %v, want the leader %d and nothing of another launch (%d)", got, p.PID(), f.p.PID())
+	}
+	host, _ := os.Hostname()
+	boot, _ := os.ReadFile("/proc/sys/kernel/random/boot_id")
+	if e.Host != host || e.BootID != strings.TrimSpace(string(boot)) || e.Elsewhere() != "" {
+		t.Errorf("entry records host %q boot %q (elsewhere %q), want this machine: %q, %q", e.Host, e.BootID, e.Elsewhere(), host, boot)
+	}
+}
+
+// TestLedgerEntriesOfAnotherHostOrBootAreNotReaped: on a run folder that
+// several nodes share, a pid and start time recorded on another node (or
+// on this one before a reboot) may match an unrelated process here; such
+// entries have no leftovers here and ReapLedger leaves that process alone.
+// An entry without a host (an older runexp's ledger) is taken as local.
+func TestLedgerEntriesOfAnotherHostOrBootAreNotReaped(t *testing.T) {
+	t.Parallel()
+	host, _ := os.Hostname()
+	cmd := exec.Command("sleep", "300")
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan struct{})
+	go func() { cmd.Wait(); close(exited) }()
+	t.Cleanup(func() { _ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) })
+	st, _ := ReadStat(cmd.Process.Pid)
+	here := LedgerEntry{PID: st.PID, PGID: st.PID, StartTicks: st.StartTicks, Argv0: "sleep", StopGrace: time.Second}
+	otherHost := here
+	otherHost.Host = host + "-node7"
+	elsewhere := map[string]LedgerEntry{"host " + otherHost.Host: otherHost}
+	if _, err := os.Stat("/proc/sys/kernel/random/boot_id"); err == nil {
+		rebooted := here
+		rebooted.Host, rebooted.BootID = host, "00000000-0000-0000-0000-000000000000"
+		elsewhere["host "+host+" before its reboot"] = rebooted
+	}
+	for want, e := range elsewhere {
+		if got := e.Elsewhere(); got != want {
+			t.Errorf("Elsewhere = %q, want %q", got, want)
+		}
+		if got := e.Leftovers(); len(got) != 0 {
+			t.Errorf("Leftovers of an entry of %s = %v, want none: those pids are another machine's", want, got)
+		}
+	}
+	if got := here.Leftovers(); !slices.Contains(got, cmd.Process.Pid) {
+		t.Errorf("Leftovers of an entry without a host = %v, want %d (taken as local)", got, cmd.Process.Pid)
+	}
+
+	path := filepath.Join(t.TempDir(), LedgerName)
+	for _, e := range elsewhere {
+		if err := AppendLedger(path, e); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if found, err := ReapLedger(t.Context(), path); err != nil || len(found) != 0 {
+		t.Errorf("ReapLedger = %v, %v; want nothing found", found, err)
+	}
+	select {
+	case <-exited:
+		t.Fatal("ReapLedger stopped a process matched by an entry of another machine")
+	default:
+	}
+	if err := AppendLedger(path, here); err != nil {
+		t.Fatal(err)
+	}
+	if found, err := ReapLedger(t.Context(), path); err != nil || !slices.Contains(found, cmd.Process.Pid) {
+		t.Errorf("ReapLedger = %v, %v; want the process of the entry without a host", found, err)
 	}
 }
 

@@ -82,10 +82,13 @@
 //
 // Ledger. AppendLedger/ReadLedger keep an append-only JSON-lines file (a
 // run folder's launched.jsonl, LedgerName) with one LedgerEntry per launch:
-// leader pid, pgid and start time, guard pid and start time, argv[0], port,
-// stop signal and grace. LedgerEntry.Leftovers names what is still alive of
-// a launch (matched by start time, so recycled pids are never named), and
-// ReapLedger stops it: for a later run or a resume after a killed run.
+// host name and boot id, leader pid, pgid and start time, guard pid and
+// start time, argv[0], port, stop signal and grace. LedgerEntry.Leftovers
+// names what is still alive of a launch made on this machine in its
+// current boot (matched by start time, so recycled pids are never named;
+// an entry of another node sharing the run folder has none here, see
+// LedgerEntry.Elsewhere), and ReapLedger stops it: for a later run or a
+// resume after a killed run.
 //
 // Which processes belong to a Process: the leader while it runs, every live
 // member of its process group, every live descendant of its guard, and,

@@ -18,6 +18,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/runexp/runexp/internal/proc"
 	"github.com/runexp/runexp/runner"
 )
 
@@ -438,6 +439,18 @@ func resumeAfterKill(t *testing.T, how string) {
 		t.Fatalf("the killed submitter's task should still run; squeue: %q", left)
 	}
 	os.Remove(filepath.Join(dir, "slow"))
+	// A launch the ledger records on another node: its pid and start time
+	// match a process here, which the resume must leave alone.
+	bystander := exec.Command("sleep", "300")
+	if err := bystander.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { bystander.Process.Kill(); bystander.Wait() })
+	st, _ := proc.ReadStat(bystander.Process.Pid)
+	if err := proc.AppendLedger(filepath.Join(runDir, proc.LedgerName), proc.LedgerEntry{Host: "node7", Argv0: "sleep",
+		PID: st.PID, PGID: st.PID, StartTicks: st.StartTicks, StopSignal: int(syscall.SIGTERM)}); err != nil {
+		t.Fatal(err)
+	}
 
 	args := []string{"resume", runDir}
 	if how == "run --resume" {
@@ -452,10 +465,14 @@ func resumeAfterKill(t *testing.T, how string) {
 		"stopping slurm job " + job + " of the earlier run (0 pending, 1 running)",
 		"1 point(s) kept, 1 to run",
 		"--array=0-0%2",
+		"1 process(es) recorded on host node7 were not checked from here; cancelling the earlier slurm jobs ended their tasks",
 	} {
 		if !strings.Contains(out, want) {
 			t.Errorf("resume output lacks %q:\n%s", want, out)
 		}
+	}
+	if err := bystander.Process.Signal(syscall.Signal(0)); err != nil {
+		t.Errorf("the resume stopped pid %d, which only an entry of node7 matched: %v", bystander.Process.Pid, err)
 	}
 	m := readManifest(t, runDir)
 	pts := pointsByID(m)

@@ -5,7 +5,9 @@
 // accounting is enabled) with backoff, and maps each task's end to a row:
 // the task's own result.json when it wrote one, else a failed row naming
 // the Slurm state and the task log's tail. Executor implements
-// runner.Executor and runner.JobStopper; the runner knows nothing of Slurm.
+// runner.Executor and runner.JobStopper; the runner knows nothing of Slurm
+// but the slurm: block (spec.Slurm), whose ArrayJobArgs builds the sbatch
+// options both for the executor and for runexp plan.
 //
 // The CLI type wraps sbatch, scontrol, sacct and scancel behind an injected
 // command runner, so parsing is tested against recorded outputs; the

@@ -125,9 +125,9 @@ func (e *Executor) submit(ctx context.Context, sr *runner.StudyRun) (*array, err
 	if err != nil {
 		return nil, err
 	}
-	dir := filepath.Join(sr.Study.Dir, ".slurm")
-	if !filepath.IsAbs(dir) {
-		dir = filepath.Join(runDir, sr.Study.Name, ".slurm")
+	dir, err := sr.Plan.SubmitDir(sr.Study, spec.ExecutorSlurm)
+	if err != nil {
+		return nil, fmt.Errorf("slurm: %w", err)
 	}
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, fmt.Errorf("slurm: %w", err)
@@ -164,49 +164,10 @@ func (e *Executor) submit(ctx context.Context, sr *runner.StudyRun) (*array, err
 	return a, nil
 }
 
-// sbatchArgs are the options of a study's array job.
+// sbatchArgs are the options of a study's array job: what runexp plan
+// shows for the study (spec.Slurm.ArrayJobArgs), for n points.
 func (e *Executor) sbatchArgs(sr *runner.StudyRun, dir string, n int) []string {
-	o := e.Options
-	// As many points at once as the run would run here (parallel:,
-	// --parallel), unless the slurm block says otherwise: the same spec
-	// means the same concurrency on either executor.
-	limit := o.ArrayLimit
-	if limit == 0 {
-		limit = max(sr.Plan.Parallel, 1)
-	}
-	array := fmt.Sprintf("--array=0-%d%%%d", n-1, limit)
-	args := []string{array,
-		"--job-name=runexp-" + sr.Plan.Experiment + "-" + sr.Study.Name,
-		"--output=" + filepath.Join(dir, "%A_%a.log"),
-		"--open-mode=append"}
-	add := func(flag, v string) {
-		if v != "" {
-			args = append(args, flag+"="+v)
-		}
-	}
-	add("--partition", o.Partition)
-	add("--account", o.Account)
-	add("--qos", o.QOS)
-	if o.Time > 0 {
-		add("--time", slurmTime(o.Time.D()))
-	}
-	if o.GPUsPerPoint > 0 {
-		add("--gpus", strconv.Itoa(o.GPUsPerPoint))
-	}
-	add("--gres", o.Gres)
-	if o.CPUs > 0 {
-		add("--cpus-per-task", strconv.Itoa(o.CPUs))
-	}
-	add("--mem", o.Memory)
-	add("--constraint", o.Constraint)
-	return append(args, o.SbatchArgs...)
-}
-
-// slurmTime writes d as sbatch's "minutes:seconds" (Slurm rounds a limit
-// up to whole minutes).
-func slurmTime(d time.Duration) string {
-	secs := int((d + time.Second - 1) / time.Second)
-	return fmt.Sprintf("%d:%02d", secs/60, secs%60)
+	return e.Options.ArrayJobArgs(sr.Plan.Experiment, sr.Study.Name, dir, n, sr.Plan.Parallel)
 }
 
 // jobScript is the array's batch script: task i checks that its node sees
