@@ -335,15 +335,7 @@ func (s *scanner) choices(c *chunk) bool {
 		return s.object(func(key []byte) bool {
 			switch string(key) {
 			case "text":
-				if s.peek() == '"' {
-					v, ok := s.str()
-					c.text = v
-					c.content = c.content || len(v) > 0
-					return ok
-				}
-				ne, ok := s.nonEmptyString()
-				c.content = c.content || ne
-				return ok
+				return c.readText(s)
 			case "delta", "message":
 				if s.peek() != '{' {
 					return s.skip(1)
@@ -351,15 +343,7 @@ func (s *scanner) choices(c *chunk) bool {
 				return s.object(func(k []byte) bool {
 					switch string(k) {
 					case "content":
-						if s.peek() == '"' {
-							v, ok := s.str()
-							c.text = v
-							c.content = c.content || len(v) > 0
-							return ok
-						}
-						ne, ok := s.nonEmptyString()
-						c.content = c.content || ne
-						return ok
+						return c.readText(s)
 					case "reasoning_content", "reasoning":
 						ne, ok := s.nonEmptyString()
 						c.content = c.content || ne
@@ -426,4 +410,18 @@ func finishString(b []byte) string {
 		return "eos"
 	}
 	return string(b)
+}
+
+// readText consumes a choice's text or content (a string or null) into
+// c.text and c.content.
+func (c *chunk) readText(s *scanner) bool {
+	if s.peek() == '"' {
+		v, ok := s.str()
+		c.text = v
+		c.content = c.content || len(v) > 0
+		return ok
+	}
+	ne, ok := s.nonEmptyString()
+	c.content = c.content || ne
+	return ok
 }
