@@ -31,12 +31,3 @@ func TestShippedDay007RunsWhileItsUsualPortIsHeld(t *testing.T) {
 		t.Fatalf("want header + 4 rows, got %v", rows)
 	}
 }
-
-func mustGlobOne(t *testing.T, pattern string) string {
-	t.Helper()
-	m, _ := filepath.Glob(pattern)
-	if len(m) != 1 {
-		t.Fatalf("%s matches %v", pattern, m)
-	}
-	return m[0]
-}

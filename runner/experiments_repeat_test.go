@@ -2,8 +2,6 @@ package runner_test
 
 import (
 	"fmt"
-	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -15,20 +13,8 @@ import (
 // kv_cache_scaling.csv, folds them in kv_cache_scaling_summary.csv (n = 2,
 // the interval around the mean) and quotes a CI in the notes.
 func TestDay007KVScalingRepeatedOnTheSimulatorFoldsRepetitionsIntoCIs(t *testing.T) {
-	out := t.TempDir()
-	cmd := exec.Command(runexpBin, "../experiments/day007.yaml", "--set", "engine=sim", "--set", "kv_repeat=2",
-		"--only", "max_model_len=512", "--only", "max_model_len=4096",
-		"--set", fmt.Sprintf("port=%d", freePort(t)), "--out", out)
-	cmd.Env = append(os.Environ(), "RUNEXP_SIM_GPU_DIR="+t.TempDir())
-	output, err := cmd.CombinedOutput()
-	if err != nil {
-		t.Fatalf("runexp: %v\n%s", err, output)
-	}
-	runs, _ := filepath.Glob(filepath.Join(out, "day007", runDirGlob))
-	if len(runs) != 1 {
-		t.Fatalf("run dirs %v", runs)
-	}
-	dir := filepath.Join(runs[0], "kv-scaling")
+	run := runShippedOnSim(t, "day007", "--set", "kv_repeat=2", "--only", "max_model_len=512", "--only", "max_model_len=4096")
+	dir := filepath.Join(run, "kv-scaling")
 	rows := readCSVMaps(t, filepath.Join(dir, "kv_cache_scaling.csv"))
 	var got []string
 	for _, r := range rows {

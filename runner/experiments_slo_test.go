@@ -1,10 +1,7 @@
 package runner_test
 
 import (
-	"fmt"
 	"math"
-	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -20,19 +17,8 @@ func TestShippedDay007SLOSearchRunsOnTheSimulatorWithinItsProbeBound(t *testing.
 	if testing.Short() {
 		t.Skip("runs four simulated servers for about 100 s")
 	}
-	out := t.TempDir()
-	cmd := exec.Command(runexpBin, "../experiments/day007-slo.yaml", "--set", "engine=sim",
-		"--set", fmt.Sprintf("port=%d", freePort(t)), "--out", out)
-	cmd.Env = append(os.Environ(), "RUNEXP_SIM_GPU_DIR="+t.TempDir())
-	output, err := cmd.CombinedOutput()
-	if err != nil {
-		t.Fatalf("runexp: %v\n%s", err, output)
-	}
-	runs, _ := filepath.Glob(filepath.Join(out, "day007-slo", runDirGlob, "slo-capacity"))
-	if len(runs) != 1 {
-		t.Fatalf("run dirs %v", runs)
-	}
-	rows := readCSV(t, filepath.Join(runs[0], "slo_capacity.csv"))
+	dir := filepath.Join(runShippedOnSim(t, "day007-slo"), "slo-capacity")
+	rows := readCSV(t, filepath.Join(dir, "slo_capacity.csv"))
 	if len(rows) != 5 {
 		t.Fatalf("want header + 4 rows: %v", rows)
 	}
@@ -78,7 +64,7 @@ func TestShippedDay007SLOSearchRunsOnTheSimulatorWithinItsProbeBound(t *testing.
 	if latencyBound == 0 {
 		t.Error("no point was bound by latency: the search has nothing to find on the simulator")
 	}
-	notes := readFile(t, filepath.Join(runs[0], "slo_capacity_notes.md"))
+	notes := readFile(t, filepath.Join(dir, "slo_capacity_notes.md"))
 	for _, want := range []string{"SIMULATED", "memory binds, not latency", "p99_ttft_ms fails first"} {
 		if !strings.Contains(notes, want) {
 			t.Errorf("notes lack %q:\n%s", want, notes)

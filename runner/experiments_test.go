@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"math"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -18,20 +17,7 @@ import (
 // max_model_len, sequential against concurrent load, every simulated number
 // marked SIMULATED.
 func TestShippedDay007RunsOnTheSimulatorAndShowsKVScalingAndBatching(t *testing.T) {
-	out := t.TempDir()
-	cmd := exec.Command(runexpBin, "../experiments/day007.yaml", "--set", "engine=sim",
-		"--set", fmt.Sprintf("port=%d", freePort(t)), "--out", out)
-	// runexp's own path is what `runexp` in the spec's argv resolves to.
-	cmd.Env = append(os.Environ(), "RUNEXP_SIM_GPU_DIR="+t.TempDir())
-	output, err := cmd.CombinedOutput()
-	if err != nil {
-		t.Fatalf("runexp: %v\n%s", err, output)
-	}
-	runs, _ := filepath.Glob(filepath.Join(out, "day007", runDirGlob))
-	if len(runs) != 1 {
-		t.Fatalf("run dirs %v", runs)
-	}
-	run := runs[0]
+	run := runShippedOnSim(t, "day007")
 
 	rows := readCSV(t, filepath.Join(run, "kv-scaling", "kv_cache_scaling.csv"))
 	if len(rows) != 5 {

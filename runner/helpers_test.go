@@ -189,3 +189,30 @@ func exitCode(t *testing.T, cmd *exec.Cmd) int {
 	}
 	return cmd.ProcessState.ExitCode()
 }
+
+// runShippedOnSim runs experiments/<name>.yaml on the simulator (--set
+// engine=sim, a free port, simulated GPUs of its own) with the runexp
+// binary and returns its run folder. runexp's own path is what `runexp`
+// in the spec's argv resolves to.
+func runShippedOnSim(t *testing.T, name string, args ...string) string {
+	t.Helper()
+	out := t.TempDir()
+	argv := append([]string{"../experiments/" + name + ".yaml", "--set", "engine=sim",
+		"--set", fmt.Sprintf("port=%d", freePort(t)), "--out", out}, args...)
+	cmd := exec.Command(runexpBin, argv...)
+	cmd.Env = append(os.Environ(), "RUNEXP_SIM_GPU_DIR="+t.TempDir())
+	output, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("runexp %s: %v\n%s", name, err, output)
+	}
+	return mustGlobOne(t, filepath.Join(out, name, runDirGlob))
+}
+
+func mustGlobOne(t *testing.T, pattern string) string {
+	t.Helper()
+	m, _ := filepath.Glob(pattern)
+	if len(m) != 1 {
+		t.Fatalf("%s matches %v", pattern, m)
+	}
+	return m[0]
+}

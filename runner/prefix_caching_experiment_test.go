@@ -2,8 +2,6 @@ package runner_test
 
 import (
 	"fmt"
-	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -13,25 +11,9 @@ import (
 // experiments/prefix-caching.yaml on the simulator: prefix caching on
 // finds the shared system prompts cached (hit rate > 0 where there is a
 // prefix, 0 with caching off) and cuts TTFT more the longer the prefix.
-//
-// NOTE: this needs the simulator's prefix cache (the sim side of issue
-// #18: --enable-prefix-caching and the vllm:prefix_cache_* counters). Until
-// that lands it FAILS at the hit-rate check; it is not skipped, so that
-// nobody mistakes the missing feature for a pass.
+
 func TestShippedPrefixCachingOnTheSimulatorShowsHitRatesAndATTFTBenefitGrowingWithThePrefix(t *testing.T) {
-	out := t.TempDir()
-	cmd := exec.Command(runexpBin, "../experiments/prefix-caching.yaml", "--set", "engine=sim",
-		"--set", fmt.Sprintf("port=%d", freePort(t)), "--out", out)
-	cmd.Env = append(os.Environ(), "RUNEXP_SIM_GPU_DIR="+t.TempDir())
-	output, err := cmd.CombinedOutput()
-	if err != nil {
-		t.Fatalf("runexp: %v\n%s", err, output)
-	}
-	runs, _ := filepath.Glob(filepath.Join(out, "prefix-caching", runDirGlob))
-	if len(runs) != 1 {
-		t.Fatalf("run dirs %v", runs)
-	}
-	dir := filepath.Join(runs[0], "prefix-caching")
+	dir := filepath.Join(runShippedOnSim(t, "prefix-caching"), "prefix-caching")
 	rows := readCSVMaps(t, filepath.Join(dir, "prefix_caching.csv"))
 	if len(rows) != 6 {
 		t.Fatalf("%d rows, want 2 x 3 points", len(rows))
