@@ -325,13 +325,7 @@ type completion struct {
 
 func (s *server) generate(w http.ResponseWriter, r *http.Request, chat bool) {
 	var req genRequest
-	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, 64<<20))
-	if err := dec.Decode(&req); err != nil {
-		badRequest(w, "invalid JSON body: %v", err)
-		return
-	}
-	if !s.servesModel(req.Model) {
-		writeParamError(w, http.StatusNotFound, "NotFoundError", fmt.Sprintf("The model `%s` does not exist.", req.Model), "model")
+	if !decodeBody(w, r, &req) || !s.modelServed(w, req.Model) {
 		return
 	}
 	var (
@@ -570,12 +564,7 @@ type tokenizeRequest struct {
 // BOS/EOS (an empty completion prompt is one token, as in completions).
 func (s *server) tokenize(w http.ResponseWriter, r *http.Request) {
 	var req tokenizeRequest
-	if err := json.NewDecoder(http.MaxBytesReader(w, r.Body, 64<<20)).Decode(&req); err != nil {
-		badRequest(w, "invalid JSON body: %v", err)
-		return
-	}
-	if !s.servesModel(req.Model) {
-		writeParamError(w, http.StatusNotFound, "NotFoundError", fmt.Sprintf("The model `%s` does not exist.", req.Model), "model")
+	if !decodeBody(w, r, &req) || !s.modelServed(w, req.Model) {
 		return
 	}
 	var (
@@ -624,12 +613,7 @@ func (s *server) detokenize(w http.ResponseWriter, r *http.Request) {
 		Model  string `json:"model"`
 		Tokens []int  `json:"tokens"`
 	}
-	if err := json.NewDecoder(http.MaxBytesReader(w, r.Body, 64<<20)).Decode(&req); err != nil {
-		badRequest(w, "invalid JSON body: %v", err)
-		return
-	}
-	if !s.servesModel(req.Model) {
-		writeParamError(w, http.StatusNotFound, "NotFoundError", fmt.Sprintf("The model `%s` does not exist.", req.Model), "model")
+	if !decodeBody(w, r, &req) || !s.modelServed(w, req.Model) {
 		return
 	}
 	if req.Tokens == nil {
@@ -655,4 +639,24 @@ func (s *server) resetPrefixCache(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	w.WriteHeader(http.StatusOK)
+}
+
+// decodeBody decodes r's JSON body (at most 64 MiB) into v; on a problem it
+// has answered 400 as vLLM does and returns false.
+func decodeBody(w http.ResponseWriter, r *http.Request, v any) bool {
+	if err := json.NewDecoder(http.MaxBytesReader(w, r.Body, 64<<20)).Decode(v); err != nil {
+		badRequest(w, "invalid JSON body: %v", err)
+		return false
+	}
+	return true
+}
+
+// modelServed reports whether the server serves model; if not, it has
+// answered 404 as vLLM does.
+func (s *server) modelServed(w http.ResponseWriter, model string) bool {
+	if !s.servesModel(model) {
+		writeParamError(w, http.StatusNotFound, "NotFoundError", fmt.Sprintf("The model `%s` does not exist.", model), "model")
+		return false
+	}
+	return true
 }
