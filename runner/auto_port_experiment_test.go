@@ -6,6 +6,8 @@ import (
 	"os/exec"
 	"path/filepath"
 	"testing"
+
+	"github.com/runexp/runexp/internal/testutil"
 )
 
 // The README's first command succeeds while the port a fixed-port spec
@@ -26,7 +28,7 @@ func TestShippedDay007RunsWhileItsUsualPortIsHeld(t *testing.T) {
 	if err != nil {
 		t.Fatalf("runexp with 8000 held: %v\n%s", err, output)
 	}
-	rows := readCSV(t, mustGlobOne(t, filepath.Join(out, "day007", runDirGlob, "kv-scaling", "kv_cache_scaling.csv")))
+	rows := testutil.ReadCSV(t, mustGlobOne(t, filepath.Join(out, "day007", runDirGlob, "kv-scaling", "kv_cache_scaling.csv")))
 	if len(rows) != 5 {
 		t.Fatalf("want header + 4 rows, got %v", rows)
 	}

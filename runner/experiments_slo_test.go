@@ -6,6 +6,8 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/runexp/runexp/internal/testutil"
 )
 
 // The shipped SLO experiment runs on the simulator: every point ok, each
@@ -18,7 +20,7 @@ func TestShippedDay007SLOSearchRunsOnTheSimulatorWithinItsProbeBound(t *testing.
 		t.Skip("runs four simulated servers for about 100 s")
 	}
 	dir := filepath.Join(runShippedOnSim(t, "day007-slo"), "slo-capacity")
-	rows := readCSV(t, filepath.Join(dir, "slo_capacity.csv"))
+	rows := testutil.ReadCSV(t, filepath.Join(dir, "slo_capacity.csv"))
 	if len(rows) != 5 {
 		t.Fatalf("want header + 4 rows: %v", rows)
 	}

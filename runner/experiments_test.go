@@ -9,6 +9,8 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/runexp/runexp/internal/testutil"
 )
 
 // The README's first command, run end to end (the real runexp binary, the
@@ -19,7 +21,7 @@ import (
 func TestShippedDay007RunsOnTheSimulatorAndShowsKVScalingAndBatching(t *testing.T) {
 	run := runShippedOnSim(t, "day007")
 
-	rows := readCSV(t, filepath.Join(run, "kv-scaling", "kv_cache_scaling.csv"))
+	rows := testutil.ReadCSV(t, filepath.Join(run, "kv-scaling", "kv_cache_scaling.csv"))
 	if len(rows) != 5 {
 		t.Fatalf("want header + 4 rows, got %d:\n%v", len(rows), rows)
 	}

@@ -1,7 +1,6 @@
 package runner_test
 
 import (
-	"encoding/csv"
 	"fmt"
 	"os"
 	"os/exec"
@@ -112,24 +111,10 @@ func readFile(t *testing.T, path string) string {
 	return string(b)
 }
 
-func readCSV(t *testing.T, path string) [][]string {
-	t.Helper()
-	f, err := os.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	rows, err := csv.NewReader(f).ReadAll()
-	if err != nil {
-		t.Fatal(err)
-	}
-	return rows
-}
-
 // readCSVMaps reads a CSV file as one map per row, keyed by the header.
 func readCSVMaps(t *testing.T, path string) []map[string]any {
 	t.Helper()
-	rows := readCSV(t, path)
+	rows := testutil.ReadCSV(t, path)
 	var out []map[string]any
 	for _, r := range rows[1:] {
 		m := map[string]any{}

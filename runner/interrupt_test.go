@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/runexp/runexp/internal/testutil"
 	"github.com/runexp/runexp/runner"
 )
 
@@ -54,7 +55,7 @@ func TestCtrlCTearsDownAndKeepsResults(t *testing.T) {
 	if len(runs) != 1 {
 		t.Fatalf("run dirs: %v", runs)
 	}
-	rows := readCSV(t, filepath.Join(runs[0], "s", "points.csv"))
+	rows := testutil.ReadCSV(t, filepath.Join(runs[0], "s", "points.csv"))
 	if len(rows) != 4 || rows[1][1] != "ok" || rows[2][1] != "interrupted" || rows[3][1] != "interrupted" {
 		t.Errorf("csv after interrupt: %v\n%s", rows, buf.String())
 	}

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/runexp/runexp/internal/testutil"
 	"github.com/runexp/runexp/runner"
 )
 
@@ -121,7 +122,7 @@ func TestEveryServerMisbehaviourEndsWithItsStatusAndNoProcessLeft(t *testing.T) 
 	if v, _ := res.Points[3].Values.Get("server_stop_graceful"); v != false {
 		t.Errorf("ignore-term: stop should have needed SIGKILL, graceful=%v", v)
 	}
-	rows := readCSV(t, filepath.Join(p.RunDir, "s", "points.csv"))
+	rows := testutil.ReadCSV(t, filepath.Join(p.RunDir, "s", "points.csv"))
 	if len(rows) != 9 || strings.Join(rows[0], ",") != "mode,mml,status,phase,error" {
 		t.Fatalf("csv: %v", rows)
 	}

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/runexp/runexp/internal/testutil"
 	"github.com/runexp/runexp/runner"
 	"github.com/runexp/runexp/spec"
 	"github.com/runexp/runexp/steps"
@@ -108,7 +109,7 @@ func TestDay007OnTheSimulatorWithParallel4AndNoSlotsEqualsASequentialRun(t *test
 	par, parWall := run("--parallel", "4")
 	t.Logf("day007 on the simulator: sequential %s, --parallel 4 %s", seqWall.Round(10*time.Millisecond), parWall.Round(10*time.Millisecond))
 	timing := map[string]bool{"server_ready_s": true, "gpu_release_s": true}
-	a, b := readCSV(t, filepath.Join(seq, "kv-scaling", "kv_cache_scaling.csv")), readCSV(t, filepath.Join(par, "kv-scaling", "kv_cache_scaling.csv"))
+	a, b := testutil.ReadCSV(t, filepath.Join(seq, "kv-scaling", "kv_cache_scaling.csv")), testutil.ReadCSV(t, filepath.Join(par, "kv-scaling", "kv_cache_scaling.csv"))
 	if len(a) != 5 || len(b) != len(a) {
 		t.Fatalf("rows: sequential %d, parallel %d", len(a), len(b))
 	}

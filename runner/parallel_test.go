@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/runexp/runexp/internal/testutil"
 	"github.com/runexp/runexp/runner"
 	"github.com/runexp/runexp/steps"
 )
@@ -86,7 +87,7 @@ func TestParallelPointsEachRunOnTheirOwnSlot(t *testing.T) {
 	if code := res.ExitCode(); code != 0 {
 		t.Fatalf("exit %d", code)
 	}
-	rows := readCSV(t, filepath.Join(p.RunDir, "s", "results.csv"))
+	rows := testutil.ReadCSV(t, filepath.Join(p.RunDir, "s", "results.csv"))
 	var traces []pointTrace
 	for i, r := range rows[1:] {
 		if want := fmt.Sprintf("%03d", i); r[0] != want {
@@ -210,7 +211,7 @@ func TestParallelSimulatedServersEachGetTheirOwnSimulatedGPU(t *testing.T) {
 	if len(runs) != 1 {
 		t.Fatalf("run folders %v", runs)
 	}
-	rows := readCSV(t, filepath.Join(runs[0], "s", "results.csv"))
+	rows := testutil.ReadCSV(t, filepath.Join(runs[0], "s", "results.csv"))
 	for _, r := range rows[1:] {
 		if r[2] != "ok" || r[1] != rows[1][1] {
 			t.Errorf("point %s: GPU memory %s MB, %s %s; want every point ok with the same memory as point 000 (%s)", r[0], r[1], r[2], r[3], rows[1][1])
@@ -237,7 +238,7 @@ func TestCtrlCStopsEveryRunningParallelPoint(t *testing.T) {
 	if len(runs) != 1 {
 		t.Fatalf("run folders %v", runs)
 	}
-	rows := readCSV(t, filepath.Join(runs[0], "s", "results.csv"))
+	rows := testutil.ReadCSV(t, filepath.Join(runs[0], "s", "results.csv"))
 	if len(rows) != 9 {
 		t.Fatalf("results.csv: %v", rows)
 	}

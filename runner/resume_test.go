@@ -234,7 +234,7 @@ func TestResumeFailedRerunsOnlyFailedPoints(t *testing.T) {
 	if after := statFile(t, filepath.Join(runDir, "s", "000_n-1", "result.json")); !after.mtime.Equal(ok1.mtime) {
 		t.Error("an ok point's result.json was rewritten")
 	}
-	rows := readCSV(t, filepath.Join(runDir, "s", "results.csv"))
+	rows := testutil.ReadCSV(t, filepath.Join(runDir, "s", "results.csv"))
 	if len(rows) != 4 || rows[2][2] != "20" || rows[2][3] != "ok" {
 		t.Errorf("results.csv after --failed: %v", rows)
 	}
@@ -266,7 +266,7 @@ func TestRunResumeWithAnInsertedAxisValueRunsOnlyTheNewPoint(t *testing.T) {
 	if !strings.Contains(buf.String(), "2 point(s) kept, 1 to run, 1 dropped") || strings.Contains(buf.String(), "n=4] work") {
 		t.Errorf("run --resume did not run exactly the new point:\n%s", buf.String())
 	}
-	rows := readCSV(t, filepath.Join(runDir, "s", "results.csv"))
+	rows := testutil.ReadCSV(t, filepath.Join(runDir, "s", "results.csv"))
 	want := [][]string{{"point", "n", "tens", "status", "phase"}, {"000", "1", "10", "ok", ""}, {"001", "2", "20", "ok", ""}, {"002", "4", "40", "ok", ""}}
 	if fmt.Sprint(rows) != fmt.Sprint(want) {
 		t.Errorf("results.csv %v, want %v", rows, want)

@@ -253,7 +253,7 @@ studies:
 	if err != nil || m.Status != runner.StatusKilled || len(m.Points) != 2 {
 		t.Errorf("manifest %+v, %v; want killed with the 2 finished points", m, err)
 	}
-	rows := readCSV(t, filepath.Join(dirs[0], "s", "points.csv"))
+	rows := testutil.ReadCSV(t, filepath.Join(dirs[0], "s", "points.csv"))
 	if len(rows) != 3 || rows[1][1] != "ok" || rows[2][1] != "ok" {
 		t.Errorf("points.csv after the second Ctrl-C: %v", rows)
 	}

@@ -3,7 +3,6 @@ package slurm
 import (
 	"bufio"
 	"bytes"
-	"encoding/csv"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -19,6 +18,7 @@ import (
 	"time"
 
 	"github.com/runexp/runexp/internal/proc"
+	"github.com/runexp/runexp/internal/testutil"
 	"github.com/runexp/runexp/runner"
 )
 
@@ -247,7 +247,7 @@ func TestDay007OnSlurmWritesTheLocalRunsRows(t *testing.T) {
 	}
 	compared := 0
 	for _, name := range names {
-		a, b := readCSV(t, filepath.Join(localDir, name)), readCSV(t, filepath.Join(slurmDir, name))
+		a, b := testutil.ReadCSV(t, filepath.Join(localDir, name)), testutil.ReadCSV(t, filepath.Join(slurmDir, name))
 		if !slices.Equal(a[0], b[0]) || len(a) != len(b) {
 			t.Fatalf("%s: header or row count differ:\n%v (%d rows)\n%v (%d rows)", name, a[0], len(a), b[0], len(b))
 		}
@@ -293,20 +293,6 @@ func pointColumns(rows [][]string) [][]string {
 	}
 	slices.SortFunc(out, func(x, y []string) int { return slices.Compare(x, y) })
 	return out
-}
-
-func readCSV(t *testing.T, path string) [][]string {
-	t.Helper()
-	f, err := os.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	rows, err := csv.NewReader(f).ReadAll()
-	if err != nil || len(rows) == 0 {
-		t.Fatalf("%s: %v (%d rows)", path, err, len(rows))
-	}
-	return rows
 }
 
 // outcomesSpec has one point per way a task can end. cancel waits to be

@@ -6,6 +6,7 @@ package testutil
 
 import (
 	"bytes"
+	"encoding/csv"
 	"fmt"
 	"net"
 	"os"
@@ -151,4 +152,20 @@ func assertNone(t testing.TB, list func() []string, wait time.Duration) {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
+}
+
+// ReadCSV reads a CSV file whole, header first; an unreadable, malformed or
+// empty file fails the test.
+func ReadCSV(t testing.TB, path string) [][]string {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	rows, err := csv.NewReader(f).ReadAll()
+	if err != nil || len(rows) == 0 {
+		t.Fatalf("%s: %v (%d rows)", path, err, len(rows))
+	}
+	return rows
 }
