@@ -5,10 +5,11 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 )
 
-// referenceCase is one line of a golden file written by testdata/reference.mjs.
+// referenceCase is one line of a golden file written by testdata/reference.js.
 type referenceCase struct {
 	Text string `json:"text"`
 	IDs  []int  `json:"ids"`
@@ -80,7 +81,45 @@ func TestGoldensCoverEveryString(t *testing.T) {
 			got = append(got, c.Text)
 		}
 		if !slices.Equal(got, want) {
-			t.Errorf("%s.golden.json is not strings.json's list: regenerate it with reference.mjs", name)
+			t.Errorf("%s.golden.json is not strings.json's list: regenerate it with reference.js", name)
 		}
+	}
+}
+
+// TestDifferentialAgainstTheReference compares many random strings
+// (testdata/random_strings.py, encoded by testdata/reference.js into
+// $RUNEXP_TOKENIZER_DIFF/<name>.random.json, <name> a tokenizer as
+// referenceTokenizer finds it); it skips without them.
+func TestDifferentialAgainstTheReference(t *testing.T) {
+	dir := os.Getenv("RUNEXP_TOKENIZER_DIFF")
+	if dir == "" {
+		t.Skip("RUNEXP_TOKENIZER_DIFF is not set (see testdata/random_strings.py)")
+	}
+	files, _ := filepath.Glob(filepath.Join(dir, "*.random.json"))
+	if len(files) == 0 {
+		t.Skipf("no *.random.json in %s", dir)
+	}
+	for _, f := range files {
+		name := strings.TrimSuffix(filepath.Base(f), ".random.json")
+		t.Run(name, func(t *testing.T) {
+			data, err := os.ReadFile(f)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var cases []referenceCase
+			if err := json.Unmarshal(data, &cases); err != nil {
+				t.Fatal(err)
+			}
+			tok := referenceTokenizer(t, name)
+			differ := 0
+			for _, c := range cases {
+				if got := tok.Encode(c.Text, true); !slices.Equal(got, c.IDs) {
+					if differ++; differ <= 5 {
+						t.Errorf("Encode(%q)\n got %v\nwant %v", c.Text, got, c.IDs)
+					}
+				}
+			}
+			t.Logf("%d of %d strings differ", differ, len(cases))
+		})
 	}
 }

@@ -13,10 +13,13 @@
 //     Prepend "▁" + Replace " "→"▁" or the Metaspace pre-tokenizer, merges
 //     by rank, byte_fallback to <0xXX> tokens.
 //
-// Added tokens are matched in the raw text first (leftmost-longest, as the
-// Rust library does), and Encode with special tokens adds what the
-// post-processor's TemplateProcessing puts around a single sequence (the
-// BOS of Llama-2), the count a server reports with add_special_tokens.
+// Ids equal those of Hugging Face's Rust tokenizers, which servers use
+// (testdata holds goldens and the script that made them). Added tokens are
+// matched in the raw text first (leftmost-longest, as the Rust library
+// does), and Encode with special tokens adds what the post-processor's
+// TemplateProcessing puts around a single sequence (the BOS of Llama-2):
+// the count a server reports with add_special_tokens. Split regexes use
+// Unicode White_Space for \s, as the Rust library's Oniguruma does.
 // A Tokenizer is safe for concurrent use. Files over MaxFileBytes are
 // refused; merges are ranked in a map and short words cached, so encoding
 // is O(n log n) in the longest word.
