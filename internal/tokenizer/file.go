@@ -124,10 +124,10 @@ func build(f *file) (*Tokenizer, error) {
 	if err := t.readPreTokenizer(f.PreTokenizer); err != nil {
 		return nil, err
 	}
-	if t.byteLevel && (t.spaceWS || t.prependAll || t.metaspace != nil) {
+	if t.byteLevel && (t.spacesToMeta || t.prependAll || t.metaspace != nil) {
 		return nil, fmt.Errorf("%w: a ByteLevel pre-tokenizer with a SentencePiece normalizer", ErrUnsupported)
 	}
-	if !t.byteLevel && !t.spaceWS && t.metaspace == nil {
+	if !t.byteLevel && !t.spacesToMeta && t.metaspace == nil {
 		return nil, fmt.Errorf("%w: neither byte-level (ByteLevel pre-tokenizer) nor SentencePiece-style (Metaspace, or Prepend+Replace normalizer)", ErrUnsupported)
 	}
 	if err := t.readPostProcessor(f.PostProcessor); err != nil {
@@ -189,7 +189,7 @@ func (t *Tokenizer) readNormalizer(c *component) error {
 		}
 	case "Replace":
 		if c.Pattern.String != nil && *c.Pattern.String == " " && c.Content == "▁" {
-			t.spaceWS = true
+			t.spacesToMeta = true
 			return nil
 		}
 	}

@@ -55,11 +55,11 @@ var ErrUnsupported = errors.New("unsupported tokenizer")
 
 // Tokenizer encodes text as the tokenizer.json it was loaded from does.
 type Tokenizer struct {
-	vocab   map[string]int
-	tokens  map[int]string // id -> token, for Decode
-	merges  map[[2]int]merge
-	added   addedTokens
-	spaceWS bool // SentencePiece-style: spaces become "▁"
+	vocab        map[string]int
+	tokens       map[int]string // id -> token, for Decode
+	merges       map[[2]int]merge
+	added        addedTokens
+	spacesToMeta bool // SentencePiece-style: spaces become "▁"
 
 	// byte-level
 	byteLevel      bool
@@ -209,7 +209,7 @@ func (t *Tokenizer) encodeSegment(ids []int, s string, first bool) []int {
 	if t.prependAll {
 		s = "▁" + s
 	}
-	if t.spaceWS {
+	if t.spacesToMeta {
 		s = strings.ReplaceAll(s, " ", "▁")
 	}
 	return t.bpeWord(ids, s)
@@ -219,7 +219,6 @@ func (t *Tokenizer) encodeSegment(ids []int, s string, first bool) []int {
 // tokenizers; for SentencePiece-style ones "▁" becomes a space and
 // <0xXX> tokens their bytes (the leading space of the first word kept).
 func (t *Tokenizer) Decode(ids []int) string {
-	var b strings.Builder
 	var raw []byte
 	for _, id := range ids {
 		tok, ok := t.tokens[id]
@@ -244,8 +243,7 @@ func (t *Tokenizer) Decode(ids []int) string {
 		}
 		raw = append(raw, strings.ReplaceAll(tok, "▁", " ")...)
 	}
-	b.Write(raw)
-	return b.String()
+	return string(raw)
 }
 
 // cached returns the cached ids of word.
