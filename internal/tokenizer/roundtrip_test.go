@@ -4,12 +4,14 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"unicode/utf8"
 )
 
-// FuzzEncodeNeverPanicsAndByteLevelRoundTrips: any input encodes, and a
-// byte-level tokenizer decodes its ids back to the very bytes.
+// FuzzEncodeNeverPanicsAndByteLevelRoundTrips: any input encodes (with a
+// byte-level and a SentencePiece-style tokenizer), and the byte-level one
+// decodes its ids back to the very bytes.
 func FuzzEncodeNeverPanicsAndByteLevelRoundTrips(f *testing.F) {
 	data, err := os.ReadFile(filepath.Join("testdata", "strings.json"))
 	if err != nil {
@@ -27,7 +29,14 @@ func FuzzEncodeNeverPanicsAndByteLevelRoundTrips(f *testing.F) {
 	if err != nil {
 		f.Fatal(err)
 	}
+	spm, err := Parse(strings.NewReader(spmJSON(`null`, `{"type":"Metaspace","replacement":"▁","prepend_scheme":"first","split":true}`)))
+	if err != nil {
+		f.Fatal(err)
+	}
 	f.Fuzz(func(t *testing.T, s string) {
+		if ids := spm.Encode(s, false); s != "" && len(ids) == 0 {
+			t.Fatalf("SentencePiece Encode(%q) gave no ids", s)
+		}
 		ids := tok.Encode(s, true)
 		if s != "" && len(ids) == 0 {
 			t.Fatalf("Encode(%q) gave no ids", s)
