@@ -150,6 +150,9 @@ func (l *Load) Run(ctx context.Context, env *Env) error {
 	if cfg.Dataset != nil && cfg.Dataset.Path != "" && !filepath.IsAbs(cfg.Dataset.Path) {
 		cfg.Dataset.Path = filepath.Join(env.SpecDir, cfg.Dataset.Path)
 	}
+	if cfg.Dataset != nil && cfg.Dataset.Tokenizer != "" && !filepath.IsAbs(string(cfg.Dataset.Tokenizer)) {
+		cfg.Dataset.Tokenizer = load.TokenizerFile(filepath.Join(env.SpecDir, string(cfg.Dataset.Tokenizer)))
+	}
 	// A dataset is built once (its lengths counted on the server) for
 	// every mode.
 	reqs, note, err := load.PrepareRequests(ctx, cfg)

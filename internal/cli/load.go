@@ -158,6 +158,7 @@ func cmdLoad(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		metricsPath = fs.String("metrics", "", "the server's Prometheus path (vLLM: /metrics), scraped around each mode for the prefix-cache hit rate")
 		dsName      = fs.String("dataset-name", "", "requests from a dataset, as vLLM: random, sharegpt, jsonl (custom), trace, shared_prefix (default: --prompt/--prompt-file)")
 		dsPath      = fs.String("dataset-path", "", "sharegpt, jsonl, trace: the dataset file")
+		tokFile     = fs.String("tokenizer", "", "a Hugging Face tokenizer.json: dataset prompt lengths counted with it, offline, instead of on the server (vLLM's --tokenizer)")
 		randIn      = fs.Int("random-input-len", 0, "random: prompt tokens after the prefix, as the server counts them (default 1024)")
 		randOut     = fs.Int("random-output-len", 0, "random: max_tokens (default 128)")
 		randRatio   = fs.Float64("random-range-ratio", 0, "random: lengths uniform within [len x (1-r), len x (1+r)], r in [0, 1)")
@@ -257,8 +258,17 @@ func cmdLoad(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		if d.Name == load.DatasetTrace && !set["mode"] && !finiteRateFlag(rate) {
 			*modes = string(load.KindReplay) // a trace brings its own send times
 		}
+		if *tokFile != "" {
+			// Loaded now for a usage error; PrepareRequests finds it loaded.
+			if _, err := load.TokenizerCounter(*tokFile); err != nil {
+				return exitcode.UsageError(fmt.Errorf("--tokenizer: %w", err))
+			}
+			d.Tokenizer = load.TokenizerFile(*tokFile)
+		}
 	} else if *dsPath != "" {
 		return exitcode.UsageError(errors.New("--dataset-path needs --dataset-name"))
+	} else if *tokFile != "" {
+		return exitcode.UsageError(errors.New("--tokenizer needs --dataset-name (it counts a dataset's prompt lengths)"))
 	}
 	if *ignoreEOS {
 		if cfg.Extra == nil {

@@ -70,7 +70,8 @@ const (
 // Dataset is a load step's `dataset:` block (and `runexp load
 // --dataset-name ...`): which requests to send. Lengths are in tokens as
 // the server counts them (template and special tokens included): the
-// engine fits each prompt against the server's tokenizer (see Counter).
+// engine fits each prompt against the server's tokenizer (see Counter),
+// or against Tokenizer's file when given.
 // Every choice is seeded: the same dataset gives the same requests.
 type Dataset struct {
 	Name       DatasetName   `yaml:"name" json:"name" doc:"random, sharegpt, jsonl (alias custom), trace (Mooncake JSONL), shared_prefix or multi_turn"`
@@ -88,6 +89,7 @@ type Dataset struct {
 	Turns      int           `yaml:"turns" json:"turns,omitempty" doc:"multi_turn: turns per session (default 4)"`
 	ThinkTime  time.Duration `yaml:"think_time" json:"think_time,omitempty" doc:"multi_turn: pause between a session's turns"`
 	Think      ThinkTime     `yaml:"think" json:"think,omitempty" doc:"multi_turn: fixed (default) or exponential think times with mean think_time"`
+	Tokenizer  TokenizerFile `yaml:"tokenizer" json:"tokenizer,omitempty" doc:"a Hugging Face tokenizer.json (relative to the spec; BPE: GPT-2, Llama-2/3, Mistral, Phi-3, Qwen2): prompt lengths are counted with it, offline, instead of on the server (vLLM bench's --tokenizer); it knows no chat template"`
 }
 
 // normalized returns d with its alias resolved.
@@ -217,6 +219,7 @@ func (d Dataset) String() string {
 	add("prefix_len", d.PrefixLen, d.PrefixLen != 0)
 	add("range_ratio", d.RangeRatio, d.RangeRatio != 0)
 	add("seed", d.Seed, d.Seed != 0)
+	add("tokenizer", d.Tokenizer, d.Tokenizer != "")
 	return b.String()
 }
 

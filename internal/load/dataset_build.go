@@ -533,7 +533,8 @@ func wordTextWords(r interface{ IntN(int) int }, n int) string {
 }
 
 // PrepareRequests returns the requests Run sends for cfg: its dataset's
-// (lengths fitted with cfg.Counter, else what DetectCounter finds), else
+// (lengths fitted with cfg.Counter, else its Tokenizer file's, else what
+// DetectCounter finds), else
 // its prompts'. note says in one line how lengths were counted, for logs.
 // Building a dataset sends requests to the server (token counts) but
 // records nothing.
@@ -551,6 +552,14 @@ func PrepareRequests(ctx context.Context, cfg Config) (reqs []Request, note stri
 		return reqs, "", nil
 	}
 	c, how := cfg.Counter, "given"
+	if c == nil && cfg.Dataset.Tokenizer != "" {
+		// vLLM bench's --tokenizer: counted locally even when the server
+		// has /tokenize; requests still record what the server reports.
+		if c, err = TokenizerCounter(string(cfg.Dataset.Tokenizer)); err != nil {
+			return nil, "", fmt.Errorf("dataset.tokenizer: %w", err)
+		}
+		how = CountLocal + " " + string(cfg.Dataset.Tokenizer)
+	}
 	if c == nil {
 		if c, how, err = DetectCounter(ctx, cfg); err != nil {
 			return nil, "", fmt.Errorf("dataset: %w", err)

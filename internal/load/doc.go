@@ -65,7 +65,10 @@
 // Lengths are tokens as the server counts them: each prompt is cut to the
 // exact length with a Counter, the server's POST /tokenize (vLLM's
 // TokenizeRequest/Response) when DetectCounter finds it, else max_tokens=1
-// probes read back as usage.prompt_tokens. RequestResult carries
+// probes read back as usage.prompt_tokens; with Dataset.Tokenizer, a local
+// Hugging Face tokenizer.json (package tokenizer) counts instead, offline,
+// as vLLM bench's --tokenizer (the spec decoder checks the file, and
+// loaded files are kept per process). RequestResult carries
 // IntendedPromptTokens; Summary.PromptTokenChecks and
 // PromptTokenMismatches compare it with the server's usage.
 //
