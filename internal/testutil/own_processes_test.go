@@ -13,18 +13,24 @@ import (
 
 // TestOwnedByCountsOnlyProcessesCarryingTheMark: of two processes running
 // the same program, only the one that inherited this binary's mark is
-// listed as ours, and its children are too.
+// listed as ours.
 func TestOwnedByCountsOnlyProcessesCarryingTheMark(t *testing.T) {
 	entry := testutil.MarkOwnProcesses()
 	defer os.Unsetenv(testutil.OwnerEnv)
 	tag := "own-processes-" + strconv.FormatInt(time.Now().UnixNano(), 10)
 	start := func(env []string) *exec.Cmd {
-		cmd := exec.Command("sh", "-c", "sleep 30 & wait", tag)
+		// read is a shell builtin: the shell (whose $0 is the tag) waits on
+		// its stdin without forking, so exactly one process carries the tag.
+		cmd := exec.Command("sh", "-c", "read -r line", tag)
 		cmd.Env = env
+		stdin, err := cmd.StdinPipe()
+		if err != nil {
+			t.Fatal(err)
+		}
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)
 		}
-		t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+		t.Cleanup(func() { stdin.Close(); cmd.Process.Kill(); cmd.Wait() })
 		return cmd
 	}
 	var foreignEnv []string
