@@ -19,8 +19,9 @@ func TestShippedOllamaSearchFindsMoreConcurrencyWithMoreSlots(t *testing.T) {
 	bin := ollamaBin(t)
 	out := t.TempDir()
 	start := time.Now()
-	cmd := exec.Command(runexpBin, "../experiments/ollama-search.yaml", "--set", "ollama="+bin,
-		"--set", fmt.Sprintf("port=%d", freePort(t)), "--out", out)
+	// No --set port: the spec's port: auto reaches Ollama and its ollama-create
+	// step through {port}.
+	cmd := exec.Command(runexpBin, "../experiments/ollama-search.yaml", "--set", "ollama="+bin, "--out", out)
 	output, err := cmd.CombinedOutput()
 	t.Logf("ollama-search.yaml ran in %s", time.Since(start).Round(time.Millisecond))
 	if err != nil {

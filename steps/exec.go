@@ -21,6 +21,7 @@ type Exec struct {
 	ExpectExit int    `yaml:"expect_exit" json:"expect_exit" doc:"exit code that means success"`
 	Record     string `yaml:"record" json:"record,omitempty" doc:"record the command's trimmed output (up to 4 KiB) under this name"`
 	Log        string `yaml:"log" json:"log" doc:"log file name in the point folder"`
+	Server     string `yaml:"server" json:"server,omitempty" doc:"launch step whose port replaces {port} in command and env (default: the last launched server), so a command can reach a server on port: auto"`
 }
 
 func newExec() Step { return &Exec{} }
@@ -48,9 +49,13 @@ func (x *Exec) Validate() error {
 // Run runs the command in its own process group; on timeout or interrupt the
 // whole group is killed.
 func (x *Exec) Run(ctx context.Context, env *Env) error {
-	argv := resolveProgram(x.Command)
+	command, vars, err := x.withServerPort(env)
+	if err != nil {
+		return err
+	}
+	argv := resolveProgram(command)
 	if x.Shell {
-		argv = []string{"/bin/sh", "-c", strings.Join(x.Command, " ")}
+		argv = []string{"/bin/sh", "-c", strings.Join(command, " ")}
 	}
 	logFile, err := openInPoint(env, x.Log, os.O_CREATE|os.O_RDWR|os.O_APPEND)
 	if err != nil {
@@ -62,7 +67,7 @@ func (x *Exec) Run(ctx context.Context, env *Env) error {
 	if cmd.Dir == "" {
 		cmd.Dir = env.PointDir
 	}
-	cmd.Env = append(os.Environ(), envList(x.Env)...)
+	cmd.Env = append(os.Environ(), envList(vars)...)
 	// The child writes to the log file itself, not through a pipe: a
 	// background child that keeps its output open cannot hold up Wait. The
 	// output is read back from the log afterwards.
@@ -144,4 +149,21 @@ func (s *Sleep) Run(ctx context.Context, env *Env) error {
 	case <-ctx.Done():
 		return context.Cause(ctx)
 	}
+}
+
+// withServerPort returns the command and env with PortPlaceholder replaced
+// by the port of the server the step names (or the last launched): the
+// port a launch on port: auto chose is known only now.
+func (x *Exec) withServerPort(env *Env) ([]string, map[string]string, error) {
+	if !mentionsPort(x.Command, x.Env) {
+		return x.Command, x.Env, nil
+	}
+	srv, err := env.Server(x.Server)
+	if err != nil {
+		return nil, nil, fmt.Errorf("%s in command or env: %w", PortPlaceholder, err)
+	}
+	if srv.Port == 0 {
+		return nil, nil, fmt.Errorf("%s in command or env: server %q declares no port", PortPlaceholder, srv.ID)
+	}
+	return withPort(x.Command, srv.Port), portInEnv(x.Env, srv.Port), nil
 }

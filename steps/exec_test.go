@@ -191,3 +191,35 @@ func TestExecSucceedsAtOnceWhenABackgroundChildHoldsItsOutput(t *testing.T) {
 		t.Errorf("bg_exit %v", v)
 	}
 }
+
+// TestExecPortPlaceholderIsTheNamedServersPort: {port} in an exec's command
+// and env is the port of the server it names (else the last launched), so
+// a command reaches a server launched on port: auto; without a server to
+// name it fails saying so.
+func TestExecPortPlaceholderIsTheNamedServersPort(t *testing.T) {
+	env := newTestEnv(t)
+	x := newExecStep("create", "/bin/sh", "-c", `echo "arg=$0 env=$TARGET"`, "127.0.0.1:{port}")
+	x.Env = map[string]string{"TARGET": "http://127.0.0.1:{port}/v1"}
+	x.Record = "out"
+	if err := x.Run(context.Background(), env); err == nil || !strings.Contains(err.Error(), "{port} in command or env: no server has been launched") {
+		t.Fatalf("without a server: %v", err)
+	}
+	env.AddServer(&Server{ID: "a", Host: "127.0.0.1", Port: 41001})
+	env.AddServer(&Server{ID: "b", Host: "127.0.0.1", Port: 41002})
+	if err := x.Run(context.Background(), env); err != nil {
+		t.Fatal(err)
+	}
+	if got := mustValue(t, env, "out"); got != "arg=127.0.0.1:41002 env=http://127.0.0.1:41002/v1" {
+		t.Errorf("last launched server: %q", got)
+	}
+	x.Server = "a"
+	if err := x.Run(context.Background(), env); err != nil {
+		t.Fatal(err)
+	}
+	if got := mustValue(t, env, "out"); got != "arg=127.0.0.1:41001 env=http://127.0.0.1:41001/v1" {
+		t.Errorf("server a: %q", got)
+	}
+	if x.Command[3] != "127.0.0.1:{port}" || x.Env["TARGET"] != "http://127.0.0.1:{port}/v1" {
+		t.Errorf("the step's own configuration changed: %q %q", x.Command, x.Env)
+	}
+}
