@@ -3,13 +3,16 @@ package runner_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
 	"github.com/runexp/runexp/runner"
 	"github.com/runexp/runexp/spec"
+	"github.com/runexp/runexp/steps"
 )
 
 const identitySpec = `version: runexp/v1
@@ -116,4 +119,30 @@ func overrides(t *testing.T, sets ...string) []spec.Override {
 		out = append(out, o)
 	}
 	return out
+}
+
+// TestPointIdentityDoesNotDependOnTheSlotItRunsOn: the GPUs a slot pins a
+// point to (CUDA_VISIBLE_DEVICES, the devices its steps read) are where it
+// runs, not what it runs, so a run resumed or re-run with another
+// --parallel keeps its finished points.
+func TestPointIdentityDoesNotDependOnTheSlotItRunsOn(t *testing.T) {
+	x, err := spec.Load(writeSpec(t, fmt.Sprintf(detectSpec, "sim")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ids := func(parallel int) []string {
+		p, err := runner.Compile(x, steps.Builtin(), runner.Options{Now: fixedNow, Env: noEnv, OutDir: t.TempDir(), Parallel: parallel})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out []string
+		for _, pt := range p.Studies[0].Points {
+			out = append(out, pt.Identity)
+		}
+		return out
+	}
+	one, two := ids(1), ids(2)
+	if !slices.Equal(one, two) {
+		t.Errorf("identities on one slot %v, on two GPU slots %v", one, two)
+	}
 }

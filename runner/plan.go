@@ -346,9 +346,11 @@ func Compile(x *spec.Experiment, reg *steps.Registry, opt Options) (*Plan, error
 	if err := errs.Err(); err != nil {
 		return nil, err
 	}
+	// A point's identity is what it runs, not where: hashed before its
+	// slot pins it to GPUs, so another --parallel keeps finished points.
+	p.setIdentities()
 	p.applySlots()
 	p.planSubmissions()
-	p.setIdentities()
 	return p, nil
 }
 
