@@ -411,6 +411,7 @@ func compileStudy(d *spec.Decoder, reg *steps.Registry, x *spec.Experiment, i in
 			}
 		}
 	}
+	errs = append(errs, checkFoldedAxes(d, path, sp, sweep)...)
 	if len(errs) > 0 && sweep == nil && rs.Sweep != nil {
 		return nil, errs
 	}
