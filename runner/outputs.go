@@ -95,9 +95,15 @@ func checkOutputs(d *spec.Decoder, path string, sp *StudyPlan, outs *studyOutput
 			names = t
 			missing = func(name string) string { return fmt.Sprintf("table %s has no column %q", a.From, name) }
 		}
+		if a.Aggregate == spec.AggregateRepeat && names == &outs.points && names.Has("n") && !slices.Contains(outs.axes, "n") {
+			errs.Add(at("aggregate"), ap+".aggregate", "aggregate: repeat writes n (the number of ok repetitions), but a step of the study records a value \"n\" too: record it under another name")
+		}
 		check := func(field, name string) {
 			if name == "" || names.Has(name) {
 				return
+			}
+			if name == artifact.ModeN && a.Aggregate == spec.AggregateRepeat && names.Has("n") {
+				return // the folded rows' own n (a repeated mode's)
 			}
 			if base, stat := artifact.IsStatName(name); stat && (base == "" || names.Has(base)) {
 				if a.Aggregate == spec.AggregateRepeat {
@@ -140,4 +146,31 @@ func declaredOutputs(sp *StudyPlan) (out *studyOutputs, ok bool) {
 		return nil, false
 	}
 	return out, true
+}
+
+// checkFoldedAxes reports a sweep axis whose name aggregate: repeat also
+// writes (n, or <name>_mean, _ci95_low, _ci95_high), at the artifact that
+// folds: the fold would overwrite the axis's values silently.
+func checkFoldedAxes(d *spec.Decoder, path string, sp *StudyPlan, sweep *spec.Sweep) spec.ErrorList {
+	if sweep == nil {
+		return nil
+	}
+	var errs spec.ErrorList
+	for i, a := range sp.Artifacts {
+		if a.Aggregate != spec.AggregateRepeat || a.Node == nil {
+			continue
+		}
+		pos := a.Pos
+		if n := spec.FieldNode(a.Node, "aggregate"); n != nil {
+			pos = d.Pos(n)
+		}
+		for _, ax := range sweep.Axes {
+			if _, stat := artifact.IsStatName(ax.Name); ax.Name == spec.RepeatAxis || !stat {
+				continue
+			}
+			errs.Add(pos, fmt.Sprintf("%s.artifacts[%d].aggregate", path, i),
+				"sweep axis %q (%s) has a name aggregate: repeat gives its statistics (n, <value>_mean, <value>_ci95_low, <value>_ci95_high): rename the axis", ax.Name, ax.Pos)
+		}
+	}
+	return errs
 }

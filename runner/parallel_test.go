@@ -148,6 +148,24 @@ func TestParallelBeyondTheDeclaredGPUsIsReportedAtTheKey(t *testing.T) {
 	}
 }
 
+// TestParallelFromTheCommandLineIsNamedAsTheFlag: a --parallel the listed
+// GPUs cannot hold is reported at the flag, not at a made-up file:1:1 of a
+// spec that has no parallel: key (nor at the spec's parallel: it overrides).
+func TestParallelFromTheCommandLineIsNamedAsTheFlag(t *testing.T) {
+	for name, body := range map[string]string{
+		"NoKey":         strings.Replace(slotsSpec, "parallel: 4\n", "", 1),
+		"OverridingKey": strings.Replace(slotsSpec, "parallel: 4\n", "parallel: 1\n", 1),
+	} {
+		t.Run(name, func(t *testing.T) {
+			_, err := runner.Load(writeSpec(t, body), steps.Builtin(), runner.Options{OutDir: t.TempDir(), Parallel: 8})
+			want := "--parallel 8 (command line): parallel: 8 points at once need 8 slots of 1 GPU(s); 4 GPU(s) hold 4"
+			if err == nil || !strings.Contains(err.Error(), want) || strings.Contains(err.Error(), ":1:1") {
+				t.Fatalf("got %v, want %q", err, want)
+			}
+		})
+	}
+}
+
 // TestSlotPortIsTheSlotsDeclaredPortAsAnInteger: ${slot.port} is the
 // slot's entry of slots.ports, usable where an integer is wanted (a
 // launch's port); fewer ports than slots is a spec problem.

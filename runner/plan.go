@@ -328,7 +328,7 @@ func Compile(x *spec.Experiment, reg *steps.Registry, opt Options) (*Plan, error
 	if detectPer > 0 && len(errs)+len(studyErrs) == 0 {
 		// The GPUs are the backend's the steps read, so they are known once
 		// the steps are; compiled again so that ${slot.gpus} holds them.
-		slotErrs := detectGPUSlots(p.Slots, detectPer, !declaresGPUs(x), p.Executor == spec.ExecutorSlurm, p.gpuBackends, opt, slotKeyPos(x, d))
+		slotErrs := detectGPUSlots(p.Slots, detectPer, !declaresGPUs(x), p.Executor == spec.ExecutorSlurm, p.gpuBackends, opt, slotKeyPos(x, d, opt.Parallel))
 		errs = append(errs, slotErrs...)
 		if len(slotErrs) == 0 && len(p.Slots[0].GPUs) > 0 {
 			studyErrs = compileStudies()
@@ -413,6 +413,7 @@ func compileStudy(d *spec.Decoder, reg *steps.Registry, x *spec.Experiment, i in
 			}
 		}
 	}
+	errs = append(errs, checkFoldedAxes(d, path, sp, sweep)...)
 	if len(errs) > 0 && sweep == nil && rs.Sweep != nil {
 		return nil, errs
 	}

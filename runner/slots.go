@@ -41,7 +41,7 @@ func planSlots(x *spec.Experiment, d *spec.Decoder, opt Options) (slots []SlotPl
 	if opt.Parallel != 0 {
 		parallel = opt.Parallel
 	}
-	at := slotKeyPos(x, d)
+	at := slotKeyPos(x, d, opt.Parallel)
 	if parallel < 0 {
 		errs.Add(at("parallel"), "parallel", "%d: want 1 or more points at once", parallel)
 		return nil, 0, errs
@@ -82,9 +82,14 @@ func planSlots(x *spec.Experiment, d *spec.Decoder, opt Options) (slots []SlotPl
 }
 
 // slotKeyPos returns the position of a top-level key of x (the file's start
-// when the key is not written: --parallel).
-func slotKeyPos(x *spec.Experiment, d *spec.Decoder) func(key string) spec.Pos {
+// when the key is not written). A parallel given on the command line
+// (cliParallel, not 0) is named as the flag, not placed in a file that may
+// not say parallel at all.
+func slotKeyPos(x *spec.Experiment, d *spec.Decoder, cliParallel int) func(key string) spec.Pos {
 	return func(key string) spec.Pos {
+		if key == "parallel" && cliParallel != 0 {
+			return spec.Pos{File: fmt.Sprintf("--parallel %d (command line)", cliParallel)}
+		}
 		if doc := docNode(x.Root); doc != nil {
 			if n := spec.ValueNode(doc, key); n != nil {
 				return d.Pos(n)

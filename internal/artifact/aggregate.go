@@ -40,6 +40,14 @@ func IsStatName(name string) (base string, ok bool) {
 // load.MeanCI95). Failed repetitions are named in error, and the row is
 // failed only when no repetition is ok. Without a repeat column every
 // group is one row, so the columns do not depend on N.
+//
+// Rows that hold statistics already (a repeated mode's summary: n, and
+// <m>_mean with its interval over the mode's repetitions in one server)
+// are folded so that every number stays what its name says: the
+// repetitions' <m>_mean values are the sample, <m>_mean is their mean and
+// <m>_ci95_low/high their interval (a mean of interval ends is no
+// interval; the inner ones are dropped, and with one repetition left
+// empty); the mode's own n is carried as mode_n.
 func foldRepeats(rows []results.Row, columns, axes []string) ([]results.Row, []string) {
 	type group struct{ rows []results.Row }
 	var groups []*group
@@ -67,6 +75,13 @@ func foldRepeats(rows []results.Row, columns, axes []string) ([]results.Row, []s
 	for _, ax := range axes {
 		skip[ax] = true
 	}
+	// sampled: the bases b whose b_mean is a column: b_mean is their sample.
+	sampled := map[string]bool{}
+	for _, c := range columns {
+		if b, ok := strings.CutSuffix(c, "_mean"); ok && b != "" && !skip[c] {
+			sampled[b] = true
+		}
+	}
 	got := map[string]bool{} // the columns that got statistics
 	out := make([]results.Row, len(groups))
 	for gi, g := range groups {
@@ -85,7 +100,13 @@ func foldRepeats(rows []results.Row, columns, axes []string) ([]results.Row, []s
 		}
 		row := results.Row{}
 		for k, v := range first {
-			if k != spec.RepeatAxis {
+			switch {
+			case k == spec.RepeatAxis:
+			case k == "n":
+				row[ModeN] = v
+			case isIntervalName(k):
+				// an inner interval: recomputed below, or left empty
+			default:
 				row[k] = v
 			}
 		}
@@ -94,7 +115,7 @@ func foldRepeats(rows []results.Row, columns, axes []string) ([]results.Row, []s
 			row["error"] = fmt.Sprintf("%d of %d repetitions failed: %s", len(failed), len(g.rows), strings.Join(failed, "; "))
 		}
 		for _, c := range columns {
-			if skip[c] || len(okRows) == 0 {
+			if skip[c] || len(okRows) == 0 || isIntervalName(c) {
 				continue
 			}
 			xs := make([]float64, 0, len(okRows))
@@ -108,8 +129,17 @@ func foldRepeats(rows []results.Row, columns, axes []string) ([]results.Row, []s
 			}
 			mean, half := load.MeanCI95(xs)
 			row[c] = mean
-			if _, isStat := IsStatName(c); isStat {
-				continue // a statistic already (a repeated mode's): its mean only
+			base, isMean := strings.CutSuffix(c, "_mean")
+			switch {
+			case isMean && base != "":
+				// the sample of base: its interval over the repetitions
+				if len(xs) > 1 {
+					row[base+"_ci95_low"], row[base+"_ci95_high"] = mean-half, mean+half
+				}
+				got[c] = true
+				continue
+			case sampled[c]:
+				continue // its statistics come from its _mean column
 			}
 			row[c+"_mean"] = mean
 			if len(xs) > 1 {
@@ -131,18 +161,49 @@ func foldRepeats(rows []results.Row, columns, axes []string) ([]results.Row, []s
 		cols = append(cols, "n")
 	}
 	for _, c := range columns {
-		if c == spec.RepeatAxis || c == "n" {
+		switch {
+		case c == spec.RepeatAxis:
+			continue
+		case c == "n":
+			cols = append(cols, ModeN)
 			continue
 		}
 		cols = append(cols, c)
 		if c == after {
 			cols = append(cols, "n")
 		}
-		if got[c] {
+		if !got[c] {
+			continue
+		}
+		if base, isMean := strings.CutSuffix(c, "_mean"); isMean && base != "" {
+			cols = append(cols, base+"_ci95_low", base+"_ci95_high")
+		} else {
 			cols = append(cols, results.Prefixed(c, repeatSuffixes...)...)
 		}
 	}
-	return out, cols
+	return out, uniq(cols)
+}
+
+// ModeN is the folded name of a row's own n (a repeated mode's
+// repetitions in one server): n is the fold's.
+const ModeN = "mode_n"
+
+// isIntervalName reports whether name is an end of a 95 % interval.
+func isIntervalName(name string) bool {
+	return strings.HasSuffix(name, "_ci95_low") || strings.HasSuffix(name, "_ci95_high")
+}
+
+// uniq drops the later copies of repeated names, keeping the order.
+func uniq(names []string) []string {
+	seen := map[string]bool{}
+	out := names[:0]
+	for _, n := range names {
+		if !seen[n] {
+			seen[n] = true
+			out = append(out, n)
+		}
+	}
+	return out
 }
 
 // isNumber reports whether x is a number, or text that is one (what an

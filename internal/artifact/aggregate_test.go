@@ -88,3 +88,38 @@ func TestLineChartOverRepetitionsDrawsMeansWithIntervals(t *testing.T) {
 		t.Error("the chart of repetitions draws no intervals: it equals the chart of the means alone")
 	}
 }
+
+// TestFoldRepeatsOfARepeatedModeIntervalsTheModesMeans: a sweep repeat of
+// a point whose mode repeats too folds the mode's per-server means as the
+// sample: <m>_mean is their mean and <m>_ci95_low/high their Student-t
+// interval (never a mean of the inner interval ends); the mode's own n is
+// carried as mode_n, and n counts the sweep's repetitions.
+func TestFoldRepeatsOfARepeatedModeIntervalsTheModesMeans(t *testing.T) {
+	var rows []results.Row
+	// Per server: the mode's mean and a narrow inner interval around it.
+	for rep, m := range []float64{10, 14, 12} {
+		rows = append(rows, results.Row{"point": fmt.Sprintf("%03d", rep), "len": 512, "repeat": rep + 1, "n": 5,
+			"tput": m + 0.5, "tput_mean": m, "tput_ci95_low": m - 0.1, "tput_ci95_high": m + 0.1})
+	}
+	cols := []string{"point", "len", "repeat", "n", "tput", "tput_mean", "tput_ci95_low", "tput_ci95_high"}
+	folded, got := foldRepeats(rows, cols, []string{"len"})
+	if len(folded) != 1 {
+		t.Fatalf("folded %v, want one row", folded)
+	}
+	r := folded[0]
+	half := 4.303 * 2 / math.Sqrt(3) // 10, 14, 12: s = 2, t(0.975, 2) = 4.303
+	if r["n"] != 3 || r[ModeN] != 5 || r["tput_mean"] != 12.0 || r["tput"] != 12.5 {
+		t.Errorf("folded row %v, want n 3, mode_n 5, tput_mean 12, tput 12.5", r)
+	}
+	if lo, hi := r["tput_ci95_low"].(float64), r["tput_ci95_high"].(float64); math.Abs(lo-(12-half)) > 1e-9 || math.Abs(hi-(12+half)) > 1e-9 {
+		t.Errorf("interval %g–%g, want 12 ± %g over the servers' means (the inner ends' means are 11.9–12.1)", lo, hi, half)
+	}
+	want := []string{"point", "len", "n", ModeN, "tput", "tput_mean", "tput_ci95_low", "tput_ci95_high"}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("columns %v, want %v", got, want)
+	}
+	one, _ := foldRepeats(rows[:1], cols, []string{"len"})
+	if _, has := one[0]["tput_ci95_low"]; has || one[0]["tput_mean"] != 10.0 {
+		t.Errorf("one repetition %v: want its mean and no interval (the inner one is one server's)", one[0])
+	}
+}

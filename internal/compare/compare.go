@@ -1,11 +1,15 @@
 // Package compare matches the points of two runs and says, per metric,
 // whether the new run regressed, improved or stayed within noise.
 //
-// Contract: points match by study and configuration (their sweep values);
-// repeats of one configuration in a run are samples of the same point.
-// A change is a regression when it moves the metric the bad way by more
-// than the threshold (a fraction of the base) and, when both sides have
-// repeats, a Welch t-test finds it significant at 95%. Points in only one
+// Contract: points match by study and configuration (their sweep values
+// without the repetition index): the repetitions of one configuration in a
+// run (a sweep's repeat: N) are one sample, compared with the other run's
+// sample as distributions, never repetition by repetition. A change is a
+// regression when it moves the metric's mean the bad way by more than the
+// threshold (a fraction of the base) and, when both sides have two or more
+// repetitions, a Welch t-test finds it significant at 95%; a side with one
+// repetition is judged by the threshold alone, and the row says so. Each
+// side's mean carries its 95% Student-t interval and n. Points in only one
 // run are listed, never errors. The package knows nothing of run folders:
 // callers hand it Points (internal/report reads them from a folder).
 package compare
@@ -17,12 +21,14 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+
+	"github.com/runexp/runexp/internal/load"
 )
 
 // Point is one point of a run: its identity and its numeric values.
 type Point struct {
 	Study  string
-	Key    string // the configuration, e.g. "max_model_len=512"; equal keys are repeats
+	Key    string // the configuration, e.g. "max_model_len=512", without the repeat axis: equal keys are repetitions
 	OK     bool   // the point succeeded; failed points are not compared
 	Values map[string]any
 }
@@ -136,8 +142,28 @@ type Row struct {
 	Change  float64 `json:"change"` // (new-base)/|base|; ±Inf when base is 0
 	BaseN   int     `json:"base_n"`
 	NewN    int     `json:"new_n"`
-	Welch   *Welch  `json:"welch,omitempty"` // with repeats on both sides
+	BaseCI  *CI     `json:"base_ci95,omitempty"` // with two or more repetitions
+	NewCI   *CI     `json:"new_ci95,omitempty"`
+	Welch   *Welch  `json:"welch,omitempty"` // with repetitions on both sides
 	Verdict string  `json:"verdict"`
+	// Note says why a row with repetitions on one side only was judged by
+	// the threshold alone.
+	Note string `json:"note,omitempty"`
+}
+
+// CI is the two-sided 95% Student-t interval of a mean.
+type CI struct {
+	Low  float64 `json:"low"`
+	High float64 `json:"high"`
+}
+
+// sampleCI is the interval of the mean of xs; nil for fewer than two.
+func sampleCI(xs []float64) *CI {
+	if len(xs) < 2 {
+		return nil
+	}
+	m, half := load.MeanCI95(xs)
+	return &CI{Low: m - half, High: m + half}
 }
 
 // MarshalJSON writes an infinite change (from a base of 0) as null, which
@@ -154,11 +180,25 @@ func (row Row) MarshalJSON() ([]byte, error) {
 	return json.Marshal(out)
 }
 
-// Welch is a two-sided Welch t-test at 95%.
+// Welch is a two-sided Welch t-test at 95%. T is ±Inf when neither side
+// varies (any difference is then significant).
 type Welch struct {
 	T           float64 `json:"t"`
 	DF          float64 `json:"df"`
 	Significant bool    `json:"significant"`
+}
+
+// MarshalJSON writes an infinite t as null, which JSON can carry.
+func (w Welch) MarshalJSON() ([]byte, error) {
+	type plain Welch
+	out := struct {
+		plain
+		T *float64 `json:"t"`
+	}{plain: plain(w)}
+	if !math.IsInf(w.T, 0) {
+		out.T = &w.T
+	}
+	return json.Marshal(out)
 }
 
 // Result is the comparison of two runs.
@@ -293,13 +333,16 @@ func number(v any) (float64, bool) {
 		return float64(n), true
 	case int64:
 		return float64(n), true
+	case string: // what an exec step records from its output
+		f, err := strconv.ParseFloat(strings.TrimSpace(n), 64)
+		return f, err == nil && !math.IsNaN(f) && !math.IsInf(f, 0)
 	}
 	return 0, false
 }
 
 func compareRow(study, key string, m Metric, bs, ns []float64, threshold float64) Row {
 	row := Row{Study: study, Point: key, Metric: m.Name, Higher: m.Higher, Base: mean(bs), New: mean(ns),
-		BaseN: len(bs), NewN: len(ns)}
+		BaseN: len(bs), NewN: len(ns), BaseCI: sampleCI(bs), NewCI: sampleCI(ns)}
 	switch {
 	case row.Base == row.New:
 		row.Change = 0
@@ -316,10 +359,15 @@ func compareRow(study, key string, m Metric, bs, ns []float64, threshold float64
 		better = -better
 	}
 	significant := true
-	if len(bs) > 1 && len(ns) > 1 {
+	switch {
+	case len(bs) > 1 && len(ns) > 1:
 		w := welch(bs, ns)
 		row.Welch = &w
 		significant = w.Significant
+	case len(bs) == 1 && len(ns) > 1:
+		row.Note = "one base sample: no test, threshold only"
+	case len(bs) > 1 && len(ns) == 1:
+		row.Note = "one new sample: no test, threshold only"
 	}
 	switch {
 	case math.IsInf(row.Change, 0):
@@ -357,7 +405,14 @@ func welch(a, b []float64) Welch {
 	se := va + vb
 	if se == 0 {
 		// No spread on either side: any difference is real, none is noise.
-		return Welch{T: math.Inf(1), DF: float64(len(a) + len(b) - 2), Significant: ma != mb}
+		t := 0.0
+		switch {
+		case mb > ma:
+			t = math.Inf(1)
+		case mb < ma:
+			t = math.Inf(-1)
+		}
+		return Welch{T: t, DF: float64(len(a) + len(b) - 2), Significant: ma != mb}
 	}
 	t := (mb - ma) / math.Sqrt(se)
 	df := se * se / (va*va/float64(len(a)-1) + vb*vb/float64(len(b)-1))

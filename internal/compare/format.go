@@ -81,10 +81,22 @@ func (row Row) direction() string {
 
 func (row Row) verdictText() string {
 	s := row.Verdict
-	if row.Welch != nil {
-		s += fmt.Sprintf(" (Welch t=%.2f, df=%.1f, n=%d/%d)", row.Welch.T, row.Welch.DF, row.BaseN, row.NewN)
+	switch {
+	case row.Welch != nil:
+		s += fmt.Sprintf(" (Welch t=%.2f, df=%.1f)", row.Welch.T, row.Welch.DF)
+	case row.Note != "":
+		s += " (" + row.Note + ")"
 	}
 	return s
+}
+
+// sideText writes one side's value: the mean, and with repetitions its
+// 95% interval and n, e.g. "102 ± 2.48 (n=3)".
+func sideText(mean float64, n int, ci *CI) string {
+	if ci == nil {
+		return FormatValue(mean)
+	}
+	return fmt.Sprintf("%s ± %s (n=%d)", FormatValue(mean), FormatValue((ci.High-ci.Low)/2), n)
 }
 
 func (r *Result) writeText(w io.Writer, baseName, newName string) error {
@@ -93,7 +105,7 @@ func (r *Result) writeText(w io.Writer, baseName, newName string) error {
 	fmt.Fprintln(tw, "STUDY\tPOINT\tMETRIC\tBASE\tNEW\tCHANGE\tVERDICT")
 	for _, row := range r.Rows {
 		fmt.Fprintf(tw, "%s\t%s\t%s %s\t%s\t%s\t%s\t%s\n", row.Study, row.Point, row.Metric, row.direction(),
-			FormatValue(row.Base), FormatValue(row.New), FormatChange(row.Change), row.verdictText())
+			sideText(row.Base, row.BaseN, row.BaseCI), sideText(row.New, row.NewN, row.NewCI), FormatChange(row.Change), row.verdictText())
 	}
 	tw.Flush()
 	r.writeUnmatched(w, "")
@@ -116,7 +128,7 @@ func (r *Result) writeMarkdown(w io.Writer, baseName, newName string) error {
 			v = "**" + v + "**"
 		}
 		fmt.Fprintf(w, "| %s | %s | `%s` %s | %s | %s | %s | %s |\n", cell(row.Study), cell(row.Point), row.Metric,
-			row.direction(), FormatValue(row.Base), FormatValue(row.New), FormatChange(row.Change), v)
+			row.direction(), sideText(row.Base, row.BaseN, row.BaseCI), sideText(row.New, row.NewN, row.NewCI), FormatChange(row.Change), v)
 	}
 	r.writeUnmatched(w, "- ")
 	fmt.Fprintf(w, "\n%s\n", r.Summary())

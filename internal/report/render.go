@@ -12,6 +12,7 @@ import (
 	"path"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"time"
 
@@ -19,6 +20,7 @@ import (
 	"github.com/yuin/goldmark/extension"
 
 	"github.com/runexp/runexp/internal/compare"
+	"github.com/runexp/runexp/spec"
 )
 
 //go:embed report.html.tmpl
@@ -360,11 +362,15 @@ func linkBase(dir, pageDir string) string {
 	return escapePath(filepath.ToSlash(rel)) + "/"
 }
 
-// ComparePoints returns the run's points for compare.Compare.
+// ComparePoints returns the run's points for compare.Compare, keyed by
+// their sweep values without the repetition index: a sweep's repetitions
+// are one sample.
 func (r *Run) ComparePoints() []compare.Point {
 	out := make([]compare.Point, len(r.Points))
 	for i, p := range r.Points {
-		out[i] = compare.Point{Study: p.Study, Key: p.SweepKey(), OK: p.Status == "ok", Values: p.Values}
+		sweep := slices.DeleteFunc(slices.Clone(p.Sweep), func(v SweepValue) bool { return v.Name == spec.RepeatAxis })
+		key := Point{Sweep: sweep}.SweepKey()
+		out[i] = compare.Point{Study: p.Study, Key: key, OK: p.Status == "ok", Values: p.Values}
 	}
 	return out
 }
