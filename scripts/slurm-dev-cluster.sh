@@ -82,7 +82,8 @@ if ! munge -n </dev/null 2>/dev/null | unmunge >/dev/null 2>&1; then
   done
 fi
 
-# slurm.conf for this one node, from what slurmd sees of the machine.
+# slurm.conf for this one node, from what slurmd sees of the machine. The
+# daemons talk over 127.0.0.1, so the host name need not resolve (containers).
 host=$(hostname -s)
 cpus=$(nproc)
 mem_mb=$(( $(awk '/MemTotal/ {print $2}' /proc/meminfo) / 1024 * 9 / 10 ))
@@ -90,7 +91,7 @@ $as_root mkdir -p "$CONF_DIR" "$STATE/ctld" "$STATE/d"
 conf=$(cat <<EOF
 # Written by runexp scripts/slurm-dev-cluster.sh: one node, no accounting, no cgroups.
 ClusterName=runexp-dev
-SlurmctldHost=$host
+SlurmctldHost=$host(127.0.0.1)
 SlurmUser=root
 SlurmdUser=root
 AuthType=auth/munge
@@ -118,7 +119,7 @@ MinJobAge=300
 KillWait=10
 Waittime=0
 MaxArraySize=10001
-NodeName=$host CPUs=$cpus RealMemory=$mem_mb State=UNKNOWN
+NodeName=$host NodeAddr=127.0.0.1 CPUs=$cpus RealMemory=$mem_mb State=UNKNOWN
 PartitionName=debug Nodes=$host Default=YES MaxTime=INFINITE State=UP OverSubscribe=FORCE:4
 EOF
 )
