@@ -2,6 +2,7 @@ package cli
 
 import (
 	"encoding/json"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -64,6 +65,21 @@ func TestCompareJudgesSweepRepetitionsAsOneSamplePerSide(t *testing.T) {
 			t.Errorf("repetitions compared one by one:\n%s", stdout)
 		}
 		t.Logf("runexp compare:\n%s", stdout)
+	})
+	t.Run("ReportShowsEachSideAsCompareDoes", func(t *testing.T) {
+		page := filepath.Join(t.TempDir(), "r.html")
+		if code, stdout, stderr := run("report", slower, "-o", page, "--baseline", base); code != 0 {
+			t.Fatalf("exit %d\n%s%s", code, stdout, stderr)
+		}
+		data, err := os.ReadFile(page)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, want := range []string{`<td data-sort="102">102 ± 2.484 (n=3)</td>`, `<td data-sort="122">122 ± 2.484 (n=3)</td>`, "regressed (Welch t=24.49, df=4.0)"} {
+			if !strings.Contains(string(data), want) {
+				t.Errorf("report's comparison lacks %q", want)
+			}
+		}
 	})
 	t.Run("NoisySlowdownIsWithinNoise", func(t *testing.T) {
 		code, stdout, stderr := run("compare", "--format", "json", base, noisy)

@@ -79,7 +79,9 @@ func (row Row) direction() string {
 	return "↓"
 }
 
-func (row Row) verdictText() string {
+// VerdictText is the verdict as compare prints it, with the Welch test's t
+// and df or the note that says why there was no test.
+func (row Row) VerdictText() string {
 	s := row.Verdict
 	switch {
 	case row.Welch != nil:
@@ -89,6 +91,12 @@ func (row Row) verdictText() string {
 	}
 	return s
 }
+
+// BaseText is the base side as compare prints it (see sideText).
+func (row Row) BaseText() string { return sideText(row.Base, row.BaseN, row.BaseCI) }
+
+// NewText is the new side as compare prints it (see sideText).
+func (row Row) NewText() string { return sideText(row.New, row.NewN, row.NewCI) }
 
 // sideText writes one side's value: the mean, and with repetitions its
 // 95% interval and n, e.g. "102 ± 2.48 (n=3)".
@@ -105,7 +113,7 @@ func (r *Result) writeText(w io.Writer, baseName, newName string) error {
 	fmt.Fprintln(tw, "STUDY\tPOINT\tMETRIC\tBASE\tNEW\tCHANGE\tVERDICT")
 	for _, row := range r.Rows {
 		fmt.Fprintf(tw, "%s\t%s\t%s %s\t%s\t%s\t%s\t%s\n", row.Study, row.Point, row.Metric, row.direction(),
-			sideText(row.Base, row.BaseN, row.BaseCI), sideText(row.New, row.NewN, row.NewCI), FormatChange(row.Change), row.verdictText())
+			row.BaseText(), row.NewText(), FormatChange(row.Change), row.VerdictText())
 	}
 	tw.Flush()
 	r.writeUnmatched(w, "")
@@ -123,12 +131,12 @@ func (r *Result) writeMarkdown(w io.Writer, baseName, newName string) error {
 	fmt.Fprintln(w, "| --- | --- | --- | ---: | ---: | ---: | --- |")
 	cell := func(s string) string { return strings.ReplaceAll(s, "|", `\|`) }
 	for _, row := range r.Rows {
-		v := row.verdictText()
+		v := row.VerdictText()
 		if row.Verdict == Regressed {
 			v = "**" + v + "**"
 		}
 		fmt.Fprintf(w, "| %s | %s | `%s` %s | %s | %s | %s | %s |\n", cell(row.Study), cell(row.Point), row.Metric,
-			row.direction(), sideText(row.Base, row.BaseN, row.BaseCI), sideText(row.New, row.NewN, row.NewCI), FormatChange(row.Change), v)
+			row.direction(), row.BaseText(), row.NewText(), FormatChange(row.Change), v)
 	}
 	r.writeUnmatched(w, "- ")
 	fmt.Fprintf(w, "\n%s\n", r.Summary())

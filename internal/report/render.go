@@ -28,7 +28,6 @@ var pageTemplate string
 
 var page = template.Must(template.New("report").Funcs(template.FuncMap{
 	"change": compare.FormatChange,
-	"value":  compare.FormatValue,
 	"duration": func(d time.Duration) string {
 		if d == 0 {
 			return "—"
