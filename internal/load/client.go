@@ -320,13 +320,16 @@ func ms(d time.Duration) float64 { return float64(d) / 1e6 }
 // do sends request idx and fills r (all fields except Mode, Index,
 // IntendedStart and LagMs, which the caller owns; LagMs is derived here
 // from Start).
-func (c *client) do(w *worker, idx int, r *RequestResult) {
+func (c *client) do(w *worker, pb *promptBody, r *RequestResult) {
 	if m := c.meter; m != nil {
 		m.inFlight.Add(1)
 		defer m.ended(r)
 	}
-	c.send(w, &c.bodies[idx%len(c.bodies)], r)
+	c.send(w, pb, r)
 }
+
+// body is the prepared body of request idx (the bodies repeat in order).
+func (c *client) body(idx int) *promptBody { return &c.bodies[idx%len(c.bodies)] }
 
 // send sends the request of body pb and fills r as do does.
 func (c *client) send(w *worker, pb *promptBody, r *RequestResult) {

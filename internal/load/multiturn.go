@@ -6,8 +6,6 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"strconv"
-	"sync"
-	"sync/atomic"
 	"time"
 )
 
@@ -73,48 +71,19 @@ func sessionsOf(reqs []Request) [][]int {
 	return out
 }
 
-// runSessions runs a closed mode of multi-turn sessions.
+// runSessions runs a closed mode of multi-turn sessions: each worker takes
+// the next session and runs it turn by turn.
 func runSessions(ctx context.Context, cl *client, m Mode, onResult func(RequestResult)) []RequestResult {
-	c := max(m.Concurrency, 1)
-	if m.Kind == KindSequential {
-		c = 1
-	}
 	turns := len(cl.sessions[0])
 	nSess := 0
 	if m.Requests > 0 {
 		nSess = (m.Requests + turns - 1) / turns
 	}
-	col := newCollector(max(m.Requests, 1), onResult)
 	label := m.label()
-	var next atomic.Int64
-	t0 := time.Now()
-	var deadline time.Time
-	if m.Duration > 0 {
-		deadline = t0.Add(m.Duration)
-	}
-	var wg sync.WaitGroup
-	for range c {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			w := cl.getWorker()
-			defer cl.putWorker(w)
-			var local []RequestResult
-			defer col.merge(&local)
-			for ctx.Err() == nil {
-				if !deadline.IsZero() && !time.Now().Before(deadline) {
-					return
-				}
-				s := int(next.Add(1) - 1)
-				if nSess > 0 && s >= nSess {
-					return
-				}
-				cl.session(ctx, w, label, s, &local, col)
-			}
-		}()
-	}
-	wg.Wait()
-	return col.finish()
+	return closedLoop(ctx, cl, m, nSess, m.Requests, onResult,
+		func(w *worker, s int, _ time.Time, col *collector, local *[]RequestResult) {
+			cl.session(ctx, w, label, s, local, col)
+		})
 }
 
 // session runs session number s of the mode (the dataset's session s mod
@@ -158,13 +127,7 @@ func (c *client) session(ctx context.Context, w *worker, label string, s int, lo
 		if w.answer == nil {
 			w.answer = make([]byte, 0, 1024)
 		}
-		if mt := c.meter; mt != nil {
-			mt.inFlight.Add(1)
-		}
-		c.send(w, pb, &r)
-		if mt := c.meter; mt != nil {
-			mt.ended(&r)
-		}
+		c.do(w, pb, &r)
 		col.add(local, &r)
 		if !r.OK() {
 			return // the conversation cannot go on without the answer

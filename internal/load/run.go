@@ -310,18 +310,31 @@ func runMode(ctx context.Context, cl *client, m Mode, onResult func(RequestResul
 // runClosed is the closed loop: C workers, each sends its next request when
 // the previous one ends, until Requests are taken or Duration has passed.
 func runClosed(ctx context.Context, cl *client, m Mode, onResult func(RequestResult)) []RequestResult {
+	label := m.label()
+	return closedLoop(ctx, cl, m, m.Requests, m.Requests, onResult,
+		func(w *worker, i int, intended time.Time, col *collector, local *[]RequestResult) {
+			r := RequestResult{Mode: label, Index: i, IntendedStart: intended}
+			cl.do(w, cl.body(i), &r)
+			col.add(local, &r)
+		})
+}
+
+// closedLoop runs m's workers (Concurrency of them; one when sequential),
+// each taking the next unit i = 0, 1, … and running it, until limit units
+// are taken (0: no limit), Duration has passed or ctx ends. A unit's
+// intended start is the mode's start for a worker's first unit, else the
+// end of its previous one. est sizes the result buffers (0: unknown).
+func closedLoop(ctx context.Context, cl *client, m Mode, limit, est int, onResult func(RequestResult),
+	run func(w *worker, i int, intended time.Time, col *collector, local *[]RequestResult)) []RequestResult {
 	c := max(m.Concurrency, 1)
 	if m.Kind == KindSequential {
 		c = 1
 	}
-	n := m.Requests
-	est := n
 	if est <= 0 {
 		est = 1024
 	}
 	col := newCollector(est, onResult)
 	col.results = make([]RequestResult, 0, est)
-	label := m.label()
 	var next atomic.Int64
 	t0 := time.Now()
 	var deadline time.Time
@@ -343,12 +356,10 @@ func runClosed(ctx context.Context, cl *client, m Mode, onResult func(RequestRes
 					return
 				}
 				i := int(next.Add(1) - 1)
-				if n > 0 && i >= n {
+				if limit > 0 && i >= limit {
 					return
 				}
-				r := RequestResult{Mode: label, Index: i, IntendedStart: intended}
-				cl.do(w, i, &r)
-				col.add(&local, &r)
+				run(w, i, intended, col, &local)
 				intended = time.Now()
 			}
 		}()
@@ -412,7 +423,7 @@ func runRate(ctx context.Context, cl *client, m Mode, sched []time.Duration, onR
 			defer wg.Done()
 			w := cl.getWorker()
 			r := RequestResult{Mode: label, Index: i, IntendedStart: intended}
-			cl.do(w, i, &r)
+			cl.do(w, cl.body(i), &r)
 			inFlight.Add(-1)
 			if m.WaitForSlot {
 				select {
