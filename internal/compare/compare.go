@@ -173,11 +173,16 @@ func (row Row) MarshalJSON() ([]byte, error) {
 	out := struct {
 		plain
 		Change *float64 `json:"change"`
-	}{plain: plain(row)}
-	if !math.IsInf(row.Change, 0) {
-		out.Change = &row.Change
-	}
+	}{plain: plain(row), Change: finite(row.Change)}
 	return json.Marshal(out)
+}
+
+// finite is x, or nil (JSON null) when x is infinite.
+func finite(x float64) *float64 {
+	if math.IsInf(x, 0) {
+		return nil
+	}
+	return &x
 }
 
 // Welch is a two-sided Welch t-test at 95%. T is ±Inf when neither side
@@ -194,10 +199,7 @@ func (w Welch) MarshalJSON() ([]byte, error) {
 	out := struct {
 		plain
 		T *float64 `json:"t"`
-	}{plain: plain(w)}
-	if !math.IsInf(w.T, 0) {
-		out.T = &w.T
-	}
+	}{plain: plain(w), T: finite(w.T)}
 	return json.Marshal(out)
 }
 
