@@ -79,6 +79,8 @@ func TestParseReadsQuantizationConfig(t *testing.T) {
 		{`"quantization_config": {"bits": 4, "group_size": -1, "desc_act": false, "quant_method": "gptq"}`, Quantization{"gptq", 4, -1}},
 		{`"quantization_config": {"quant_method": "fp8", "activation_scheme": "dynamic", "weight_block_size": [128, 128]}`, Quantization{"fp8", 8, 0}},
 		{`"quantization_config": {"quant_method": "compressed-tensors", "config_groups": {"group_0": {"weights": {"num_bits": 4, "group_size": 128, "type": "int"}}}}`, Quantization{"gptq", 4, 128}},
+		// W8A8 int8 checkpoints (e.g. RedHatAI's quantized.w8a8) scale per output channel, not per 128 weights.
+		{`"quantization_config": {"quant_method": "compressed-tensors", "config_groups": {"group_0": {"weights": {"num_bits": 8, "group_size": null, "strategy": "channel", "type": "int"}}}}`, Quantization{"gptq", 8, -1}},
 	} {
 		c, err := Parse([]byte(`{"num_hidden_layers": 2, "num_attention_heads": 4, "hidden_size": 64, "vocab_size": 100, ` + tc.json + `}`))
 		if err != nil {

@@ -58,6 +58,7 @@ func parseQuantizationConfig(raw json.RawMessage) Quantization {
 			Weights struct {
 				NumBits   int    `json:"num_bits"`
 				GroupSize *int   `json:"group_size"`
+				Strategy  string `json:"strategy"`
 				Type      string `json:"type"`
 			} `json:"weights"`
 		} `json:"config_groups"`
@@ -85,8 +86,11 @@ func parseQuantizationConfig(raw json.RawMessage) Quantization {
 		for _, g := range qc.ConfigGroups {
 			w := g.Weights
 			q.Bits = w.NumBits
-			if w.GroupSize != nil {
+			switch {
+			case w.GroupSize != nil:
 				q.GroupSize = *w.GroupSize
+			case w.Strategy == "channel":
+				q.GroupSize = -1 // one scale per output row, as GPTQ's group_size -1
 			}
 			q.Method = "gptq" // int weights with group scales: GPTQ's layout (Marlin)
 			if w.Type == "float" && w.NumBits == 8 {
