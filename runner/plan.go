@@ -29,6 +29,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -613,6 +614,7 @@ func compileSteps(d *spec.Decoder, reg *steps.Registry, rs spec.RawStudy, path s
 	errs = append(errs, spec.CheckSteps(d, path+".steps", list)...)
 	launches := map[string]steps.Launcher{}
 	lastLaunch := ""
+	allLaunches := studyLaunches(list, reg)
 	for j := range list {
 		st := &list[j]
 		stp := fmt.Sprintf("%s.steps[%d]", path, j)
@@ -644,6 +646,9 @@ func compileSteps(d *spec.Decoder, reg *steps.Registry, rs spec.RawStudy, path s
 			})
 			errs = append(errs, notAt(found, decodeErrs)...)
 		}
+		if u, ok := cfg.(steps.ServerUser); ok {
+			errs = append(errs, checkServerUse(d, u, st, stp, launches, lastLaunch, allLaunches)...)
+		}
 		if l, ok := cfg.(steps.Launcher); ok {
 			launches[st.ID] = l
 			lastLaunch = st.ID
@@ -658,6 +663,45 @@ func compileSteps(d *spec.Decoder, reg *steps.Registry, rs spec.RawStudy, path s
 			Timeout: timeout, With: cfg, Pos: st.Pos})
 	}
 	return errs
+}
+
+// checkServerUse reports a step that names a launch step which does not come
+// before it at the point, or that needs a launched server when none does:
+// at run time both would fail only when the step is reached.
+func checkServerUse(d *spec.Decoder, u steps.ServerUser, st *spec.Step, stp string, launches map[string]steps.Launcher, last string, all []string) spec.ErrorList {
+	var errs spec.ErrorList
+	id, needs := u.UsesServer()
+	switch {
+	case id != "":
+		if _, ok := launches[id]; !ok {
+			before := "none"
+			if len(launches) > 0 {
+				before = strings.Join(slices.Sorted(maps.Keys(launches)), ", ")
+			}
+			at := d.Pos(spec.FieldNode(st.With, "server"))
+			if slices.Contains(all, id) {
+				errs.Add(at, stp+".with.server", "launch step %q comes after this step; a step can reach only a server launched before it (launch steps before it: %s)", id, before)
+			} else {
+				errs.Add(at, stp+".with.server", "no launch step %q in this study%s (launch steps before this step: %s)", id, spec.DidYouMean(id, all), before)
+			}
+		}
+	case needs != "" && last == "":
+		errs.Add(st.Pos, stp, "%s needs a launched server, but no launch step comes before this step", needs)
+	}
+	return errs
+}
+
+// studyLaunches lists the ids of the study's launch steps, for did-you-mean.
+func studyLaunches(list []spec.Step, reg *steps.Registry) []string {
+	var ids []string
+	for _, st := range list {
+		if kind, ok := reg.Lookup(st.Type); ok {
+			if _, ok := kind.New().(steps.Launcher); ok {
+				ids = append(ids, st.ID)
+			}
+		}
+	}
+	return ids
 }
 
 // withoutCascade drops decode errors at nodes whose substitution already

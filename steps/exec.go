@@ -151,6 +151,14 @@ func (s *Sleep) Run(ctx context.Context, env *Env) error {
 	}
 }
 
+// UsesServer: {port} in the command or env is a launched server's port.
+func (x *Exec) UsesServer() (id, needs string) {
+	if mentionsPort(x.Command, x.Env) {
+		needs = PortPlaceholder + " in command or env"
+	}
+	return x.Server, needs
+}
+
 // withServerPort returns the command and env with PortPlaceholder replaced
 // by the port of the server the step names (or the last launched): the
 // port a launch on port: auto chose is known only now.

@@ -122,6 +122,14 @@ func (l *Load) Validate() error {
 // are not redrawn); the console only, never the artifacts.
 var loadProgressInterval = 5 * time.Second
 
+// UsesServer: a load without url sends to a launched server.
+func (l *Load) UsesServer() (id, needs string) {
+	if l.URL == "" {
+		needs = "a load without url"
+	}
+	return l.Server, needs
+}
+
 // Run sends the load and records results.
 func (l *Load) Run(ctx context.Context, env *Env) error {
 	base := l.URL

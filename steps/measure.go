@@ -118,6 +118,21 @@ type prefixed struct {
 func (p prefixed) Set(name string, v any)        { p.env.Set(p.prefix+name, v) }
 func (p prefixed) Value(name string) (any, bool) { return p.env.Value(p.prefix + name) }
 
+// readsServer reports whether a source needs the launched server: its log,
+// /metrics or JSON endpoints.
+func (m *Measure) readsServer() bool {
+	return !m.Baseline && (m.Log != "" || len(m.LogRules) > 0 || m.Metrics != "" || len(m.JSON) > 0)
+}
+
+// UsesServer: the engine log, /metrics and JSON sources are a launched
+// server's; device memory is read with or without one.
+func (m *Measure) UsesServer() (id, needs string) {
+	if m.readsServer() {
+		needs = "measure's log, metrics or json"
+	}
+	return m.Server, needs
+}
+
 // Run reads every configured source in turn (device memory, the engine
 // log, /metrics, JSON fields, the prediction) and records what it read. A
 // source that answers badly is a problem reported after the others were
@@ -138,7 +153,7 @@ func (m *Measure) Run(ctx context.Context, env *Env) error {
 	if m.Baseline {
 		return nil
 	}
-	if m.Log != "" || len(m.LogRules) > 0 || m.Metrics != "" || len(m.JSON) > 0 {
+	if m.readsServer() {
 		srv, err := env.Server(m.Server)
 		if err != nil {
 			return err

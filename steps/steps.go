@@ -106,6 +106,17 @@ type Targeter interface {
 	SetTarget(launches map[string]Launcher, last string)
 }
 
+// ServerUser is implemented by steps that reach a launched server at run
+// time. The planner checks, before anything runs, that the launch a step
+// names comes before it at the point, and that some launch does when the
+// step names none but needs one.
+type ServerUser interface {
+	// UsesServer returns the launch step id the step names ("" for the last
+	// launched) and, when the step cannot run without a launched server,
+	// what needs it ("" when it can).
+	UsesServer() (id, needs string)
+}
+
 // targetURL is the URL of the named (or last) launch, plus path.
 func targetURL(launches map[string]Launcher, last, server, path string) string {
 	id := server
@@ -140,11 +151,16 @@ type Launcher interface {
 }
 
 var (
-	_ Launcher = (*Launch)(nil)
-	_ IDSetter = (*Launch)(nil)
-	_ IDSetter = (*Exec)(nil)
-	_ IDSetter = (*Load)(nil)
-	_ Targeter = (*WaitReady)(nil)
-	_ Targeter = (*Load)(nil)
-	_ Targeter = (*Measure)(nil)
+	_ Launcher   = (*Launch)(nil)
+	_ IDSetter   = (*Launch)(nil)
+	_ IDSetter   = (*Exec)(nil)
+	_ IDSetter   = (*Load)(nil)
+	_ ServerUser = (*WaitReady)(nil)
+	_ ServerUser = (*Load)(nil)
+	_ ServerUser = (*Measure)(nil)
+	_ ServerUser = (*Teardown)(nil)
+	_ ServerUser = (*Exec)(nil)
+	_ Targeter   = (*WaitReady)(nil)
+	_ Targeter   = (*Load)(nil)
+	_ Targeter   = (*Measure)(nil)
 )

@@ -14,9 +14,12 @@ type Teardown struct {
 
 func newTeardown() Step { return &Teardown{} }
 
-// Validate reports nothing: any server id is checked when the step runs
-// (the planner has no launch list for a plain teardown).
+// Validate reports nothing of its own: the planner checks the server id
+// against the launch steps before it (ServerUser).
 func (t *Teardown) Validate() error { return nil }
+
+// UsesServer: teardown always stops a launched server.
+func (t *Teardown) UsesServer() (id, needs string) { return t.Server, "teardown" }
 
 // Run stops the server's whole process group. The first Ctrl-C does not cut
 // the stop grace short (see uninterrupted); the step's timeout still does.

@@ -83,6 +83,14 @@ func (c JSONCheck) validate() error {
 // ErrExited reports that the server exited before it became ready.
 var ErrExited = errors.New("server exited before it was ready")
 
+// UsesServer: without url, wait-ready polls a launched server.
+func (w *WaitReady) UsesServer() (id, needs string) {
+	if w.URL == "" {
+		needs = "wait-ready without url"
+	}
+	return w.Server, needs
+}
+
 // Run polls until ready, the process exits, or ctx ends.
 func (w *WaitReady) Run(ctx context.Context, env *Env) error {
 	var srv *Server
