@@ -151,7 +151,8 @@ func (s *Sleep) Run(ctx context.Context, env *Env) error {
 	}
 }
 
-// UsesServer: {port} in the command or env is a launched server's port.
+// UsesServer names the launch whose port replaces {port}; a command or env
+// that mentions {port} needs one.
 func (x *Exec) UsesServer() (id, needs string) {
 	if mentionsPort(x.Command, x.Env) {
 		needs = PortPlaceholder + " in command or env"

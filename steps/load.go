@@ -122,7 +122,7 @@ func (l *Load) Validate() error {
 // are not redrawn); the console only, never the artifacts.
 var loadProgressInterval = 5 * time.Second
 
-// UsesServer: a load without url sends to a launched server.
+// UsesServer names the launch the load sends to; without url it needs one.
 func (l *Load) UsesServer() (id, needs string) {
 	if l.URL == "" {
 		needs = "a load without url"

@@ -124,8 +124,8 @@ func (m *Measure) readsServer() bool {
 	return !m.Baseline && (m.Log != "" || len(m.LogRules) > 0 || m.Metrics != "" || len(m.JSON) > 0)
 }
 
-// UsesServer: the engine log, /metrics and JSON sources are a launched
-// server's; device memory is read with or without one.
+// UsesServer names the launch measure reads: the engine log, /metrics and
+// JSON sources need one; device memory is read with or without one.
 func (m *Measure) UsesServer() (id, needs string) {
 	if m.readsServer() {
 		needs = "measure's log, metrics or json"

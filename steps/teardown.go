@@ -18,7 +18,7 @@ func newTeardown() Step { return &Teardown{} }
 // against the launch steps before it (ServerUser).
 func (t *Teardown) Validate() error { return nil }
 
-// UsesServer: teardown always stops a launched server.
+// UsesServer names the launch teardown stops; it always needs one.
 func (t *Teardown) UsesServer() (id, needs string) { return t.Server, "teardown" }
 
 // Run stops the server's whole process group. The first Ctrl-C does not cut

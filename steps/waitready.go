@@ -83,7 +83,7 @@ func (c JSONCheck) validate() error {
 // ErrExited reports that the server exited before it became ready.
 var ErrExited = errors.New("server exited before it was ready")
 
-// UsesServer: without url, wait-ready polls a launched server.
+// UsesServer names the launch wait-ready polls; without url it needs one.
 func (w *WaitReady) UsesServer() (id, needs string) {
 	if w.URL == "" {
 		needs = "wait-ready without url"
