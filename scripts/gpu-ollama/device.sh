@@ -7,7 +7,9 @@
 #   2. writes the phi3-mini-shaped model (7.6 GB) in the background,
 #   3. builds ggml-cuda for CUDA_ARCH (default 90) with Ollama's developer
 #      layout: the binary in .gpuw/src next to build/lib/ollama/libggml-*.so,
-#   4. runs experiments/ollama-gpu.yaml with runexp,
+#   4. runs $EXPERIMENT (default experiments/ollama-gpu.yaml) with runexp,
+#      stopped with Ctrl-C after $RUN_LIMIT seconds if set (finished points
+#      are kept); RESUME=1 continues the latest run of that experiment,
 #   5. puts the run directory (without model, blobs and Ollama's home) in
 #      $OUT/run.tar.gz and the console log in $OUT/console.txt.
 #
@@ -65,12 +67,22 @@ if [[ -n $gpid ]]; then
 fi
 ls -la "$GGUF"
 
-say "runexp experiments/ollama-gpu.yaml"
-bin/runexp experiments/ollama-gpu.yaml --set ollama="$OLLAMA" --set model_from=file --set gguf="$GGUF" --out "$W/runs"
+EXPERIMENT=${EXPERIMENT:-experiments/ollama-gpu.yaml}
+NAME=$(basename "$EXPERIMENT" .yaml)
+args=(--set ollama="$OLLAMA" --set model_from=file --set gguf="$GGUF" --out "$W/runs")
+if [[ ${RESUME:-} == 1 ]]; then
+	prev=$(ls -d "$W/runs/$NAME"/[0-9]*/ 2>/dev/null | tail -n 1)
+	[[ -n $prev ]] || die "RESUME=1: no earlier run of $NAME under $W/runs"
+	args+=(--resume "${prev%/}")
+fi
+limit=()
+[[ -n ${RUN_LIMIT:-} ]] && limit=(timeout -s INT -k 60 "$RUN_LIMIT")
+say "runexp $EXPERIMENT ${args[*]:6}"
+"${limit[@]}" bin/runexp "$EXPERIMENT" "${args[@]}"
 rc=$?
 say "runexp exited with $rc"
 
-run=$(ls -d "$W"/runs/ollama-gpu/*/ 2>/dev/null | tail -n 1)
+run=$(ls -d "$W/runs/$NAME"/[0-9]*/ 2>/dev/null | tail -n 1)
 if [[ -n $run ]]; then
 	run=${run%/}
 	tar -czf "$OUT/run.tar.gz" --exclude=models --exclude=home --exclude='*.gguf' \
