@@ -106,7 +106,7 @@ func TestCapacityGPUFileNamesYourOwnGPU(t *testing.T) {
 
 func TestCapacityNamesTheEngineProfile(t *testing.T) {
 	out, _, _ := runCapacity(t, "Qwen/Qwen2.5-0.5B-Instruct", "--gpu", "L4", "--max-model-len", "4096", "--vllm-version", "0.10.1")
-	if !strings.Contains(out, "vLLM accounting of profile 0.9.1") {
+	if !strings.Contains(out, "vLLM accounting of profile 0.9.2") {
 		t.Errorf("table header does not name the profile:\n%s", out)
 	}
 }

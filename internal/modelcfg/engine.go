@@ -45,23 +45,30 @@ type EngineProfile struct {
 	// (PredictInput.AllReduceFusion) its workspace, created during the
 	// profile run, adds AllReduceFusionBytes of non-torch memory per rank.
 	FusesAllReduceRMSNorm bool `json:"fuses_all_reduce_rms_norm"`
+	// BnBDequantizesStatistics: bitsandbytes double-quantized statistics
+	// are expanded to one fp32 absmax per 64 weights at load (#19742), so
+	// they take 4/64 bytes per weight instead of about 1/64.
+	BnBDequantizesStatistics bool `json:"bnb_dequantizes_statistics"`
 }
 
 // engineProfiles, newest first. Profile picks the first whose Name is ≤ the
 // requested version.
 var engineProfiles = []EngineProfile{
-	{Name: "0.21", DefaultGPUMemoryUtilization: 0.92, CUDAGraphInBudget: true, FusesAllReduceRMSNorm: true,
+	{Name: "0.21", BnBDequantizesStatistics: true, DefaultGPUMemoryUtilization: 0.92, CUDAGraphInBudget: true, FusesAllReduceRMSNorm: true,
 		SamplerBytesPerLogit: SamplerBytesPerLogitV017, NonTorchBytes: NonTorchBytesV018,
 		Changed: "#38284 (v0.21.0): the CUDA-graph memory estimate is subtracted before sizing the pool; default utilisation 0.90 → 0.92"},
-	{Name: "0.18", DefaultGPUMemoryUtilization: 0.90, FusesAllReduceRMSNorm: true,
+	{Name: "0.18", BnBDequantizesStatistics: true, DefaultGPUMemoryUtilization: 0.90, FusesAllReduceRMSNorm: true,
 		SamplerBytesPerLogit: SamplerBytesPerLogitV017, NonTorchBytes: NonTorchBytesV018,
 		Changed: "v0.18.0: profiled non-torch memory on one GPU 0.13 → 0.25 GiB (llm-d-planner's release sweep; the PR is not identified)"},
-	{Name: "0.17", DefaultGPUMemoryUtilization: 0.90, FusesAllReduceRMSNorm: true,
+	{Name: "0.17", BnBDequantizesStatistics: true, DefaultGPUMemoryUtilization: 0.90, FusesAllReduceRMSNorm: true,
 		SamplerBytesPerLogit: SamplerBytesPerLogitV017, NonTorchBytes: NonTorchBytes,
 		Changed: "v0.17.0: the profile run's activation peak drops about 60 % (Qwen3-14B on an H100: 5.64 → 2.23 GiB, llm-d-planner's release sweep): the dummy sampler pass peaks at 15.4 B per logit instead of 38.5 (the PR is not identified); #34299 (merged 2026-02-11, release inferred) turns the FlashInfer all-reduce + RMSNorm fusion on, whose workspace is charged at TP > 1 on Hopper/Blackwell NVLink GPUs"},
-	{Name: "0.11", DefaultGPUMemoryUtilization: 0.90,
+	{Name: "0.11", BnBDequantizesStatistics: true, DefaultGPUMemoryUtilization: 0.90,
 		SamplerBytesPerLogit: SamplerBytesPerLogit, NonTorchBytes: NonTorchBytes,
 		Changed: "#25359 (v0.11.0): baseline taken after NCCL/custom all-reduce init, so those buffers no longer shrink the pool at TP > 1"},
+	{Name: "0.9.2", BnBDequantizesStatistics: true, DefaultGPUMemoryUtilization: 0.90, ChargesInitCommBuffers: true,
+		SamplerBytesPerLogit: SamplerBytesPerLogit, NonTorchBytes: NonTorchBytes,
+		Changed: "#19742 (merged 2025-06-18, ≈v0.9.2): bitsandbytes double-quantized statistics are dequantized to fp32 at load (4/64 bytes per weight instead of about 1/64)"},
 	{Name: "0.9.1", DefaultGPUMemoryUtilization: 0.90, ChargesInitCommBuffers: true,
 		SamplerBytesPerLogit: SamplerBytesPerLogit, NonTorchBytes: NonTorchBytes,
 		Changed: "#18974/#19312 (≈v0.9.1): V1 budget = requested − (weights + activation + non-torch), CUDA context no longer charged; logs \"Available KV cache memory\""},

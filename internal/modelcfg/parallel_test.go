@@ -70,17 +70,40 @@ func TestPredictPlansAWQWeightsAtFourBitsWithSixteenBitEmbeddings(t *testing.T) 
 	}
 }
 
+func TestBitsAndBytesStatisticsStayDoubleQuantizedBeforeV092(t *testing.T) {
+	llama := mustPreset(t, "Llama-3.1-8B-Instruct")
+	weights := func(version string) float64 {
+		p, err := Predict(llama, PredictInput{TotalMemoryBytes: h100, MaxModelLen: 8192, Quantization: "bitsandbytes", VLLMVersion: version})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return float64(p.WeightsBytes) / float64(GiB)
+	}
+	// vLLM quantizes on load with compress_statistics=True; #19742 (≈v0.9.2)
+	// expands the statistics to fp32 at load. A v0.5.4 log of this model
+	// (kaitchup, in testdata) took 5.34 GiB.
+	old, now := weights("0.5.4"), weights("0.11")
+	if old < 5.25 || old > 5.4 {
+		t.Errorf("v0.5.4 bitsandbytes weights %.3f GiB, want about 5.34 (double-quantized statistics)", old)
+	}
+	// ~6.98 G linear weights × (4/64 − 1/64 − 4/16384) B ≈ 0.32 GiB more
+	if d := now - old; d < 0.29 || d > 0.35 {
+		t.Errorf("v0.11 − v0.5.4 weights %.3f GiB, want about 0.32 (fp32 absmax per 64 weights)", d)
+	}
+}
+
 func TestParseReadsQuantizationConfig(t *testing.T) {
 	for _, tc := range []struct {
 		json string
 		want Quantization
 	}{
-		{`"quantization_config": {"bits": 4, "group_size": 128, "quant_method": "awq", "version": "gemm", "zero_point": true}`, Quantization{"awq", 4, 128}},
-		{`"quantization_config": {"bits": 4, "group_size": -1, "desc_act": false, "quant_method": "gptq"}`, Quantization{"gptq", 4, -1}},
-		{`"quantization_config": {"quant_method": "fp8", "activation_scheme": "dynamic", "weight_block_size": [128, 128]}`, Quantization{"fp8", 8, 0}},
-		{`"quantization_config": {"quant_method": "compressed-tensors", "config_groups": {"group_0": {"weights": {"num_bits": 4, "group_size": 128, "type": "int"}}}}`, Quantization{"gptq", 4, 128}},
+		{`"quantization_config": {"bits": 4, "group_size": 128, "quant_method": "awq", "version": "gemm", "zero_point": true}`, Quantization{Method: "awq", Bits: 4, GroupSize: 128}},
+		{`"quantization_config": {"bits": 4, "group_size": -1, "desc_act": false, "quant_method": "gptq"}`, Quantization{Method: "gptq", Bits: 4, GroupSize: -1}},
+		{`"quantization_config": {"quant_method": "fp8", "activation_scheme": "dynamic", "weight_block_size": [128, 128]}`, Quantization{Method: "fp8", Bits: 8, GroupSize: 0}},
+		{`"quantization_config": {"quant_method": "compressed-tensors", "config_groups": {"group_0": {"weights": {"num_bits": 4, "group_size": 128, "type": "int"}}}}`, Quantization{Method: "gptq", Bits: 4, GroupSize: 128}},
+		{`"quantization_config": {"quant_method": "bitsandbytes", "load_in_4bit": true, "bnb_4bit_use_double_quant": true, "bnb_4bit_quant_type": "nf4"}`, Quantization{Method: "bitsandbytes", Bits: 4, DoubleQuant: true}},
 		// W8A8 int8 checkpoints (e.g. RedHatAI's quantized.w8a8) scale per output channel, not per 128 weights.
-		{`"quantization_config": {"quant_method": "compressed-tensors", "config_groups": {"group_0": {"weights": {"num_bits": 8, "group_size": null, "strategy": "channel", "type": "int"}}}}`, Quantization{"gptq", 8, -1}},
+		{`"quantization_config": {"quant_method": "compressed-tensors", "config_groups": {"group_0": {"weights": {"num_bits": 8, "group_size": null, "strategy": "channel", "type": "int"}}}}`, Quantization{Method: "gptq", Bits: 8, GroupSize: -1}},
 	} {
 		c, err := Parse([]byte(`{"num_hidden_layers": 2, "num_attention_heads": 4, "hidden_size": 64, "vocab_size": 100, ` + tc.json + `}`))
 		if err != nil {

@@ -369,6 +369,9 @@ func Predict(cfg Config, in PredictInput) (Prediction, error) {
 			quant = cfg.Quantization // the checkpoint's bits and group size
 		}
 	}
+	if engine.BnBDequantizesStatistics {
+		quant.DoubleQuant = false
+	}
 	tp := max(in.TensorParallelSize, 1)
 	if cfg.NumAttentionHeads%tp != 0 {
 		return Prediction{}, fmt.Errorf("modelcfg: total number of attention heads (%d) must be divisible by tensor parallel size (%d)", cfg.NumAttentionHeads, tp)

@@ -17,6 +17,13 @@ type Quantization struct {
 	// GroupSize is the number of weights sharing one scale (AWQ/GPTQ); 0 → 128,
 	// −1 → one scale per output channel.
 	GroupSize int `json:"group_size,omitempty"`
+	// DoubleQuant: bitsandbytes 4-bit statistics are themselves quantized
+	// (one 8-bit absmax per 64 weights plus an fp32 scale per 256 of them):
+	// a checkpoint's bnb_4bit_use_double_quant, and always when vLLM
+	// quantizes on load (quantize_4bit(compress_statistics=True)). Engines
+	// with EngineProfile.BnBDequantizesStatistics expand them to fp32 at
+	// load, so Predict clears it there.
+	DoubleQuant bool `json:"double_quant,omitempty"`
 }
 
 // ParseQuantization canonicalises a --quantization value (vLLM's kernels
@@ -32,7 +39,8 @@ func ParseQuantization(s string) (Quantization, error) {
 	case "fp8", "fbgemm_fp8", "modelopt":
 		return Quantization{Method: "fp8", Bits: 8}, nil
 	case "bitsandbytes", "bnb":
-		return Quantization{Method: "bitsandbytes", Bits: 4}, nil
+		// on a checkpoint without quantization_config vLLM quantizes on load, with double quantization
+		return Quantization{Method: "bitsandbytes", Bits: 4, DoubleQuant: true}, nil
 	case "mxfp4":
 		return Quantization{Method: "mxfp4", Bits: 4}, nil
 	default:
@@ -53,6 +61,7 @@ func parseQuantizationConfig(raw json.RawMessage) Quantization {
 		GroupSize    *int   `json:"group_size"`
 		QGroupSize   *int   `json:"q_group_size"`
 		LoadIn4bit   bool   `json:"load_in_4bit"`
+		DoubleQuant  bool   `json:"bnb_4bit_use_double_quant"`
 		LoadIn8bit   bool   `json:"load_in_8bit"`
 		ConfigGroups map[string]struct {
 			Weights struct {
@@ -78,9 +87,9 @@ func parseQuantizationConfig(raw json.RawMessage) Quantization {
 	case "mxfp4":
 		q.Method, q.Bits = "mxfp4", 4
 	case "bitsandbytes":
-		q.Method, q.Bits = "bitsandbytes", 4
+		q.Method, q.Bits, q.DoubleQuant = "bitsandbytes", 4, qc.DoubleQuant
 		if qc.LoadIn8bit {
-			q.Bits = 8
+			q.Bits, q.DoubleQuant = 8, false
 		}
 	case "compressed-tensors":
 		for _, g := range qc.ConfigGroups {
@@ -117,7 +126,8 @@ func firstInt(ps ...*int) *int {
 // linearBytesPerWeight is the stored bytes per weight element of a quantized
 // linear layer after loading (research §6): AWQ/GPTQ b-bit b/8 + 2.5/g
 // (fp16 scales and packed zeros per group), fp8 1 (+ negligible scales),
-// bitsandbytes 4-bit 0.5 + 4/64 (absmax per 64 values). modelBytes is the
+// bitsandbytes 4-bit 0.5 + 4/64 (an fp32 absmax per 64 values), or with
+// double quantization 0.5 + 1/64 + 4/(64·256). modelBytes is the
 // unquantized element size.
 func (q Quantization) linearBytesPerWeight(modelBytes int) float64 {
 	switch q.Method {
@@ -141,6 +151,9 @@ func (q Quantization) linearBytesPerWeight(modelBytes int) float64 {
 	case "bitsandbytes":
 		if q.Bits == 8 {
 			return 1
+		}
+		if q.DoubleQuant {
+			return 0.5 + 1.0/64 + 4.0/(64*256)
 		}
 		return 0.5 + 4.0/64
 	}
