@@ -9,7 +9,9 @@
 #      layout: the binary in .gpuw/src next to build/lib/ollama/libggml-*.so,
 #   4. runs $EXPERIMENT (default experiments/ollama-gpu.yaml) with runexp,
 #      stopped with Ctrl-C after $RUN_LIMIT seconds if set (finished points
-#      are kept); RESUME=1 continues the latest run of that experiment,
+#      are kept); RESUME=1 continues the latest run of that experiment
+#      (on a fresh machine: the one in .gpuw/resume.tar.gz, a run.tar.gz
+#      an earlier call returned),
 #   5. puts the run directory (without model, blobs and Ollama's home) in
 #      $OUT/run.tar.gz and the console log in $OUT/console.txt.
 #
@@ -72,6 +74,11 @@ NAME=$(basename "$EXPERIMENT" .yaml)
 args=(--set ollama="$OLLAMA" --set model_from=file --set gguf="$GGUF" --out "$W/runs")
 if [[ ${RESUME:-} == 1 ]]; then
 	prev=$(ls -d "$W/runs/$NAME"/[0-9]*/ 2>/dev/null | tail -n 1)
+	if [[ -z $prev && -s $W/resume.tar.gz ]]; then
+		# a fresh machine: the run.tar.gz an earlier call returned, carried back in .gpuw
+		mkdir -p "$W/runs/$NAME" && tar -xzf "$W/resume.tar.gz" -C "$W/runs/$NAME" || die "unpacking resume.tar.gz"
+		prev=$(ls -d "$W/runs/$NAME"/[0-9]*/ 2>/dev/null | tail -n 1)
+	fi
 	[[ -n $prev ]] || die "RESUME=1: no earlier run of $NAME under $W/runs"
 	args+=(--resume "${prev%/}")
 fi
