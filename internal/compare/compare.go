@@ -2,16 +2,34 @@
 // whether the new run regressed, improved or stayed within noise.
 //
 // Contract: points match by study and configuration (their sweep values
-// without the repetition index): the repetitions of one configuration in a
-// run (a sweep's repeat: N) are one sample, compared with the other run's
-// sample as distributions, never repetition by repetition. A change is a
-// regression when it moves the metric's mean the bad way by more than the
-// threshold (a fraction of the base) and, when both sides have two or more
-// repetitions, a Welch t-test finds it significant at 95%; a side with one
-// repetition is judged by the threshold alone, and the row says so. Each
-// side's mean carries its 95% Student-t interval and n. Points in only one
-// run are listed, never errors. The package knows nothing of run folders:
-// callers hand it Points (internal/report reads them from a folder).
+// without the repetition index). Each side of a metric is a sample
+// summarised by its mean, variance and n:
+//
+//   - The repetitions of one configuration in a run (a sweep's repeat: N,
+//     a server each) are one sample, compared with the other run's sample
+//     as distributions, never repetition by repetition. A point whose
+//     values carry <metric>_mean (a load mode's repeat: M) adds that mean,
+//     not the pooled <metric>, as its one value: one value per server, as
+//     the artifact fold does.
+//   - A side with one point whose values carry <metric>_mean and
+//     <metric>_ci95_high, and whose mode (the prefix p of metric = p_rest
+//     with p_n present) ran p_n ≥ 2 times on its one server, is that
+//     mode's sample: mean <metric>_mean, n = p_n, and the variance
+//     recovered from the 95 % Student-t half-width (sd = half·√n /
+//     t₀.₉₇₅(n−1), load.StudentT975). Its n counts repetitions on one
+//     server, so its interval is within-server noise, not
+//     server-to-server, and the row's Note says so.
+//   - A metric without these statistics (p99_ttft_ms, kv_cache_tokens)
+//     is one value per point, as before.
+//
+// A change is a regression when it moves the metric's mean the bad way by
+// more than the threshold (a fraction of the base) and, when both sides
+// have n ≥ 2, a Welch t-test on the two summaries finds it significant at
+// 95%; a side with n = 1 is judged by the threshold alone, and the row
+// says so. Each side's mean carries its 95% Student-t interval and n.
+// Points in only one run are listed, never errors. The package knows
+// nothing of run folders: callers hand it Points (internal/report reads
+// them from a folder).
 package compare
 
 import (
@@ -142,12 +160,13 @@ type Row struct {
 	Change  float64 `json:"change"` // (new-base)/|base|; ±Inf when base is 0
 	BaseN   int     `json:"base_n"`
 	NewN    int     `json:"new_n"`
-	BaseCI  *CI     `json:"base_ci95,omitempty"` // with two or more repetitions
+	BaseCI  *CI     `json:"base_ci95,omitempty"` // with n ≥ 2
 	NewCI   *CI     `json:"new_ci95,omitempty"`
-	Welch   *Welch  `json:"welch,omitempty"` // with repetitions on both sides
+	Welch   *Welch  `json:"welch,omitempty"` // with n ≥ 2 on both sides
 	Verdict string  `json:"verdict"`
-	// Note says why a row with repetitions on one side only was judged by
-	// the threshold alone.
+	// Note says why a row with n ≥ 2 on one side only was judged by the
+	// threshold alone, and which side's n counts a load mode's
+	// repetitions on one server (within-server noise).
 	Note string `json:"note,omitempty"`
 }
 
@@ -155,15 +174,6 @@ type Row struct {
 type CI struct {
 	Low  float64 `json:"low"`
 	High float64 `json:"high"`
-}
-
-// sampleCI is the interval of the mean of xs; nil for fewer than two.
-func sampleCI(xs []float64) *CI {
-	if len(xs) < 2 {
-		return nil
-	}
-	m, half := load.MeanCI95(xs)
-	return &CI{Low: m - half, High: m + half}
 }
 
 // MarshalJSON writes an infinite change (from a base of 0) as null, which
@@ -280,8 +290,9 @@ func Compare(base, new []Point, opt Options) *Result {
 			continue
 		}
 		for _, m := range metricsOf(bg, ng, opt.Metrics) {
-			bs, ns := samples(bg, m.Name), samples(ng, m.Name)
-			if len(bs) == 0 || len(ns) == 0 {
+			bs, bok := sampleOf(bg, m.Name)
+			ns, nok := sampleOf(ng, m.Name)
+			if !bok || !nok {
 				continue
 			}
 			res.Rows = append(res.Rows, compareRow(ng.study, ng.key, m, bs, ns, opt.Threshold))
@@ -306,7 +317,11 @@ func metricsOf(bg, ng *group, asked []Metric) []Metric {
 	}
 	var out []Metric
 	for name := range names {
-		if higher, ok := DefaultDirection(name); ok && len(samples(bg, name)) > 0 {
+		higher, ok := DefaultDirection(name)
+		if !ok {
+			continue
+		}
+		if _, found := sampleOf(bg, name); found {
 			out = append(out, Metric{Name: name, Higher: higher})
 		}
 	}
@@ -314,17 +329,85 @@ func metricsOf(bg, ng *group, asked []Metric) []Metric {
 	return out
 }
 
-func samples(g *group, name string) []float64 {
-	var out []float64
+// sample is one side of a metric, summarised for the Welch test.
+type sample struct {
+	mean     float64
+	variance float64 // of one value (n−1 denominator); 0 when n is 1
+	n        int
+	ci       *CI  // 95 % Student-t interval of the mean; nil when n is 1
+	oneHost  bool // n counts a load mode's repetitions on one server
+}
+
+// sampleOf is g's sample of the metric name (see the package doc): a
+// mode's repetitions on one server when g has one ok point that carries
+// them, else one value per ok point (its <name>_mean when it has one).
+// ok is false when no ok point has the metric.
+func sampleOf(g *group, name string) (s sample, ok bool) {
+	var pts []Point
 	for _, p := range g.points {
-		if !p.OK {
-			continue
-		}
-		if v, ok := number(p.Values[name]); ok {
-			out = append(out, v)
+		if p.OK {
+			pts = append(pts, p)
 		}
 	}
-	return out
+	if len(pts) == 1 {
+		if s, ok := modeRepetitions(pts[0].Values, name); ok {
+			return s, true
+		}
+	}
+	var xs []float64
+	for _, p := range pts {
+		v, ok := number(p.Values[name+"_mean"])
+		if !ok {
+			v, ok = number(p.Values[name])
+		}
+		if ok {
+			xs = append(xs, v)
+		}
+	}
+	if len(xs) == 0 {
+		return sample{}, false
+	}
+	m, half := load.MeanCI95(xs)
+	s = sample{mean: m, n: len(xs)}
+	if len(xs) > 1 {
+		s.variance = variance(xs, m)
+		s.ci = &CI{Low: m - half, High: m + half}
+	}
+	return s, true
+}
+
+// modeRepetitions is the sample a repeated load mode recorded for name on
+// one server: <name>_mean, <name>_ci95_high and the mode's n ≥ 2. The
+// variance comes back from the half-width load.MeanCI95 wrote:
+// half = t₀.₉₇₅(n−1)·sd/√n.
+func modeRepetitions(values map[string]any, name string) (sample, bool) {
+	m, okMean := number(values[name+"_mean"])
+	high, okHigh := number(values[name+"_ci95_high"])
+	n := modeN(values, name)
+	if !okMean || !okHigh || n < 2 || high < m {
+		return sample{}, false
+	}
+	half := high - m
+	low := m - half
+	if v, ok := number(values[name+"_ci95_low"]); ok {
+		low = v
+	}
+	sd := half * math.Sqrt(float64(n)) / load.StudentT975(n-1)
+	return sample{mean: m, variance: sd * sd, n: n, ci: &CI{Low: low, High: high}, oneHost: true}, true
+}
+
+// modeN is the repetitions <p>_n of the mode p that name (p_rest) belongs
+// to, the longest such p; 0 when there is none.
+func modeN(values map[string]any, name string) int {
+	for i := len(name) - 1; i > 0; i-- {
+		if name[i] != '_' {
+			continue
+		}
+		if v, ok := number(values[name[:i]+"_n"]); ok && v == math.Trunc(v) && v >= 0 && v < math.MaxInt32 {
+			return int(v)
+		}
+	}
+	return 0
 }
 
 func number(v any) (float64, bool) {
@@ -342,9 +425,9 @@ func number(v any) (float64, bool) {
 	return 0, false
 }
 
-func compareRow(study, key string, m Metric, bs, ns []float64, threshold float64) Row {
-	row := Row{Study: study, Point: key, Metric: m.Name, Higher: m.Higher, Base: mean(bs), New: mean(ns),
-		BaseN: len(bs), NewN: len(ns), BaseCI: sampleCI(bs), NewCI: sampleCI(ns)}
+func compareRow(study, key string, m Metric, bs, ns sample, threshold float64) Row {
+	row := Row{Study: study, Point: key, Metric: m.Name, Higher: m.Higher, Base: bs.mean, New: ns.mean,
+		BaseN: bs.n, NewN: ns.n, BaseCI: bs.ci, NewCI: ns.ci}
 	switch {
 	case row.Base == row.New:
 		row.Change = 0
@@ -361,16 +444,26 @@ func compareRow(study, key string, m Metric, bs, ns []float64, threshold float64
 		better = -better
 	}
 	significant := true
+	var notes []string
 	switch {
-	case len(bs) > 1 && len(ns) > 1:
+	case bs.n > 1 && ns.n > 1:
 		w := welch(bs, ns)
 		row.Welch = &w
 		significant = w.Significant
-	case len(bs) == 1 && len(ns) > 1:
-		row.Note = "one base sample: no test, threshold only"
-	case len(bs) > 1 && len(ns) == 1:
-		row.Note = "one new sample: no test, threshold only"
+	case bs.n == 1 && ns.n > 1:
+		notes = append(notes, "one base sample: no test, threshold only")
+	case bs.n > 1 && ns.n == 1:
+		notes = append(notes, "one new sample: no test, threshold only")
 	}
+	switch {
+	case bs.oneHost && ns.oneHost:
+		notes = append(notes, "n counts a mode's repetitions on one server: within-server noise, not server-to-server")
+	case bs.oneHost:
+		notes = append(notes, "base n counts a mode's repetitions on one server: within-server noise, not server-to-server")
+	case ns.oneHost:
+		notes = append(notes, "new n counts a mode's repetitions on one server: within-server noise, not server-to-server")
+	}
+	row.Note = strings.Join(notes, "; ")
 	switch {
 	case math.IsInf(row.Change, 0):
 		row.Verdict = NoBase
@@ -384,14 +477,6 @@ func compareRow(study, key string, m Metric, bs, ns []float64, threshold float64
 	return row
 }
 
-func mean(xs []float64) float64 {
-	s := 0.0
-	for _, x := range xs {
-		s += x
-	}
-	return s / float64(len(xs))
-}
-
 func variance(xs []float64, m float64) float64 {
 	s := 0.0
 	for _, x := range xs {
@@ -400,10 +485,11 @@ func variance(xs []float64, m float64) float64 {
 	return s / float64(len(xs)-1)
 }
 
-// welch runs Welch's unequal-variance t-test on a and b (each n ≥ 2).
-func welch(a, b []float64) Welch {
-	ma, mb := mean(a), mean(b)
-	va, vb := variance(a, ma)/float64(len(a)), variance(b, mb)/float64(len(b))
+// welch runs Welch's unequal-variance t-test on the summaries a and b
+// (each n ≥ 2): t = (mb − ma)/√(va/na + vb/nb), df by Welch–Satterthwaite.
+func welch(a, b sample) Welch {
+	ma, mb := a.mean, b.mean
+	va, vb := a.variance/float64(a.n), b.variance/float64(b.n)
 	se := va + vb
 	if se == 0 {
 		// No spread on either side: any difference is real, none is noise.
@@ -414,10 +500,10 @@ func welch(a, b []float64) Welch {
 		case mb < ma:
 			t = math.Inf(-1)
 		}
-		return Welch{T: t, DF: float64(len(a) + len(b) - 2), Significant: ma != mb}
+		return Welch{T: t, DF: float64(a.n + b.n - 2), Significant: ma != mb}
 	}
 	t := (mb - ma) / math.Sqrt(se)
-	df := se * se / (va*va/float64(len(a)-1) + vb*vb/float64(len(b)-1))
+	df := se * se / (va*va/float64(a.n-1) + vb*vb/float64(b.n-1))
 	return Welch{T: t, DF: df, Significant: math.Abs(t) > tCritical95(df)}
 }
 

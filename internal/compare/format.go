@@ -80,16 +80,20 @@ func (row Row) direction() string {
 }
 
 // VerdictText is the verdict as compare prints it, with the Welch test's t
-// and df or the note that says why there was no test.
+// and df and the row's note (why there was no test, or that an n counts
+// repetitions on one server).
 func (row Row) VerdictText() string {
-	s := row.Verdict
-	switch {
-	case row.Welch != nil:
-		s += fmt.Sprintf(" (Welch t=%.2f, df=%.1f)", row.Welch.T, row.Welch.DF)
-	case row.Note != "":
-		s += " (" + row.Note + ")"
+	var parts []string
+	if row.Welch != nil {
+		parts = append(parts, fmt.Sprintf("Welch t=%.2f, df=%.1f", row.Welch.T, row.Welch.DF))
 	}
-	return s
+	if row.Note != "" {
+		parts = append(parts, row.Note)
+	}
+	if len(parts) == 0 {
+		return row.Verdict
+	}
+	return row.Verdict + " (" + strings.Join(parts, "; ") + ")"
 }
 
 // BaseText is the base side as compare prints it (see sideText).
