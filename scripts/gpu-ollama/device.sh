@@ -11,7 +11,7 @@
 #      stopped with Ctrl-C after $RUN_LIMIT seconds if set (finished points
 #      are kept); RESUME=1 continues the latest run of that experiment
 #      (on a fresh machine: the one in .gpuw/resume.tar.gz, a run.tar.gz
-#      an earlier call returned),
+#      an earlier call returned); RUNEXP_ARGS adds runexp flags,
 #   5. puts the run directory (without model, blobs and Ollama's home) in
 #      $OUT/run.tar.gz and the console log in $OUT/console.txt.
 #
@@ -72,6 +72,8 @@ ls -la "$GGUF"
 EXPERIMENT=${EXPERIMENT:-experiments/ollama-gpu.yaml}
 NAME=$(basename "$EXPERIMENT" .yaml)
 args=(--set ollama="$OLLAMA" --set model_from=file --set gguf="$GGUF" --out "$W/runs")
+read -ra extra <<<"${RUNEXP_ARGS:-}" # more runexp flags, e.g. --set relaunches=2
+args+=("${extra[@]}")
 if [[ ${RESUME:-} == 1 ]]; then
 	prev=$(ls -d "$W/runs/$NAME"/[0-9]*/ 2>/dev/null | tail -n 1)
 	if [[ -z $prev && -s $W/resume.tar.gz ]]; then
@@ -84,7 +86,7 @@ if [[ ${RESUME:-} == 1 ]]; then
 fi
 limit=()
 [[ -n ${RUN_LIMIT:-} ]] && limit=(timeout -s INT -k 60 "$RUN_LIMIT")
-say "runexp $EXPERIMENT ${args[*]:6}"
+say "runexp $EXPERIMENT ${args[*]}"
 "${limit[@]}" bin/runexp "$EXPERIMENT" "${args[@]}"
 rc=$?
 say "runexp exited with $rc"
