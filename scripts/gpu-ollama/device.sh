@@ -8,7 +8,8 @@
 #   3. builds ggml-cuda for CUDA_ARCH (default 90) with Ollama's developer
 #      layout: the binary in .gpuw/src next to build/lib/ollama/libggml-*.so,
 #   4. runs $EXPERIMENT (default experiments/ollama-gpu.yaml) with runexp,
-#      stopped with Ctrl-C after $RUN_LIMIT seconds if set (finished points
+#      stopped with Ctrl-C once $RUN_LIMIT seconds have passed since this
+#      script started, if set: the build counts (finished points
 #      are kept); RESUME=1 continues the latest run of that experiment
 #      (on a fresh machine: the one in .gpuw/resume.tar.gz, a run.tar.gz
 #      an earlier call returned); RUNEXP_ARGS adds runexp flags,
@@ -85,7 +86,13 @@ if [[ ${RESUME:-} == 1 ]]; then
 	args+=(--resume "${prev%/}")
 fi
 limit=()
-[[ -n ${RUN_LIMIT:-} ]] && limit=(timeout -s INT -k 60 "$RUN_LIMIT")
+if [[ -n ${RUN_LIMIT:-} ]]; then
+	# The device's command limit counts from the script's start, the
+	# CUDA build included (145–210 s on an H200), so the deadline does too.
+	left=$((RUN_LIMIT - ($(date +%s) - t0)))
+	((left > 30)) || die "RUN_LIMIT=$RUN_LIMIT: only ${left}s left after the build"
+	limit=(timeout -s INT -k 30 "$left")
+fi
 say "runexp $EXPERIMENT ${args[*]}"
 "${limit[@]}" bin/runexp "$EXPERIMENT" "${args[@]}"
 rc=$?
