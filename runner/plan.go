@@ -614,7 +614,6 @@ func compileSteps(d *spec.Decoder, reg *steps.Registry, rs spec.RawStudy, path s
 	errs = append(errs, spec.CheckSteps(d, path+".steps", list)...)
 	launches := map[string]steps.Launcher{}
 	lastLaunch := ""
-	allLaunches := studyLaunches(list, reg)
 	for j := range list {
 		st := &list[j]
 		stp := fmt.Sprintf("%s.steps[%d]", path, j)
@@ -647,7 +646,7 @@ func compileSteps(d *spec.Decoder, reg *steps.Registry, rs spec.RawStudy, path s
 			errs = append(errs, notAt(found, decodeErrs)...)
 		}
 		if u, ok := cfg.(steps.ServerUser); ok {
-			errs = append(errs, checkServerUse(d, u, st, stp, launches, lastLaunch, allLaunches)...)
+			errs = append(errs, checkServerUse(d, u, st, stp, launches, lastLaunch, func() []string { return studyLaunches(list, reg) })...)
 		}
 		if l, ok := cfg.(steps.Launcher); ok {
 			launches[st.ID] = l
@@ -668,7 +667,9 @@ func compileSteps(d *spec.Decoder, reg *steps.Registry, rs spec.RawStudy, path s
 // checkServerUse reports a step that names a launch step which does not come
 // before it at the point, or that needs a launched server when none does:
 // at run time both would fail only when the step is reached.
-func checkServerUse(d *spec.Decoder, u steps.ServerUser, st *spec.Step, stp string, launches map[string]steps.Launcher, last string, all []string) spec.ErrorList {
+// all lists the study's launch ids; it is called only to word an error, so
+// a valid spec (every point of a large sweep) pays nothing for it.
+func checkServerUse(d *spec.Decoder, u steps.ServerUser, st *spec.Step, stp string, launches map[string]steps.Launcher, last string, all func() []string) spec.ErrorList {
 	var errs spec.ErrorList
 	id, needs := u.UsesServer()
 	switch {
@@ -679,10 +680,11 @@ func checkServerUse(d *spec.Decoder, u steps.ServerUser, st *spec.Step, stp stri
 				before = strings.Join(slices.Sorted(maps.Keys(launches)), ", ")
 			}
 			at := d.Pos(spec.FieldNode(st.With, "server"))
-			if slices.Contains(all, id) {
+			ids := all()
+			if slices.Contains(ids, id) {
 				errs.Add(at, stp+".with.server", "launch step %q comes after this step; a step can reach only a server launched before it (launch steps before it: %s)", id, before)
 			} else {
-				errs.Add(at, stp+".with.server", "no launch step %q in this study%s (launch steps before this step: %s)", id, spec.DidYouMean(id, all), before)
+				errs.Add(at, stp+".with.server", "no launch step %q in this study%s (launch steps before this step: %s)", id, spec.DidYouMean(id, ids), before)
 			}
 		}
 	case needs != "" && last == "":
